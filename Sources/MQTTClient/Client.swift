@@ -1,0 +1,343 @@
+import MQTTPacket
+@_exported import MQTTSession
+@_exported import MQTTTransport
+
+/// Why a client operation failed.
+public enum ClientError: Error, Equatable, Sendable {
+    /// The transport failed (refused, reset, closed, timed out, TLS ...).
+    case transport(TransportError)
+    /// The session refused or failed (busy, refused by broker, ping timeout, protocol error ...).
+    case session(SessionError)
+    /// The operation did not complete in the time given.
+    case timedOut
+    /// There is no connection (and none is being made).
+    case notConnected
+
+    public var summary: StaticString {
+        switch self {
+        case .transport(let e): return e.summary
+        case .session(let e): return e.summary
+        case .timedOut: return "operation timed out"
+        case .notConnected: return "not connected"
+        }
+    }
+}
+
+/// What `poll` reports.
+public enum ClientEvent {
+    /// A session event (message, acknowledgement, connected ...). Views inside are valid only
+    /// during the handler call.
+    case session(SessionEvent)
+    /// The connection was lost; if automatic reconnection is on, it is retried after `retryInMilliseconds`.
+    case disconnected(ClientError, retryInMilliseconds: Int64)
+}
+
+/// Reconnection with exponential back-off and jitter.
+public struct ReconnectPolicy: Sendable {
+    /// Whether `poll` reconnects by itself after a connection is lost.
+    public var enabled: Bool
+    public var initialDelayMilliseconds: Int64
+    public var maximumDelayMilliseconds: Int64
+    /// How long one attempt may take to open the transport.
+    public var connectTimeoutMilliseconds: Int
+
+    public init(enabled: Bool = true, initialDelayMilliseconds: Int64 = 250, maximumDelayMilliseconds: Int64 = 30_000, connectTimeoutMilliseconds: Int = 5_000) {
+        self.enabled = enabled
+        self.initialDelayMilliseconds = initialDelayMilliseconds
+        self.maximumDelayMilliseconds = maximumDelayMilliseconds
+        self.connectTimeoutMilliseconds = connectTimeoutMilliseconds
+    }
+}
+
+/// A small single-threaded MQTT client: one session over one transport, driven by `poll`.
+///
+/// Nothing runs in the background: every call does its work and returns. Publishing and
+/// receiving allocate nothing; the session's arena is the only memory.
+public struct MQTTClient<T: Transport, Clock: MonotonicClock>: ~Copyable {
+    /// The protocol state machine (capacities, statistics, in-flight count).
+    public var session: MQTTSession
+    /// The byte transport (TCP, TLS, WebSocket ...).
+    public var transport: T
+    public let clock: Clock
+    public var reconnectPolicy: ReconnectPolicy
+
+    /// Whether the transport is open (it may still be waiting for CONNACK).
+    public private(set) var isOpen = false
+    var wantConnection = false
+    var nextAttemptAt: Int64 = 0
+    var backoff: Int64 = 0
+    var jitterState: UInt32
+
+    public init(session: consuming MQTTSession, transport: T, clock: Clock, reconnectPolicy: ReconnectPolicy = ReconnectPolicy()) {
+        var seed: UInt32 = 0x9E37_79B9
+        for b in session.configuration.clientID { seed = (seed ^ UInt32(b)) &* 16_777_619 }
+        self.session = session
+        self.transport = transport
+        self.clock = clock
+        self.reconnectPolicy = reconnectPolicy
+        self.jitterState = seed | 1
+        self.backoff = reconnectPolicy.initialDelayMilliseconds
+    }
+
+    /// Whether the session is connected (CONNACK accepted).
+    public var isConnected: Bool { session.state == .connected }
+
+    // MARK: - Connecting
+
+    /// Opens the transport, sends CONNECT and waits for CONNACK. Events seen meanwhile (lost
+    /// publications after a clean connect) go to `onEvent`. Returns the session-present flag.
+    /// Afterwards `poll` keeps the connection alive and, if the policy says so, reconnects.
+    @discardableResult
+    public mutating func connect(
+        cleanSession: Bool? = nil, timeoutMilliseconds: Int = 10_000, onEvent: (ClientEvent) -> Void = { _ in }
+    ) throws(ClientError) -> Bool {
+        let start = clock.nowMilliseconds()
+        wantConnection = true
+        try open(cleanSession: cleanSession, timeoutMilliseconds: timeoutMilliseconds)
+        var present: Bool? = nil
+        var failure: ClientError? = nil
+        while present == nil && failure == nil {
+            let left = Int(start + Int64(timeoutMilliseconds) - clock.nowMilliseconds())
+            if left <= 0 { failure = .timedOut; break }
+            try step(waitMilliseconds: left, reconnect: false) { e in
+                switch e {
+                case .session(.connected(let p)): present = p
+                case .session(.connectionFailed(let err)): failure = .session(err)
+                case .disconnected(let err, _): failure = err
+                default: break
+                }
+                onEvent(e)
+            }
+        }
+        if let failure {
+            closeTransport()
+            throw failure
+        }
+        backoff = reconnectPolicy.initialDelayMilliseconds
+        return present ?? false
+    }
+
+    mutating func open(cleanSession: Bool?, timeoutMilliseconds: Int) throws(ClientError) {
+        if isOpen { closeTransport() }
+        do {
+            try transport.open(timeoutMilliseconds: timeoutMilliseconds)
+        } catch {
+            throw .transport(error)
+        }
+        isOpen = true
+        do {
+            try session.connect(now: clock.nowMilliseconds(), cleanSession: cleanSession)
+        } catch {
+            closeTransport()
+            throw .session(error)
+        }
+    }
+
+    mutating func closeTransport() {
+        if isOpen { transport.close() }
+        isOpen = false
+        if session.state != .disconnected { session.connectionLost() }
+    }
+
+    /// Sends DISCONNECT (waiting up to `timeoutMilliseconds` for it to be written) and closes
+    /// the transport. No automatic reconnection follows. Stored publications are kept.
+    public mutating func disconnect(timeoutMilliseconds: Int = 2_000) {
+        wantConnection = false
+        guard isOpen else { session.connectionLost(); return }
+        session.disconnect()
+        _ = try? flush(timeoutMilliseconds: timeoutMilliseconds)
+        closeTransport()
+    }
+
+    /// TS-0010 6.3 clean-up: disconnect, reconnect with Clean Session = 1 (the broker discards
+    /// our session and subscriptions), disconnect again.
+    public mutating func cleanUpSession(timeoutMilliseconds: Int = 10_000, onEvent: (ClientEvent) -> Void = { _ in }) throws(ClientError) {
+        disconnect(timeoutMilliseconds: timeoutMilliseconds)
+        try connect(cleanSession: true, timeoutMilliseconds: timeoutMilliseconds, onEvent: onEvent)
+        disconnect(timeoutMilliseconds: timeoutMilliseconds)
+    }
+
+    // MARK: - Operations
+
+    /// Publishes bytes (see `MQTTSession.publish`). Output is flushed as far as the transport
+    /// takes it without blocking. QoS 1 returns the packet identifier.
+    @discardableResult
+    public mutating func publish(topic: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer, qos: QoS = .atLeastOnce, retain: Bool = false) throws(ClientError) -> UInt16 {
+        let id: UInt16
+        do {
+            id = try session.publish(topic: topic, payload: payload, qos: qos, retain: retain, now: clock.nowMilliseconds())
+        } catch { throw .session(error) }
+        _ = try? flush(timeoutMilliseconds: 0)
+        return id
+    }
+
+    /// Publishes a payload written in place into the transmit buffer (zero copy).
+    @discardableResult
+    public mutating func publish(topic: UnsafeRawBufferPointer, qos: QoS = .atLeastOnce, retain: Bool = false, writePayload: (UnsafeMutableRawBufferPointer) -> Int?) throws(ClientError) -> UInt16 {
+        let id: UInt16
+        do {
+            id = try session.publish(topic: topic, qos: qos, retain: retain, now: clock.nowMilliseconds(), writePayload: writePayload)
+        } catch { throw .session(error) }
+        _ = try? flush(timeoutMilliseconds: 0)
+        return id
+    }
+
+    /// Queues SUBSCRIBE; its SUBACK arrives through `poll` as `.subscribed`.
+    @discardableResult
+    public mutating func subscribe(_ filters: [TopicSubscription]) throws(ClientError) -> UInt16 {
+        let id: UInt16
+        do { id = try session.subscribe(filters, now: clock.nowMilliseconds()) } catch { throw .session(error) }
+        _ = try? flush(timeoutMilliseconds: 0)
+        return id
+    }
+
+    /// Subscribes and polls until the SUBACK arrives; returns the granted QoS per filter
+    /// (0x80 = refused). Other events go to `onEvent`.
+    public mutating func subscribeAndWait(
+        _ filters: [TopicSubscription], timeoutMilliseconds: Int = 10_000, onEvent: (ClientEvent) -> Void = { _ in }
+    ) throws(ClientError) -> [UInt8] {
+        let id = try subscribe(filters)
+        var granted: [UInt8]? = nil
+        var failure: ClientError? = nil
+        let start = clock.nowMilliseconds()
+        while granted == nil && failure == nil {
+            let left = Int(start + Int64(timeoutMilliseconds) - clock.nowMilliseconds())
+            if left <= 0 { throw .timedOut }
+            try step(waitMilliseconds: left, reconnect: false) { e in
+                switch e {
+                case .session(.subscribed(let pid, let codes)) where pid == id: granted = Array(codes)
+                case .session(.subscriptionAbandoned(let pid)) where pid == id: failure = .notConnected
+                case .disconnected(let err, _): failure = err
+                default: onEvent(e)
+                }
+            }
+        }
+        if let failure { throw failure }
+        return granted ?? []
+    }
+
+    /// Queues UNSUBSCRIBE; its UNSUBACK arrives through `poll` as `.unsubscribed`.
+    @discardableResult
+    public mutating func unsubscribe(_ filters: [TopicSubscription]) throws(ClientError) -> UInt16 {
+        let id: UInt16
+        do { id = try session.unsubscribe(filters, now: clock.nowMilliseconds()) } catch { throw .session(error) }
+        _ = try? flush(timeoutMilliseconds: 0)
+        return id
+    }
+
+    // MARK: - The loop
+
+    /// Waits up to `timeoutMilliseconds` for something to happen, handles it, and returns once
+    /// at least one event was reported or the time is up. Keeps the connection alive (PINGREQ),
+    /// writes queued output and, after a loss, reconnects with back-off when the policy allows.
+    /// Throws only when there is no connection and reconnection is off.
+    public mutating func poll(timeoutMilliseconds: Int, _ handler: (ClientEvent) -> Void) throws(ClientError) {
+        let deadline = clock.nowMilliseconds() + Int64(max(0, timeoutMilliseconds))
+        var delivered = false
+        repeat {
+            let left = Int(deadline - clock.nowMilliseconds())
+            try step(waitMilliseconds: max(0, left), reconnect: reconnectPolicy.enabled) { e in
+                delivered = true
+                handler(e)
+            }
+        } while !delivered && clock.nowMilliseconds() < deadline
+    }
+
+    /// Writes queued output until it is all written or `timeoutMilliseconds` pass.
+    public mutating func flush(timeoutMilliseconds: Int) throws(ClientError) {
+        guard isOpen else { throw .notConnected }
+        let deadline = clock.nowMilliseconds() + Int64(timeoutMilliseconds)
+        while session.hasPendingOutput {
+            let n: Int
+            do { n = try transport.send(session.pendingOutput) } catch { throw .transport(error) }
+            session.didSend(n, now: clock.nowMilliseconds())
+            if n == 0 {
+                let left = Int(deadline - clock.nowMilliseconds())
+                if left <= 0 { throw .timedOut }
+                do { _ = try transport.wait(for: TransportReadiness(readable: false, writable: true), timeoutMilliseconds: left) } catch { throw .transport(error) }
+            }
+        }
+    }
+
+    /// One round: write, read, run the session, maybe wait once (at most `waitMilliseconds`).
+    mutating func step(waitMilliseconds: Int, reconnect: Bool, _ handler: (ClientEvent) -> Void) throws(ClientError) {
+        if !isOpen {
+            guard reconnect && wantConnection else { throw .notConnected }
+            let now = clock.nowMilliseconds()
+            if now < nextAttemptAt {
+                clock.sleep(milliseconds: Int(min(Int64(waitMilliseconds), nextAttemptAt - now)))
+                return
+            }
+            do {
+                try open(cleanSession: nil, timeoutMilliseconds: reconnectPolicy.connectTimeoutMilliseconds)
+            } catch {
+                lose(error, handler)
+                return
+            }
+        }
+        // 1. Write what is queued (never blocking here).
+        if let e = writeSome() { lose(e, handler); return }
+        // 2. Hand out everything the session has ready.
+        var any = false
+        while let event = session.nextEvent(now: clock.nowMilliseconds()) {
+            any = true
+            if case .connectionFailed(let err) = event {
+                handler(.session(event))
+                lose(.session(err), handler)
+                return
+            }
+            if case .connected = event { backoff = reconnectPolicy.initialDelayMilliseconds }
+            handler(.session(event))
+        }
+        if let e = writeSome() { lose(e, handler); return }
+        if any { return }
+        // 3. Wait for input, writability or the session's next timer.
+        var wait = Int64(waitMilliseconds)
+        if let d = session.nextDeadline { wait = min(wait, max(0, d - clock.nowMilliseconds())) }
+        let interest = TransportReadiness(readable: true, writable: session.hasPendingOutput)
+        let ready: TransportReadiness
+        do {
+            ready = try transport.wait(for: interest, timeoutMilliseconds: Int(wait))
+        } catch { lose(.transport(error), handler); return }
+        if ready.readable {
+            let space = session.receiveBuffer()
+            if space.isEmpty { return }
+            do {
+                let n = try transport.receive(into: space)
+                session.didReceive(n, now: clock.nowMilliseconds())
+            } catch {
+                lose(.transport(error), handler)
+                return
+            }
+        }
+    }
+
+    mutating func writeSome() -> ClientError? {
+        while isOpen && session.hasPendingOutput {
+            do {
+                let n = try transport.send(session.pendingOutput)
+                if n == 0 { return nil }
+                session.didSend(n, now: clock.nowMilliseconds())
+            } catch { return .transport(error) }
+        }
+        return nil
+    }
+
+    mutating func lose(_ error: ClientError, _ handler: (ClientEvent) -> Void) {
+        closeTransport()
+        let retry = reconnectPolicy.enabled && wantConnection ? nextBackoff() : -1
+        nextAttemptAt = clock.nowMilliseconds() + max(0, retry)
+        handler(.disconnected(error, retryInMilliseconds: retry))
+    }
+
+    /// Exponential back-off with up to 25 % jitter so a fleet does not reconnect in step.
+    mutating func nextBackoff() -> Int64 {
+        let base = backoff
+        backoff = min(reconnectPolicy.maximumDelayMilliseconds, max(1, backoff * 2))
+        jitterState ^= jitterState << 13
+        jitterState ^= jitterState >> 17
+        jitterState ^= jitterState << 5
+        let spread = max(1, base / 4)
+        return base - spread / 2 + Int64(jitterState % UInt32(truncatingIfNeeded: min(spread, Int64(UInt32.max))))
+    }
+}

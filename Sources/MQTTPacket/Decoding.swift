@@ -1,0 +1,262 @@
+/// The fixed header of a packet (MQTT 2.2): type, flags, and where the body starts.
+public struct FixedHeader: Equatable, Sendable {
+    /// First byte's high nibble.
+    public var typeCode: UInt8
+    /// First byte's low nibble.
+    public var flags: UInt8
+    /// Length of the variable header plus payload.
+    public var remainingLength: Int
+    /// Bytes taken by the fixed header itself (2 to 5).
+    public var headerLength: Int
+    /// The whole packet's length.
+    public var packetLength: Int { headerLength + remainingLength }
+    public var type: PacketType? { PacketType(rawValue: typeCode) }
+}
+
+/// A byte-reading cursor that never reads past the end; every read is checked.
+@usableFromInline
+struct ByteReader {
+    @usableFromInline let bytes: UnsafeRawBufferPointer
+    @usableFromInline var offset = 0
+    @inlinable init(_ bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
+    @inlinable var remaining: Int { bytes.count - offset }
+    @inlinable mutating func byte() throws(PacketError) -> UInt8 {
+        if offset >= bytes.count { throw .truncated }
+        defer { offset += 1 }
+        return bytes[offset]
+    }
+    @inlinable mutating func uint16() throws(PacketError) -> UInt16 {
+        if remaining < 2 { throw .truncated }
+        defer { offset += 2 }
+        return UInt16(bytes[offset]) << 8 | UInt16(bytes[offset + 1])
+    }
+    @inlinable mutating func take(_ n: Int) throws(PacketError) -> UnsafeRawBufferPointer {
+        if n < 0 || remaining < n { throw .truncated }
+        defer { offset += n }
+        return UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + n)])
+    }
+    @inlinable mutating func lengthPrefixed() throws(PacketError) -> UnsafeRawBufferPointer {
+        let n = Int(try uint16())
+        return try take(n)
+    }
+    @inlinable mutating func rest() -> UnsafeRawBufferPointer {
+        defer { offset = bytes.count }
+        return UnsafeRawBufferPointer(rebasing: bytes[offset..<bytes.count])
+    }
+}
+
+/// A PUBLISH as received: views into the receive buffer, valid until the buffer is reused.
+public struct PublishView {
+    public var topic: UnsafeRawBufferPointer
+    public var payload: UnsafeRawBufferPointer
+    public var qos: QoS
+    public var dup: Bool
+    public var retain: Bool
+    /// Zero for QoS 0.
+    public var packetID: UInt16
+}
+
+/// The fields of a CONNECT as received (for test peers and brokers).
+public struct ConnectView {
+    public var clientID: UnsafeRawBufferPointer
+    public var cleanSession: Bool
+    public var keepAliveSeconds: UInt16
+    public var willTopic: UnsafeRawBufferPointer?
+    public var willMessage: UnsafeRawBufferPointer?
+    public var willQoS: QoS
+    public var willRetain: Bool
+    public var userName: UnsafeRawBufferPointer?
+    public var password: UnsafeRawBufferPointer?
+}
+
+/// A decoded packet. Views point into the bytes given to `PacketDecoder.decode`.
+public enum Packet {
+    case connect(ConnectView)
+    case connack(sessionPresent: Bool, returnCode: ConnectReturnCode)
+    case publish(PublishView)
+    case puback(packetID: UInt16)
+    case pubrec(packetID: UInt16)
+    case pubrel(packetID: UInt16)
+    case pubcomp(packetID: UInt16)
+    /// `filters` holds (length-prefixed filter, QoS byte) pairs, already validated; iterate
+    /// with `SubscriptionIterator`.
+    case subscribe(packetID: UInt16, filters: UnsafeRawBufferPointer)
+    /// `returnCodes` holds one byte per filter: 0, 1, 2 or 0x80 (failure).
+    case suback(packetID: UInt16, returnCodes: UnsafeRawBufferPointer)
+    /// `filters` holds length-prefixed filters, already validated.
+    case unsubscribe(packetID: UInt16, filters: UnsafeRawBufferPointer)
+    case unsuback(packetID: UInt16)
+    case pingreq
+    case pingresp
+    case disconnect
+}
+
+/// Walks the filters of a decoded SUBSCRIBE or UNSUBSCRIBE payload.
+public struct SubscriptionIterator: IteratorProtocol {
+    var reader: ByteReader
+    let withQoS: Bool
+    public init(filters: UnsafeRawBufferPointer, withQoS: Bool) {
+        reader = ByteReader(filters)
+        self.withQoS = withQoS
+    }
+    public mutating func next() -> (filter: UnsafeRawBufferPointer, qos: QoS)? {
+        guard reader.remaining > 0, let f = try? reader.lengthPrefixed() else { return nil }
+        var q = QoS.atMostOnce
+        if withQoS { q = (try? reader.byte()).flatMap { QoS(rawValue: $0) } ?? .atMostOnce }
+        return (f, q)
+    }
+}
+
+/// Decoders with strict MQTT 3.1.1 validation.
+public enum PacketDecoder {
+    /// Parses a fixed header from the start of `bytes`. Returns nil when more bytes are needed;
+    /// throws when the header is malformed (reserved type, bad flags, a 5th length byte).
+    public static func fixedHeader(_ bytes: UnsafeRawBufferPointer) throws(PacketError) -> FixedHeader? {
+        guard let first = bytes.first else { return nil }
+        let type = first >> 4
+        let flags = first & 0x0F
+        if type == 0 || type == 15 { throw .reservedPacketType(type) }
+        try checkFlags(type: type, flags: flags)
+        var value = 0
+        var multiplier = 1
+        var i = 1
+        while true {
+            if i > 4 { throw .malformedRemainingLength }
+            if i >= bytes.count { return nil }
+            let digit = bytes[i]
+            value += Int(digit & 0x7F) * multiplier
+            i += 1
+            if digit & 0x80 == 0 { break }
+            multiplier *= 128
+        }
+        return FixedHeader(typeCode: type, flags: flags, remainingLength: value, headerLength: i)
+    }
+
+    @inlinable
+    static func checkFlags(type: UInt8, flags: UInt8) throws(PacketError) {
+        switch type {
+        case 3:  // PUBLISH: DUP, QoS, RETAIN; QoS 3 is malformed (MQTT 3.3.1.2)
+            if flags & 0x06 == 0x06 { throw .invalidQoS }
+        case 6, 8, 10:  // PUBREL, SUBSCRIBE, UNSUBSCRIBE: 0010 (MQTT 2.2.2)
+            if flags != 0x02 { throw .invalidFlags(type: type, flags: flags) }
+        default:
+            if flags != 0 { throw .invalidFlags(type: type, flags: flags) }
+        }
+    }
+
+    /// Decodes a whole packet: `header` from `fixedHeader`, `body` exactly its remaining length.
+    public static func decode(header: FixedHeader, body: UnsafeRawBufferPointer) throws(PacketError) -> Packet {
+        if body.count != header.remainingLength { throw .lengthMismatch }
+        var r = ByteReader(body)
+        let packet: Packet
+        switch header.typeCode {
+        case 1: packet = .connect(try decodeConnect(&r))
+        case 2:
+            if body.count != 2 { throw .lengthMismatch }
+            let ack = try r.byte()
+            if ack & 0xFE != 0 { throw .reservedBitsSet }
+            let code = try r.byte()
+            guard let rc = ConnectReturnCode(rawValue: code) else { throw .invalidReturnCode(code) }
+            // MQTT 3.2.2.2: a refused connection must have session present 0.
+            if rc != .accepted && ack != 0 { throw .reservedBitsSet }
+            packet = .connack(sessionPresent: ack == 1, returnCode: rc)
+        case 3:
+            let qosBits = (header.flags >> 1) & 0x03
+            guard let qos = QoS(rawValue: qosBits) else { throw .invalidQoS }
+            let dup = header.flags & 0x08 != 0
+            if qos == .atMostOnce && dup { throw .invalidQoS }  // MQTT 3.3.1-2
+            let topic = try r.lengthPrefixed()
+            try validateTopicName(topic)
+            var id: UInt16 = 0
+            if qos != .atMostOnce {
+                id = try r.uint16()
+                if id == 0 { throw .zeroPacketIdentifier }
+            }
+            packet = .publish(PublishView(topic: topic, payload: r.rest(), qos: qos, dup: dup, retain: header.flags & 1 != 0, packetID: id))
+        case 4, 5, 6, 7, 11:
+            if body.count != 2 { throw .lengthMismatch }
+            let id = try r.uint16()
+            if id == 0 { throw .zeroPacketIdentifier }
+            switch header.typeCode {
+            case 4: packet = .puback(packetID: id)
+            case 5: packet = .pubrec(packetID: id)
+            case 6: packet = .pubrel(packetID: id)
+            case 7: packet = .pubcomp(packetID: id)
+            default: packet = .unsuback(packetID: id)
+            }
+        case 8, 10:
+            let id = try r.uint16()
+            if id == 0 { throw .zeroPacketIdentifier }
+            let filters = UnsafeRawBufferPointer(rebasing: body[2...])
+            if filters.isEmpty { throw .emptyPayload }
+            let withQoS = header.typeCode == 8
+            while r.remaining > 0 {
+                let f = try r.lengthPrefixed()
+                try validateTopicFilter(f)
+                if withQoS {
+                    let q = try r.byte()
+                    if q > 2 { throw .invalidQoS }  // MQTT 3.8.3-4: reserved bits must be 0
+                }
+            }
+            packet = withQoS ? .subscribe(packetID: id, filters: filters) : .unsubscribe(packetID: id, filters: filters)
+        case 9:
+            let id = try r.uint16()
+            if id == 0 { throw .zeroPacketIdentifier }
+            let codes = r.rest()
+            if codes.isEmpty { throw .emptyPayload }
+            for c in codes where !(c <= 2 || c == 0x80) { throw .invalidSubackCode(c) }
+            packet = .suback(packetID: id, returnCodes: codes)
+        case 12, 13, 14:
+            if body.count != 0 { throw .lengthMismatch }
+            packet = header.typeCode == 12 ? .pingreq : header.typeCode == 13 ? .pingresp : .disconnect
+        default:
+            throw .reservedPacketType(header.typeCode)
+        }
+        if r.remaining != 0 { throw .lengthMismatch }
+        return packet
+    }
+
+    /// Decodes the first whole packet in `bytes`; returns nil when it is not complete yet.
+    /// The packet's length is `header.packetLength`.
+    public static func decodeFirst(_ bytes: UnsafeRawBufferPointer) throws(PacketError) -> (packet: Packet, length: Int)? {
+        guard let h = try fixedHeader(bytes), bytes.count >= h.packetLength else { return nil }
+        let body = UnsafeRawBufferPointer(rebasing: bytes[h.headerLength..<h.packetLength])
+        return (try decode(header: h, body: body), h.packetLength)
+    }
+
+    static func decodeConnect(_ r: inout ByteReader) throws(PacketError) -> ConnectView {
+        let name = try r.lengthPrefixed()
+        let level = try r.byte()
+        if name.count != 4 || name[0] != 0x4D || name[1] != 0x51 || name[2] != 0x54 || name[3] != 0x54 || level != 4 {
+            throw .unsupportedProtocol
+        }
+        let flags = try r.byte()
+        if flags & 0x01 != 0 { throw .reservedBitsSet }  // MQTT 3.1.2-3
+        let keepAlive = try r.uint16()
+        let clientID = try r.lengthPrefixed()
+        try validateMQTTString(clientID)
+        var v = ConnectView(
+            clientID: clientID, cleanSession: flags & 0x02 != 0, keepAliveSeconds: keepAlive, willTopic: nil,
+            willMessage: nil, willQoS: .atMostOnce, willRetain: false, userName: nil, password: nil)
+        let willFlag = flags & 0x04 != 0
+        guard let wq = QoS(rawValue: (flags >> 3) & 0x03) else { throw .invalidQoS }
+        if !willFlag && (wq != .atMostOnce || flags & 0x20 != 0) { throw .reservedBitsSet }  // MQTT 3.1.2-13/15
+        if willFlag {
+            let t = try r.lengthPrefixed()
+            try validateTopicName(t)
+            v.willTopic = t
+            v.willMessage = try r.lengthPrefixed()
+            v.willQoS = wq
+            v.willRetain = flags & 0x20 != 0
+        }
+        if flags & 0x80 != 0 {
+            let u = try r.lengthPrefixed()
+            try validateMQTTString(u)
+            v.userName = u
+        } else if flags & 0x40 != 0 {
+            throw .reservedBitsSet  // MQTT 3.1.2-22: password without user name
+        }
+        if flags & 0x40 != 0 { v.password = try r.lengthPrefixed() }
+        return v
+    }
+}

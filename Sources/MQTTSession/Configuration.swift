@@ -1,0 +1,143 @@
+import MQTTPacket
+
+/// What the session does with unacknowledged QoS 1 publications when it reconnects and the
+/// broker says it has no session for us (CONNACK session present = 0), for example after the
+/// broker lost its state or the session expired.
+public enum SessionLossPolicy: Sendable {
+    /// Send them again as new publications (DUP = 0, same packet identifiers). The broker has no
+    /// record of them, so this may deliver a message twice but never loses one. The default:
+    /// an SDK that must never lose a reading prefers a duplicate, which oneM2M receivers can
+    /// detect by `rqi`.
+    case resend
+    /// Drop them and report each with `SessionEvent.publicationLost`.
+    case reportLost
+}
+
+/// Fixed capacities of a session. All memory is reserved at initialisation; nothing grows later.
+public struct SessionCapacities: Sendable, Equatable {
+    /// Bytes of encoded packets waiting to be written to the transport.
+    public var transmitBytes: Int
+    /// Bytes of the receive buffer: the largest inbound packet that can be delivered.
+    public var receiveBytes: Int
+    /// Bytes kept for copies of unacknowledged QoS 1 PUBLISH packets (replayed on reconnect).
+    public var storeBytes: Int
+    /// Maximum unacknowledged outgoing QoS 1 publications.
+    public var inflight: Int
+    /// Inbound QoS 1/2 packet identifiers remembered for duplicate detection.
+    public var inboundHistory: Int
+    /// Maximum SUBSCRIBE/UNSUBSCRIBE requests awaiting their acknowledgement.
+    public var pendingSubscriptions: Int
+
+    public init(
+        transmitBytes: Int = 4096, receiveBytes: Int = 4096, storeBytes: Int = 8192,
+        inflight: Int = 16, inboundHistory: Int = 32, pendingSubscriptions: Int = 4
+    ) {
+        self.transmitBytes = transmitBytes
+        self.receiveBytes = receiveBytes
+        self.storeBytes = storeBytes
+        self.inflight = inflight
+        self.inboundHistory = inboundHistory
+        self.pendingSubscriptions = pendingSubscriptions
+    }
+
+    /// Whether every capacity is usable (positive, buffers large enough for the smallest packets).
+    public var isValid: Bool {
+        transmitBytes >= 16 && receiveBytes >= 16 && storeBytes >= 0 && inflight >= 1 && inboundHistory >= 1
+            && pendingSubscriptions >= 1 && transmitBytes <= 1 << 28 && receiveBytes <= 1 << 28 && storeBytes <= 1 << 30
+    }
+
+    /// Size in bytes of the single memory arena a session with these capacities needs
+    /// (`MQTTSession.init(configuration:capacities:arena:)`).
+    public var arenaBytes: Int { SessionLayout(self).total }
+}
+
+/// Where each table and buffer sits inside the arena.
+struct SessionLayout {
+    var outbound = 0, subscriptions = 0, history = 0, qos2 = 0, transmit = 0, receive = 0, store = 0, total = 0
+
+    init(_ c: SessionCapacities) {
+        var offset = 0
+        func place(_ bytes: Int, align: Int) -> Int {
+            offset = (offset + align - 1) / align * align
+            defer { offset += bytes }
+            return offset
+        }
+        outbound = place(MemoryLayout<OutboundRecord>.stride * c.inflight, align: MemoryLayout<OutboundRecord>.alignment)
+        subscriptions = place(MemoryLayout<PendingAck>.stride * c.pendingSubscriptions, align: MemoryLayout<PendingAck>.alignment)
+        history = place(MemoryLayout<InboundRecord>.stride * c.inboundHistory, align: MemoryLayout<InboundRecord>.alignment)
+        qos2 = place(MemoryLayout<InboundRecord>.stride * c.inboundHistory, align: MemoryLayout<InboundRecord>.alignment)
+        transmit = place(c.transmitBytes, align: 8)
+        receive = place(c.receiveBytes, align: 8)
+        store = place(c.storeBytes, align: 8)
+        total = offset
+    }
+}
+
+/// How the session connects (TS-0010 6.3 values are the defaults).
+public struct SessionConfiguration: Sendable {
+    /// MQTT client identifier: `A::<AE-ID>` for an AE, `C::<CSE-ID>` for a CSE (TS-0010 6.3).
+    public var clientID: [UInt8]
+    /// Keep-alive in seconds; 0 disables keep-alive.
+    public var keepAliveSeconds: UInt16
+    /// How long to wait for a PINGRESP before declaring the connection dead.
+    public var pingTimeoutMilliseconds: Int64
+    /// How long to wait for CONNACK after CONNECT.
+    public var connectTimeoutMilliseconds: Int64
+    /// Clean Session flag for normal connects (TS-0010 6.3: false).
+    public var cleanSession: Bool
+    /// Optional credentials (MQTT 3.1.2.8/3.1.2.9).
+    public var userName: [UInt8]?
+    public var password: [UInt8]?
+    /// What to do with unacknowledged publications when the broker has lost our session.
+    public var sessionLossPolicy: SessionLossPolicy
+
+    public init(
+        clientID: [UInt8], keepAliveSeconds: UInt16 = 60, pingTimeoutMilliseconds: Int64 = 5000,
+        connectTimeoutMilliseconds: Int64 = 10_000, cleanSession: Bool = false,
+        userName: [UInt8]? = nil, password: [UInt8]? = nil, sessionLossPolicy: SessionLossPolicy = .resend
+    ) {
+        self.clientID = clientID
+        self.keepAliveSeconds = keepAliveSeconds
+        self.pingTimeoutMilliseconds = pingTimeoutMilliseconds
+        self.connectTimeoutMilliseconds = connectTimeoutMilliseconds
+        self.cleanSession = cleanSession
+        self.userName = userName
+        self.password = password
+        self.sessionLossPolicy = sessionLossPolicy
+    }
+
+    public init(clientID: String, keepAliveSeconds: UInt16 = 60) {
+        self.init(clientID: Array(clientID.utf8), keepAliveSeconds: keepAliveSeconds)
+    }
+}
+
+/// State of one outgoing QoS 1 publication.
+struct OutboundRecord {
+    enum State: UInt8 { case free, awaitingAck, lost }
+    var state: State = .free
+    /// The packet must be (re)written to the transmit buffer (not yet sent on this connection).
+    var needsSend = false
+    /// It was written on some earlier connection (so a replay carries DUP = 1).
+    var sentBefore = false
+    var packetID: UInt16 = 0
+    /// Order of publication; replay preserves it.
+    var sequence: UInt32 = 0
+    /// Where the packet copy lives in the store, and its length.
+    var offset: Int32 = 0
+    var length: Int32 = 0
+}
+
+/// A SUBSCRIBE or UNSUBSCRIBE awaiting its acknowledgement.
+struct PendingAck {
+    var packetID: UInt16 = 0
+    var isSubscribe = false
+    var filterCount: UInt16 = 0
+    /// Its connection ended; reported as `.subscriptionAbandoned` then freed.
+    var abandoned = false
+}
+
+/// An inbound packet identifier with a digest of its topic and payload.
+struct InboundRecord {
+    var packetID: UInt16 = 0
+    var digest: UInt32 = 0
+}

@@ -1,0 +1,772 @@
+import MQTTPacket
+
+/// A sans-I/O MQTT 3.1.1 client session: QoS 0/1 publish out, QoS 0/1/2 in, subscriptions,
+/// keep-alive, replay of unacknowledged publications after reconnect, duplicate detection.
+///
+/// It never touches a socket or a clock. Drive it with five verbs:
+/// 1. `connect(now:)`, `publish`, `subscribe`, `unsubscribe`, `disconnect()` queue packets;
+/// 2. `pendingOutput` / `didSend(_:now:)` move queued bytes to the transport;
+/// 3. `receiveBuffer()` / `didReceive(_:now:)` take bytes from the transport;
+/// 4. `nextEvent(now:)` parses what arrived and runs timers, one event at a time;
+/// 5. `nextDeadline` says when `nextEvent` must be called again even if nothing arrives.
+/// After a transport failure call `connectionLost()`, reopen the transport and `connect` again.
+///
+/// All memory is one arena reserved at initialisation (`SessionCapacities.arenaBytes`);
+/// publishing, receiving and acknowledging allocate nothing.
+public struct MQTTSession: ~Copyable {
+    public enum State: Sendable, Equatable { case disconnected, connecting, connected, disconnecting }
+
+    public private(set) var state: State = .disconnected
+    public private(set) var statistics = SessionStatistics()
+    public var configuration: SessionConfiguration
+    public let capacities: SessionCapacities
+
+    let arena: UnsafeMutableRawBufferPointer
+    let ownsArena: Bool
+    let outbound: UnsafeMutableBufferPointer<OutboundRecord>
+    let pending: UnsafeMutableBufferPointer<PendingAck>
+    let history: UnsafeMutableBufferPointer<InboundRecord>
+    let qos2: UnsafeMutableBufferPointer<InboundRecord>
+    let tx: UnsafeMutableRawBufferPointer
+    let rx: UnsafeMutableRawBufferPointer
+    let store: UnsafeMutableRawBufferPointer
+
+    var txStart = 0, txEnd = 0
+    var rxStart = 0, rxEnd = 0
+    /// Bytes of an oversized packet still to be thrown away.
+    var drainRemaining = 0
+    var historyNext = 0
+    var nextPacketID: UInt16 = 1
+    var nextSequence: UInt32 = 1
+    var lastSend: Int64 = 0
+    var lastReceive: Int64 = 0
+    var pingSentAt: Int64 = -1
+    var connectSentAt: Int64 = 0
+    /// Next state after the current connect: clean session requested.
+    var connectingClean = false
+    /// Lost-publication and abandoned-subscription reports not yet handed out.
+    var reportsPending = false
+
+    /// A session over a caller-provided arena of at least `capacities.arenaBytes` bytes,
+    /// 8-byte aligned (for example a static buffer in a C daemon). The caller keeps it alive.
+    public init(configuration: SessionConfiguration, capacities: SessionCapacities, arena: UnsafeMutableRawBufferPointer) throws(SessionError) {
+        try self.init(configuration: configuration, capacities: capacities, arena: arena, owns: false)
+    }
+
+    /// A session that reserves its own arena (one allocation, freed when the session ends).
+    public init(configuration: SessionConfiguration, capacities: SessionCapacities = SessionCapacities()) throws(SessionError) {
+        guard capacities.isValid else { throw .invalidCapacities }
+        let memory = UnsafeMutableRawBufferPointer.allocate(byteCount: capacities.arenaBytes, alignment: 16)
+        try self.init(configuration: configuration, capacities: capacities, arena: memory, owns: true)
+    }
+
+    init(configuration: SessionConfiguration, capacities c: SessionCapacities, arena: UnsafeMutableRawBufferPointer, owns: Bool) throws(SessionError) {
+        let layout = SessionLayout(c)
+        guard c.isValid, arena.count >= layout.total, let base = arena.baseAddress,
+            UInt(bitPattern: base) % 8 == 0
+        else {
+            if owns { arena.deallocate() }
+            throw .invalidCapacities
+        }
+        self.configuration = configuration
+        self.capacities = c
+        self.arena = arena
+        self.ownsArena = owns
+        outbound = UnsafeMutableBufferPointer(start: (base + layout.outbound).bindMemory(to: OutboundRecord.self, capacity: c.inflight), count: c.inflight)
+        outbound.initialize(repeating: OutboundRecord())
+        pending = UnsafeMutableBufferPointer(start: (base + layout.subscriptions).bindMemory(to: PendingAck.self, capacity: c.pendingSubscriptions), count: c.pendingSubscriptions)
+        pending.initialize(repeating: PendingAck())
+        history = UnsafeMutableBufferPointer(start: (base + layout.history).bindMemory(to: InboundRecord.self, capacity: c.inboundHistory), count: c.inboundHistory)
+        history.initialize(repeating: InboundRecord())
+        qos2 = UnsafeMutableBufferPointer(start: (base + layout.qos2).bindMemory(to: InboundRecord.self, capacity: c.inboundHistory), count: c.inboundHistory)
+        qos2.initialize(repeating: InboundRecord())
+        tx = UnsafeMutableRawBufferPointer(start: base + layout.transmit, count: c.transmitBytes)
+        rx = UnsafeMutableRawBufferPointer(start: base + layout.receive, count: c.receiveBytes)
+        store = UnsafeMutableRawBufferPointer(start: base + layout.store, count: c.storeBytes)
+    }
+
+    deinit {
+        if ownsArena { arena.deallocate() }
+    }
+
+    // MARK: - Queries
+
+    /// Unacknowledged outgoing QoS 1 publications (including ones waiting to be sent).
+    public var inflightCount: Int {
+        var n = 0
+        for r in outbound where r.state == .awaitingAck { n += 1 }
+        return n
+    }
+
+    /// Whether a QoS 1 publication with this identifier awaits its PUBACK.
+    public func isInflight(_ packetID: UInt16) -> Bool {
+        for r in outbound where r.state == .awaitingAck && r.packetID == packetID { return true }
+        return false
+    }
+
+    /// Bytes queued for the transport. Write as many as it takes, then call `didSend`.
+    public var pendingOutput: UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(rebasing: tx[txStart..<txEnd])
+    }
+
+    /// Whether anything waits to be written.
+    public var hasPendingOutput: Bool { txEnd > txStart }
+
+    // MARK: - Connecting
+
+    /// Queues CONNECT. With `cleanSession` (default: the configuration's), the broker and this
+    /// session discard the previous session: stored publications are reported lost.
+    public mutating func connect(now: Int64, cleanSession: Bool? = nil) throws(SessionError) {
+        if state != .disconnected { throw .alreadyConnected }
+        let clean = cleanSession ?? configuration.cleanSession
+        txStart = 0
+        txEnd = 0
+        let n: Int
+        do {
+            n = try withConnectOptions(clean: clean) { (o) throws(PacketError) -> Int in
+                try PacketEncoder.connect(o, into: tx)
+            }
+        } catch {
+            if case .bufferTooSmall(let needed) = error { throw .packetTooLarge(needed: needed) }
+            throw .invalidArgument(error)
+        }
+        txEnd = n
+        if clean {
+            // MQTT 3.1.2-6: with Clean Session the client discards its session state too.
+            for i in outbound.indices where outbound[i].state == .awaitingAck { outbound[i].state = .lost; reportsPending = true }
+            clearInboundHistory()
+        }
+        connectingClean = clean
+        state = .connecting
+        connectSentAt = now
+        lastSend = now
+        lastReceive = now
+        pingSentAt = -1
+    }
+
+    private func withConnectOptions<R>(clean: Bool, _ body: (ConnectOptions) throws(PacketError) -> R) throws(PacketError) -> R {
+        try withOptionalBytes(configuration.userName) { (user) throws(PacketError) -> R in
+            try withOptionalBytes(configuration.password) { (pass) throws(PacketError) -> R in
+                try withBytes(configuration.clientID) { (id) throws(PacketError) -> R in
+                    try body(ConnectOptions(clientID: id, cleanSession: clean, keepAliveSeconds: configuration.keepAliveSeconds, userName: user, password: pass))
+                }
+            }
+        }
+    }
+
+    /// Queues DISCONNECT; after it is written (`pendingOutput` empty) close the transport and
+    /// call `connectionLost()`. Stored publications are kept for the next connect.
+    public mutating func disconnect() {
+        guard state == .connected || state == .connecting else { return }
+        if tx.count - txEnd < 2 { compactTransmit() }
+        if tx.count - txEnd >= 2, let n = try? PacketEncoder.empty(.disconnect, into: UnsafeMutableRawBufferPointer(rebasing: tx[txEnd...])) {
+            txEnd += n
+        }
+        state = .disconnecting
+    }
+
+    /// The transport failed or was closed. Unsent output and partial input are dropped; stored
+    /// QoS 1 publications stay and are replayed after the next CONNACK.
+    public mutating func connectionLost() {
+        state = .disconnected
+        txStart = 0
+        txEnd = 0
+        rxStart = 0
+        rxEnd = 0
+        drainRemaining = 0
+        pingSentAt = -1
+        for i in outbound.indices where outbound[i].state == .awaitingAck { outbound[i].needsSend = true }
+        for i in pending.indices where pending[i].packetID != 0 {
+            pending[i].abandoned = true
+            reportsPending = true
+        }
+    }
+
+    // MARK: - Publishing
+
+    /// Publishes `payload` on `topic`. QoS 1 returns the packet identifier (report comes as
+    /// `.published`); QoS 0 returns 0. QoS 1 may be called while disconnected: the publication
+    /// is stored and sent after the next CONNACK.
+    @discardableResult
+    public mutating func publish(
+        topic: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer, qos: QoS = .atLeastOnce,
+        retain: Bool = false, now: Int64
+    ) throws(SessionError) -> UInt16 {
+        try publish(topic: topic, qos: qos, retain: retain, now: now) { space in
+            if space.count < payload.count { return nil }
+            if !payload.isEmpty { UnsafeMutableRawBufferPointer(rebasing: space[0..<payload.count]).copyMemory(from: payload) }
+            return payload.count
+        }
+    }
+
+    /// Publishes a payload written in place: `writePayload` gets the free space right where the
+    /// payload goes in the transmit buffer and returns how many bytes it wrote, or nil if they
+    /// did not fit. No copy of the payload is made (but one into the store for QoS 1).
+    @discardableResult
+    public mutating func publish(
+        topic: UnsafeRawBufferPointer, qos: QoS = .atLeastOnce, retain: Bool = false, now: Int64,
+        writePayload: (UnsafeMutableRawBufferPointer) -> Int?
+    ) throws(SessionError) -> UInt16 {
+        if qos == .exactlyOnce { throw .invalidArgument(.invalidQoS) }  // outbound QoS 2 not offered
+        do throws(PacketError) {
+            try validateTopicName(topic)
+            if topic.count > 0xFFFF { throw PacketError.lengthTooLarge }
+        } catch { throw .invalidArgument(error) }
+        if qos == .atMostOnce && state != .connected { throw .notConnected }
+        // A QoS 1 publication waits behind stored ones not yet sent, so order is kept; it is
+        // then staged in the store and sent by `pumpReplays`.
+        pumpReplays()
+        let live = state == .connected && (qos == .atMostOnce || !hasUnsentPublications)
+        var slot = -1
+        if qos == .atLeastOnce {
+            guard let s = freeOutboundSlot() else { throw .busy }
+            slot = s
+        }
+        let idLength = qos == .atMostOnce ? 0 : 2
+        let bodyOffset = 5 + 2 + topic.count + idLength  // worst-case fixed header first
+        // The largest packet either buffer could ever hold, and what it can hold now.
+        let maxPacket = qos == .atLeastOnce ? min(tx.count, store.count) : tx.count
+        if live && txStart == txEnd { txStart = 0; txEnd = 0 }
+        compactTransmit()
+        let txFree = live ? tx.count - txEnd : tx.count
+        var room = txFree
+        if qos == .atLeastOnce { room = min(room, largestStoreGap()) }
+        if bodyOffset >= maxPacket { throw .packetTooLarge(needed: bodyOffset - 5 + 1) }
+        if bodyOffset >= room { throw .busy }
+        // Stage in the transmit buffer when live, else directly in the store.
+        let stageBase: UnsafeMutableRawBufferPointer
+        if live {
+            stageBase = UnsafeMutableRawBufferPointer(rebasing: tx[txEnd..<(txEnd + room)])
+        } else {
+            guard let at = storeAllocationOffset(size: room) else { throw .busy }
+            stageBase = UnsafeMutableRawBufferPointer(rebasing: store[at..<(at + room)])
+        }
+        let space = UnsafeMutableRawBufferPointer(rebasing: stageBase[bodyOffset...])
+        guard let written = writePayload(space), written >= 0, written <= space.count else {
+            throw room >= maxPacket ? .packetTooLarge(needed: maxPacket + 1) : .busy
+        }
+        let packetID = qos == .atLeastOnce ? allocatePacketID() : 0
+        // Write variable header, then the fixed header right before it, then slide it down.
+        let remaining = 2 + topic.count + idLength + written
+        let lengthSize = remainingLengthSize(remaining)
+        let start = 5 - 1 - lengthSize
+        var p = 5
+        stageBase[p] = UInt8(truncatingIfNeeded: topic.count >> 8)
+        stageBase[p + 1] = UInt8(truncatingIfNeeded: topic.count)
+        p += 2
+        UnsafeMutableRawBufferPointer(rebasing: stageBase[p..<(p + topic.count)]).copyMemory(from: topic)
+        p += topic.count
+        if qos == .atLeastOnce {
+            stageBase[p] = UInt8(truncatingIfNeeded: packetID >> 8)
+            stageBase[p + 1] = UInt8(truncatingIfNeeded: packetID)
+        }
+        stageBase[start] = 0x30 | (qos.rawValue << 1) | (retain ? 1 : 0)
+        var v = remaining
+        var q = start + 1
+        repeat {
+            var digit = UInt8(truncatingIfNeeded: v & 0x7F)
+            v >>= 7
+            if v > 0 { digit |= 0x80 }
+            stageBase[q] = digit
+            q += 1
+        } while v > 0
+        let length = 1 + lengthSize + remaining
+        if start > 0, let b = stageBase.baseAddress {
+            (b).copyMemory(from: b + start, byteCount: length)
+        }
+        if live {
+            txEnd += length
+            statistics.packetsSent += 1
+        }
+        if qos == .atLeastOnce {
+            let storeAt: Int
+            if live {
+                guard let at = storeAllocationOffset(size: length) else { txEnd -= length; throw .busy }
+                UnsafeMutableRawBufferPointer(rebasing: store[at..<(at + length)]).copyMemory(from: UnsafeRawBufferPointer(rebasing: stageBase[0..<length]))
+                storeAt = at
+            } else {
+                storeAt = stageBase.baseAddress! - store.baseAddress!
+            }
+            outbound[slot] = OutboundRecord(
+                state: .awaitingAck, needsSend: !live, sentBefore: live, packetID: packetID,
+                sequence: nextSequence, offset: Int32(storeAt), length: Int32(length))
+            nextSequence &+= 1
+        }
+        if live { lastSend = now } else { pumpReplays() }
+        return packetID
+    }
+
+    var hasUnsentPublications: Bool {
+        for r in outbound where r.state == .awaitingAck && r.needsSend { return true }
+        return false
+    }
+
+    func freeOutboundSlot() -> Int? {
+        for i in outbound.indices where outbound[i].state == .free { return i }
+        return nil
+    }
+
+    /// Next packet identifier not used by an in-flight publication or a pending (un)subscribe.
+    mutating func allocatePacketID() -> UInt16 {
+        while true {
+            let id = nextPacketID
+            nextPacketID = nextPacketID == 0xFFFF ? 1 : nextPacketID + 1
+            var used = false
+            for r in outbound where r.state != .free && r.packetID == id { used = true }
+            for r in pending where r.packetID == id { used = true }
+            if !used { return id }
+        }
+    }
+
+    // MARK: - Store (a ring of packet copies, oldest first)
+
+    /// Oldest and newest live copies, as (offset of oldest, end of newest).
+    func storeBounds() -> (head: Int, tail: Int)? {
+        var oldest = -1, newest = -1
+        for i in outbound.indices where outbound[i].state == .awaitingAck {
+            if oldest < 0 || precedes(outbound[i].sequence, outbound[oldest].sequence) { oldest = i }
+            if newest < 0 || precedes(outbound[newest].sequence, outbound[i].sequence) { newest = i }
+        }
+        guard oldest >= 0 else { return nil }
+        return (Int(outbound[oldest].offset), Int(outbound[newest].offset + outbound[newest].length))
+    }
+
+    func largestStoreGap() -> Int {
+        guard let (head, tail) = storeBounds() else { return store.count }
+        if tail > head { return max(store.count - tail, head) }
+        return head - tail
+    }
+
+    func storeAllocationOffset(size: Int) -> Int? {
+        guard let (head, tail) = storeBounds() else { return size <= store.count ? 0 : nil }
+        if tail > head {
+            if store.count - tail >= size { return tail }
+            if head >= size { return 0 }
+            return nil
+        }
+        return head - tail >= size ? tail : nil
+    }
+
+    // MARK: - Subscribing
+
+    /// Queues SUBSCRIBE; the answer comes as `.subscribed`. Not on the hot path.
+    @discardableResult
+    public mutating func subscribe(_ filters: [TopicSubscription], now: Int64) throws(SessionError) -> UInt16 {
+        try queueSubscription(filters, subscribe: true, now: now)
+    }
+
+    /// Queues UNSUBSCRIBE; the answer comes as `.unsubscribed`.
+    @discardableResult
+    public mutating func unsubscribe(_ filters: [TopicSubscription], now: Int64) throws(SessionError) -> UInt16 {
+        try queueSubscription(filters, subscribe: false, now: now)
+    }
+
+    mutating func queueSubscription(_ filters: [TopicSubscription], subscribe: Bool, now: Int64) throws(SessionError) -> UInt16 {
+        if state != .connected { throw .notConnected }
+        var slot = -1
+        for i in pending.indices where pending[i].packetID == 0 { slot = i; break }
+        if slot < 0 { throw .busy }
+        compactTransmit()
+        let id = allocatePacketID()
+        let space = UnsafeMutableRawBufferPointer(rebasing: tx[txEnd...])
+        let n: Int
+        do {
+            n = subscribe
+                ? try PacketEncoder.subscribe(packetID: id, filters: filters, into: space)
+                : try PacketEncoder.unsubscribe(packetID: id, filters: filters, into: space)
+        } catch {
+            if case .bufferTooSmall(let needed) = error { throw needed > tx.count ? .packetTooLarge(needed: needed) : .busy }
+            throw .invalidArgument(error)
+        }
+        txEnd += n
+        pending[slot] = PendingAck(packetID: id, isSubscribe: subscribe, filterCount: UInt16(truncatingIfNeeded: filters.count))
+        statistics.packetsSent += 1
+        lastSend = now
+        return id
+    }
+
+    // MARK: - Output
+
+    /// `count` bytes of `pendingOutput` were written to the transport.
+    public mutating func didSend(_ count: Int, now: Int64) {
+        let n = max(0, min(count, txEnd - txStart))
+        txStart += n
+        if txStart == txEnd { txStart = 0; txEnd = 0 }
+        if n > 0 { lastSend = now }
+        pumpReplays()
+    }
+
+    mutating func compactTransmit() {
+        if txStart == 0 { return }
+        let n = txEnd - txStart
+        if n > 0, let b = tx.baseAddress { b.copyMemory(from: b + txStart, byteCount: n) }
+        txStart = 0
+        txEnd = n
+    }
+
+    /// Copies stored publications marked for (re)sending into the transmit buffer, oldest
+    /// first, as far as space allows.
+    mutating func pumpReplays() {
+        guard state == .connected else { return }
+        while true {
+            var best = -1
+            for i in outbound.indices where outbound[i].state == .awaitingAck && outbound[i].needsSend {
+                if best < 0 || precedes(outbound[i].sequence, outbound[best].sequence) { best = i }
+            }
+            if best < 0 { return }
+            let r = outbound[best]
+            let len = Int(r.length)
+            if tx.count - txEnd < len { compactTransmit() }
+            if tx.count - txEnd < len { return }
+            let src = UnsafeRawBufferPointer(rebasing: store[Int(r.offset)..<(Int(r.offset) + len)])
+            UnsafeMutableRawBufferPointer(rebasing: tx[txEnd..<(txEnd + len)]).copyMemory(from: src)
+            // MQTT 4.4: a re-delivery on a resumed session carries DUP = 1.
+            if r.sentBefore { tx[txEnd] |= 0x08 } else { tx[txEnd] &= ~0x08 }
+            txEnd += len
+            outbound[best].needsSend = false
+            if r.sentBefore { statistics.publicationsReplayed += 1 }
+            outbound[best].sentBefore = true
+            statistics.packetsSent += 1
+        }
+    }
+
+    mutating func queueSmall(_ encode: (UnsafeMutableRawBufferPointer) throws(PacketError) -> Int) -> Bool {
+        if tx.count - txEnd < 4 { compactTransmit() }
+        if tx.count - txEnd < 4 { return false }
+        guard let n = try? encode(UnsafeMutableRawBufferPointer(rebasing: tx[txEnd...])) else { return false }
+        txEnd += n
+        statistics.packetsSent += 1
+        return true
+    }
+
+    // MARK: - Input
+
+    /// Free space to read transport bytes into; then call `didReceive`. Invalidates views from
+    /// earlier events. Empty only while a full packet waits to be taken by `nextEvent`.
+    public mutating func receiveBuffer() -> UnsafeMutableRawBufferPointer {
+        if rxStart > 0 {
+            let n = rxEnd - rxStart
+            if n > 0, let b = rx.baseAddress { b.copyMemory(from: b + rxStart, byteCount: n) }
+            rxStart = 0
+            rxEnd = n
+        }
+        return UnsafeMutableRawBufferPointer(rebasing: rx[rxEnd...])
+    }
+
+    /// `count` bytes were read into `receiveBuffer()`.
+    public mutating func didReceive(_ count: Int, now: Int64) {
+        guard count > 0 else { return }
+        rxEnd = min(rx.count, rxEnd + count)
+        lastReceive = now
+    }
+
+    // MARK: - Events and timers
+
+    /// When `nextEvent` must run again at the latest (keep-alive, ping or connect timeout),
+    /// or nil when no timer is armed.
+    public var nextDeadline: Int64? {
+        switch state {
+        case .disconnected: return nil
+        case .connecting: return connectSentAt + configuration.connectTimeoutMilliseconds
+        case .connected, .disconnecting:
+            if pingSentAt >= 0 { return pingSentAt + configuration.pingTimeoutMilliseconds }
+            guard configuration.keepAliveSeconds > 0 else { return nil }
+            let k = Int64(configuration.keepAliveSeconds) * 1000
+            return min(lastSend, lastReceive) + k
+        }
+    }
+
+    /// Processes received bytes and timers and returns the next event, or nil when there is
+    /// nothing more to do until more bytes arrive, output drains, or `nextDeadline` passes.
+    public mutating func nextEvent(now: Int64) -> SessionEvent? {
+        if reportsPending, let e = nextReport() { return e }
+        pumpReplays()
+        if let e = parseInbound(now: now) { return e }
+        return checkTimers(now: now)
+    }
+
+    mutating func nextReport() -> SessionEvent? {
+        for i in outbound.indices where outbound[i].state == .lost {
+            outbound[i].state = .free
+            return .publicationLost(packetID: outbound[i].packetID)
+        }
+        for i in pending.indices where pending[i].packetID != 0 && pending[i].abandoned {
+            let id = pending[i].packetID
+            pending[i] = PendingAck()
+            return .subscriptionAbandoned(packetID: id)
+        }
+        reportsPending = false
+        return nil
+    }
+
+    mutating func checkTimers(now: Int64) -> SessionEvent? {
+        switch state {
+        case .disconnected: return nil
+        case .connecting:
+            if now - connectSentAt >= configuration.connectTimeoutMilliseconds { return fail(.connectTimedOut) }
+            return nil
+        case .connected, .disconnecting:
+            if pingSentAt >= 0 {
+                if now - pingSentAt >= configuration.pingTimeoutMilliseconds { return fail(.pingTimedOut) }
+                return nil
+            }
+            guard configuration.keepAliveSeconds > 0, state == .connected else { return nil }
+            let k = Int64(configuration.keepAliveSeconds) * 1000
+            // MQTT 3.1.2.10: something must be sent within the keep-alive; a silent broker is
+            // probed too, so a dead link is found even when we only send.
+            if now - lastSend >= k || now - lastReceive >= k {
+                if queueSmall({ (b) throws(PacketError) in try PacketEncoder.empty(.pingreq, into: b) }) {
+                    pingSentAt = now
+                    lastSend = now
+                    statistics.pingsSent += 1
+                }
+            }
+            return nil
+        }
+    }
+
+    mutating func fail(_ error: SessionError) -> SessionEvent {
+        connectionLost()
+        return .connectionFailed(error)
+    }
+
+    mutating func parseInbound(now: Int64) -> SessionEvent? {
+        while true {
+            if drainRemaining > 0 {
+                let n = min(drainRemaining, rxEnd - rxStart)
+                drainRemaining -= n
+                rxStart += n
+                if drainRemaining > 0 { return nil }
+                continue
+            }
+            let available = UnsafeRawBufferPointer(rebasing: rx[rxStart..<rxEnd])
+            if available.isEmpty { return nil }
+            let header: FixedHeader
+            do {
+                guard let h = try PacketDecoder.fixedHeader(available) else { return nil }
+                header = h
+            } catch {
+                return fail(.protocolViolation(error))
+            }
+            if header.packetLength > rx.count {
+                return handleOversized(header, available: available)
+            }
+            if available.count < header.packetLength { return nil }
+            // Answers need transmit room; wait for output to drain rather than lose one.
+            if tx.count - txEnd < 4 {
+                compactTransmit()
+                if tx.count - txEnd < 4 { return nil }
+            }
+            let body = UnsafeRawBufferPointer(rebasing: available[header.headerLength..<header.packetLength])
+            rxStart += header.packetLength
+            statistics.packetsReceived += 1
+            let packet: Packet
+            do {
+                packet = try PacketDecoder.decode(header: header, body: body)
+            } catch {
+                return fail(.protocolViolation(error))
+            }
+            if let e = handle(packet, now: now) { return e }
+        }
+    }
+
+    mutating func handleOversized(_ header: FixedHeader, available: UnsafeRawBufferPointer) -> SessionEvent? {
+        var packetID: UInt16 = 0
+        if header.typeCode == 3 && (header.flags & 0x06) != 0 {
+            // Wait until the packet identifier is in the buffer (or the buffer is full).
+            let h = header.headerLength
+            if available.count < h + 2 {
+                if rxStart == 0 && rxEnd == rx.count { return failOversized(header) }
+                return nil
+            }
+            let topicLength = Int(available[h]) << 8 | Int(available[h + 1])
+            let idAt = h + 2 + topicLength
+            if available.count < idAt + 2 {
+                if rxStart == 0 && rxEnd == rx.count { return failOversized(header) }
+                return nil
+            }
+            packetID = UInt16(available[idAt]) << 8 | UInt16(available[idAt + 1])
+            if packetID == 0 { return fail(.protocolViolation(.zeroPacketIdentifier)) }
+            let qos = (header.flags >> 1) & 3
+            let ok = queueSmall { (b) throws(PacketError) in
+                try PacketEncoder.ack(qos == 2 ? .pubrec : .puback, packetID: packetID, into: b)
+            }
+            if !ok { return nil }  // retry once output drains
+            if qos == 2 { rememberQoS2(packetID, digest: 0) }
+        }
+        drainRemaining = header.packetLength
+        statistics.packetsReceived += 1
+        statistics.oversizedDropped += 1
+        return .oversizedPacketDropped(type: header.typeCode, length: header.packetLength, packetID: packetID)
+    }
+
+    /// A QoS > 0 PUBLISH whose packet identifier lies beyond the receive buffer cannot be
+    /// acknowledged; the connection is closed so the broker redelivers it (and the app learns
+    /// why) rather than losing it silently.
+    mutating func failOversized(_ header: FixedHeader) -> SessionEvent {
+        statistics.oversizedDropped += 1
+        return fail(.packetTooLarge(needed: header.packetLength))
+    }
+
+    mutating func handle(_ packet: Packet, now: Int64) -> SessionEvent? {
+        switch packet {
+        case .connack(let present, let code):
+            guard state == .connecting else { return fail(.unexpectedPacket(type: 2)) }
+            if code != .accepted { return fail(.connectionRefused(code)) }
+            state = .connected
+            onConnected(sessionPresent: present)
+            return .connected(sessionPresent: present)
+        case .publish(let p):
+            guard state == .connected || state == .disconnecting else { return fail(.unexpectedPacket(type: 3)) }
+            return receivePublish(p)
+        case .puback(let id):
+            for i in outbound.indices where outbound[i].state == .awaitingAck && outbound[i].packetID == id {
+                outbound[i] = OutboundRecord()
+                pumpReplays()
+                return .published(packetID: id)
+            }
+            statistics.unknownAcknowledgements += 1
+            return nil
+        case .pubrel(let id):
+            // QoS 2 receive, method A: delivered on PUBLISH, released here (MQTT 4.3.3).
+            forgetQoS2(id)
+            _ = queueSmall { (b) throws(PacketError) in try PacketEncoder.ack(.pubcomp, packetID: id, into: b) }
+            return nil
+        case .pubrec, .pubcomp:
+            // We never publish at QoS 2.
+            statistics.unknownAcknowledgements += 1
+            return nil
+        case .suback(let id, let codes):
+            for i in pending.indices where pending[i].packetID == id && pending[i].isSubscribe && !pending[i].abandoned {
+                let expected = Int(pending[i].filterCount)
+                pending[i] = PendingAck()
+                if codes.count != expected { return fail(.protocolViolation(.lengthMismatch)) }
+                return .subscribed(packetID: id, returnCodes: codes)
+            }
+            statistics.unknownAcknowledgements += 1
+            return nil
+        case .unsuback(let id):
+            for i in pending.indices where pending[i].packetID == id && !pending[i].isSubscribe && !pending[i].abandoned {
+                pending[i] = PendingAck()
+                return .unsubscribed(packetID: id)
+            }
+            statistics.unknownAcknowledgements += 1
+            return nil
+        case .pingresp:
+            pingSentAt = -1
+            return nil
+        case .connect: return fail(.unexpectedPacket(type: 1))
+        case .subscribe: return fail(.unexpectedPacket(type: 8))
+        case .unsubscribe: return fail(.unexpectedPacket(type: 10))
+        case .pingreq: return fail(.unexpectedPacket(type: 12))
+        case .disconnect: return fail(.unexpectedPacket(type: 14))
+        }
+    }
+
+    mutating func onConnected(sessionPresent: Bool) {
+        pingSentAt = -1
+        if !sessionPresent {
+            clearInboundHistory()
+            for i in outbound.indices where outbound[i].state == .awaitingAck {
+                switch configuration.sessionLossPolicy {
+                case .resend:
+                    outbound[i].needsSend = true
+                    outbound[i].sentBefore = false  // new to this broker session: DUP = 0
+                case .reportLost:
+                    outbound[i].state = .lost
+                    reportsPending = true
+                }
+            }
+        }
+        pumpReplays()
+    }
+
+    mutating func receivePublish(_ p: PublishView) -> SessionEvent? {
+        switch p.qos {
+        case .atMostOnce:
+            statistics.messagesDelivered += 1
+            return .message(p)
+        case .atLeastOnce:
+            let digest = Self.digest(p)
+            let duplicate = p.dup && history.contains { $0.packetID == p.packetID && $0.digest == digest }
+            guard queueSmall({ (b) throws(PacketError) in try PacketEncoder.ack(.puback, packetID: p.packetID, into: b) }) else {
+                // Cannot happen: parseInbound reserved room. Deliver anyway; the broker resends.
+                return .message(p)
+            }
+            if duplicate {
+                statistics.duplicatesDiscarded += 1
+                return nil
+            }
+            remember(p.packetID, digest: digest)
+            statistics.messagesDelivered += 1
+            return .message(p)
+        case .exactlyOnce:
+            let already = qos2.contains { $0.packetID == p.packetID }
+            _ = queueSmall { (b) throws(PacketError) in try PacketEncoder.ack(.pubrec, packetID: p.packetID, into: b) }
+            if already {
+                statistics.duplicatesDiscarded += 1
+                return nil
+            }
+            rememberQoS2(p.packetID, digest: 0)
+            statistics.messagesDelivered += 1
+            return .message(p)
+        }
+    }
+
+    mutating func remember(_ id: UInt16, digest: UInt32) {
+        for i in history.indices where history[i].packetID == id {
+            history[i].digest = digest
+            return
+        }
+        history[historyNext] = InboundRecord(packetID: id, digest: digest)
+        historyNext = (historyNext + 1) % history.count
+    }
+
+    mutating func rememberQoS2(_ id: UInt16, digest: UInt32) {
+        for i in qos2.indices where qos2[i].packetID == 0 || qos2[i].packetID == id {
+            qos2[i] = InboundRecord(packetID: id, digest: digest)
+            return
+        }
+        // Table full: the oldest entry gives way (a broker honouring our QoS 1 grant never
+        // sends QoS 2 at all).
+        qos2[0] = InboundRecord(packetID: id, digest: digest)
+    }
+
+    mutating func forgetQoS2(_ id: UInt16) {
+        for i in qos2.indices where qos2[i].packetID == id { qos2[i] = InboundRecord() }
+    }
+
+    mutating func clearInboundHistory() {
+        for i in history.indices { history[i] = InboundRecord() }
+        for i in qos2.indices { qos2[i] = InboundRecord() }
+        historyNext = 0
+    }
+
+    /// FNV-1a over topic and payload: tells a redelivery (same id, same content) from a new
+    /// message that reuses an acknowledged packet identifier.
+    static func digest(_ p: PublishView) -> UInt32 {
+        var h: UInt32 = 2_166_136_261
+        for b in p.topic { h = (h ^ UInt32(b)) &* 16_777_619 }
+        h = (h ^ 0xFF) &* 16_777_619
+        for b in p.payload { h = (h ^ UInt32(b)) &* 16_777_619 }
+        return h
+    }
+}
+
+/// Wrap-safe ordering of publication sequence numbers.
+@inline(__always)
+func precedes(_ a: UInt32, _ b: UInt32) -> Bool { Int32(bitPattern: a &- b) < 0 }
+
+@inline(__always)
+func withBytes<R, E: Error>(_ a: [UInt8], _ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
+    let r: Result<R, E> = a.withUnsafeBytes { b in
+        do throws(E) { return .success(try body(b)) } catch { return .failure(error) }
+    }
+    return try r.get()
+}
+
+@inline(__always)
+func withOptionalBytes<R, E: Error>(_ a: [UInt8]?, _ body: (UnsafeRawBufferPointer?) throws(E) -> R) throws(E) -> R {
+    guard let a else { return try body(nil) }
+    return try withBytes(a) { (b) throws(E) -> R in try body(b) }
+}
