@@ -84,12 +84,13 @@ public struct MQTTClient<T: Transport, Clock: MonotonicClock>: ~Copyable {
 
     // MARK: - Connecting
 
-    /// Opens the transport, sends CONNECT and waits for CONNACK. Events seen meanwhile (lost
-    /// publications after a clean connect) go to `onEvent`. Returns the session-present flag.
-    /// Afterwards `poll` keeps the connection alive and, if the policy says so, reconnects.
+    /// Opens the transport, sends CONNECT and waits for CONNACK. Events reported before the
+    /// CONNACK (publications lost to a clean connect) go to `onEvent`; the connect returns right
+    /// after the CONNACK, so messages the broker sends next are left for `poll`. Returns the
+    /// session-present flag. Afterwards `poll` keeps the connection alive and reconnects.
     @discardableResult
     public mutating func connect(
-        cleanSession: Bool? = nil, timeoutMilliseconds: Int = 10_000, onEvent: (ClientEvent) -> Void = { _ in }
+        cleanSession: Bool? = nil, timeoutMilliseconds: Int = 10_000, onEvent: (ClientEvent) -> Void
     ) throws(ClientError) -> Bool {
         let start = clock.nowMilliseconds()
         wantConnection = true
@@ -99,7 +100,7 @@ public struct MQTTClient<T: Transport, Clock: MonotonicClock>: ~Copyable {
         while present == nil && failure == nil {
             let left = Int(start + Int64(timeoutMilliseconds) - clock.nowMilliseconds())
             if left <= 0 { failure = .timedOut; break }
-            try step(waitMilliseconds: left, reconnect: false) { e in
+            try step(waitMilliseconds: left, reconnect: false, stopAfterConnected: true) { e in
                 switch e {
                 case .session(.connected(let p)): present = p
                 case .session(.connectionFailed(let err)): failure = .session(err)
@@ -151,7 +152,7 @@ public struct MQTTClient<T: Transport, Clock: MonotonicClock>: ~Copyable {
 
     /// TS-0010 6.3 clean-up: disconnect, reconnect with Clean Session = 1 (the broker discards
     /// our session and subscriptions), disconnect again.
-    public mutating func cleanUpSession(timeoutMilliseconds: Int = 10_000, onEvent: (ClientEvent) -> Void = { _ in }) throws(ClientError) {
+    public mutating func cleanUpSession(timeoutMilliseconds: Int = 10_000, onEvent: (ClientEvent) -> Void) throws(ClientError) {
         disconnect(timeoutMilliseconds: timeoutMilliseconds)
         try connect(cleanSession: true, timeoutMilliseconds: timeoutMilliseconds, onEvent: onEvent)
         disconnect(timeoutMilliseconds: timeoutMilliseconds)
@@ -192,9 +193,9 @@ public struct MQTTClient<T: Transport, Clock: MonotonicClock>: ~Copyable {
     }
 
     /// Subscribes and polls until the SUBACK arrives; returns the granted QoS per filter
-    /// (0x80 = refused). Other events go to `onEvent`.
+    /// (0x80 = refused). Other events that arrive meanwhile (messages) go to `onEvent`.
     public mutating func subscribeAndWait(
-        _ filters: [TopicSubscription], timeoutMilliseconds: Int = 10_000, onEvent: (ClientEvent) -> Void = { _ in }
+        _ filters: [TopicSubscription], timeoutMilliseconds: Int = 10_000, onEvent: (ClientEvent) -> Void
     ) throws(ClientError) -> [UInt8] {
         let id = try subscribe(filters)
         var granted: [UInt8]? = nil
@@ -260,7 +261,7 @@ public struct MQTTClient<T: Transport, Clock: MonotonicClock>: ~Copyable {
     }
 
     /// One round: write, read, run the session, maybe wait once (at most `waitMilliseconds`).
-    mutating func step(waitMilliseconds: Int, reconnect: Bool, _ handler: (ClientEvent) -> Void) throws(ClientError) {
+    mutating func step(waitMilliseconds: Int, reconnect: Bool, stopAfterConnected: Bool = false, _ handler: (ClientEvent) -> Void) throws(ClientError) {
         if !isOpen {
             guard reconnect && wantConnection else { throw .notConnected }
             let now = clock.nowMilliseconds()
@@ -286,7 +287,12 @@ public struct MQTTClient<T: Transport, Clock: MonotonicClock>: ~Copyable {
                 lose(.session(err), handler)
                 return
             }
-            if case .connected = event { backoff = reconnectPolicy.initialDelayMilliseconds }
+            if case .connected = event {
+                backoff = reconnectPolicy.initialDelayMilliseconds
+                handler(.session(event))
+                if stopAfterConnected { return }
+                continue
+            }
             handler(.session(event))
         }
         if let e = writeSome() { lose(e, handler); return }
