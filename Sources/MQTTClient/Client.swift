@@ -28,7 +28,8 @@ public enum ClientEvent {
     /// A session event (message, acknowledgement, connected ...). Views inside are valid only
     /// during the handler call.
     case session(SessionEvent)
-    /// The connection was lost; if automatic reconnection is on, it is retried after `retryInMilliseconds`.
+    /// The connection was lost (after a `.session(.connectionFailed)` when the session found the
+    /// fault); if reconnection is on, it is retried after `retryInMilliseconds` (-1: it is not).
     case disconnected(ClientError, retryInMilliseconds: Int64)
 }
 
@@ -67,6 +68,8 @@ public struct MQTTClient<T: Transport, Clock: MonotonicClock>: ~Copyable {
     var nextAttemptAt: Int64 = 0
     var backoff: Int64 = 0
     var jitterState: UInt32
+    /// A `.disconnected` event to report right after the `.connectionFailed` that caused it.
+    var pendingDisconnect: ClientEvent? = nil
 
     public init(session: consuming MQTTSession, transport: T, clock: Clock, reconnectPolicy: ReconnectPolicy = ReconnectPolicy()) {
         var seed: UInt32 = 0x9E37_79B9
@@ -94,28 +97,28 @@ public struct MQTTClient<T: Transport, Clock: MonotonicClock>: ~Copyable {
     ) throws(ClientError) -> Bool {
         let start = clock.nowMilliseconds()
         wantConnection = true
+        pendingDisconnect = nil
         try open(cleanSession: cleanSession, timeoutMilliseconds: timeoutMilliseconds)
-        var present: Bool? = nil
-        var failure: ClientError? = nil
-        while present == nil && failure == nil {
+        while true {
             let left = Int(start + Int64(timeoutMilliseconds) - clock.nowMilliseconds())
-            if left <= 0 { failure = .timedOut; break }
-            try step(waitMilliseconds: left, reconnect: false, stopAfterConnected: true) { e in
-                switch e {
-                case .session(.connected(let p)): present = p
-                case .session(.connectionFailed(let err)): failure = .session(err)
-                case .disconnected(let err, _): failure = err
-                default: break
-                }
-                onEvent(e)
+            if left <= 0 { break }
+            guard let e = try nextEvent(timeoutMilliseconds: left, reconnect: false) else { continue }
+            onEvent(e)
+            switch e {
+            case .session(.connected(let present)):
+                backoff = reconnectPolicy.initialDelayMilliseconds
+                return present
+            case .session(.connectionFailed(let err)):
+                pendingDisconnect = nil
+                closeTransport()
+                throw .session(err)
+            case .disconnected(let err, _):
+                throw err
+            default: break
             }
         }
-        if let failure {
-            closeTransport()
-            throw failure
-        }
-        backoff = reconnectPolicy.initialDelayMilliseconds
-        return present ?? false
+        closeTransport()
+        throw .timedOut
     }
 
     mutating func open(cleanSession: Bool?, timeoutMilliseconds: Int) throws(ClientError) {
@@ -198,23 +201,20 @@ public struct MQTTClient<T: Transport, Clock: MonotonicClock>: ~Copyable {
         _ filters: [TopicSubscription], timeoutMilliseconds: Int = 10_000, onEvent: (ClientEvent) -> Void
     ) throws(ClientError) -> [UInt8] {
         let id = try subscribe(filters)
-        var granted: [UInt8]? = nil
-        var failure: ClientError? = nil
         let start = clock.nowMilliseconds()
-        while granted == nil && failure == nil {
+        while true {
             let left = Int(start + Int64(timeoutMilliseconds) - clock.nowMilliseconds())
             if left <= 0 { throw .timedOut }
-            try step(waitMilliseconds: left, reconnect: false) { e in
-                switch e {
-                case .session(.subscribed(let pid, let codes)) where pid == id: granted = Array(codes)
-                case .session(.subscriptionAbandoned(let pid)) where pid == id: failure = .notConnected
-                case .disconnected(let err, _): failure = err
-                default: onEvent(e)
-                }
+            guard let e = try nextEvent(timeoutMilliseconds: left, reconnect: false) else { continue }
+            switch e {
+            case .session(.subscribed(let pid, let codes)) where pid == id: return Array(codes)
+            case .session(.subscriptionAbandoned(let pid)) where pid == id: throw .notConnected
+            case .disconnected(let err, _):
+                onEvent(e)
+                throw err
+            default: onEvent(e)
             }
         }
-        if let failure { throw failure }
-        return granted ?? []
     }
 
     /// Queues UNSUBSCRIBE; its UNSUBACK arrives through `poll` as `.unsubscribed`.
@@ -228,20 +228,15 @@ public struct MQTTClient<T: Transport, Clock: MonotonicClock>: ~Copyable {
 
     // MARK: - The loop
 
-    /// Waits up to `timeoutMilliseconds` for something to happen, handles it, and returns once
-    /// at least one event was reported or the time is up. Keeps the connection alive (PINGREQ),
-    /// writes queued output and, after a loss, reconnects with back-off when the policy allows.
-    /// Throws only when there is no connection and reconnection is off.
+    /// Waits up to `timeoutMilliseconds` for something to happen, hands every event that is
+    /// ready to `handler`, and returns once at least one was reported or the time is up. Keeps
+    /// the connection alive (PINGREQ), writes queued output and, after a loss, reconnects with
+    /// back-off when the policy allows. Throws only when there is no connection and none will
+    /// be made.
     public mutating func poll(timeoutMilliseconds: Int, _ handler: (ClientEvent) -> Void) throws(ClientError) {
-        let deadline = clock.nowMilliseconds() + Int64(max(0, timeoutMilliseconds))
-        var delivered = false
-        repeat {
-            let left = Int(deadline - clock.nowMilliseconds())
-            try step(waitMilliseconds: max(0, left), reconnect: reconnectPolicy.enabled) { e in
-                delivered = true
-                handler(e)
-            }
-        } while !delivered && clock.nowMilliseconds() < deadline
+        guard let first = try nextEvent(timeoutMilliseconds: timeoutMilliseconds) else { return }
+        handler(first)
+        while let e = try nextEvent(timeoutMilliseconds: 0) { handler(e) }
     }
 
     /// Writes queued output until it is all written or `timeoutMilliseconds` pass.
@@ -260,60 +255,76 @@ public struct MQTTClient<T: Transport, Clock: MonotonicClock>: ~Copyable {
         }
     }
 
-    /// One round: write, read, run the session, maybe wait once (at most `waitMilliseconds`).
-    mutating func step(waitMilliseconds: Int, reconnect: Bool, stopAfterConnected: Bool = false, _ handler: (ClientEvent) -> Void) throws(ClientError) {
-        if !isOpen {
-            guard reconnect && wantConnection else { throw .notConnected }
+    /// The next event, waiting up to `timeoutMilliseconds` for one (nil when none came). The
+    /// pull form of `poll`: between two calls the caller may publish, e.g. answer a request it
+    /// just received. Views inside the event stay valid until the next call.
+    public mutating func nextEvent(timeoutMilliseconds: Int) throws(ClientError) -> ClientEvent? {
+        try nextEvent(timeoutMilliseconds: timeoutMilliseconds, reconnect: reconnectPolicy.enabled)
+    }
+
+    mutating func nextEvent(timeoutMilliseconds: Int, reconnect: Bool) throws(ClientError) -> ClientEvent? {
+        if let d = pendingDisconnect {
+            pendingDisconnect = nil
+            return d
+        }
+        let deadline = clock.nowMilliseconds() + Int64(max(0, timeoutMilliseconds))
+        var timersRun = false
+        while true {
+            if !isOpen {
+                guard reconnect && wantConnection else { throw .notConnected }
+                let now = clock.nowMilliseconds()
+                if now < nextAttemptAt {
+                    if now >= deadline { return nil }
+                    clock.sleep(milliseconds: Int(min(deadline, nextAttemptAt) - now))
+                    continue
+                }
+                do {
+                    try open(cleanSession: nil, timeoutMilliseconds: reconnectPolicy.connectTimeoutMilliseconds)
+                } catch {
+                    return lose(error)
+                }
+            }
+            // 1. Write what is queued (never blocking here).
+            if let e = writeSome() { return lose(e) }
+            // 2. Hand out the next event the session has ready.
+            if let event = session.nextEvent(now: clock.nowMilliseconds()) {
+                if case .connectionFailed(let err) = event {
+                    pendingDisconnect = lose(.session(err))
+                } else if case .connected = event {
+                    backoff = reconnectPolicy.initialDelayMilliseconds
+                }
+                return .session(event)
+            }
+            if let e = writeSome() { return lose(e) }
+            // 3. Wait for input, writability or the session's next timer.
             let now = clock.nowMilliseconds()
-            if now < nextAttemptAt {
-                clock.sleep(milliseconds: Int(min(Int64(waitMilliseconds), nextAttemptAt - now)))
-                return
-            }
+            var wait = max(0, deadline - now)
+            if let d = session.nextDeadline { wait = min(wait, max(0, d - now)) }
+            let interest = TransportReadiness(readable: true, writable: session.hasPendingOutput)
+            let ready: TransportReadiness
             do {
-                try open(cleanSession: nil, timeoutMilliseconds: reconnectPolicy.connectTimeoutMilliseconds)
-            } catch {
-                lose(error, handler)
-                return
+                ready = try transport.wait(for: interest, timeoutMilliseconds: Int(wait))
+            } catch { return lose(.transport(error)) }
+            if ready.readable {
+                let space = session.receiveBuffer()
+                if !space.isEmpty {
+                    do {
+                        let n = try transport.receive(into: space)
+                        session.didReceive(n, now: clock.nowMilliseconds())
+                        if n > 0 { continue }
+                    } catch {
+                        return lose(.transport(error))
+                    }
+                }
             }
-        }
-        // 1. Write what is queued (never blocking here).
-        if let e = writeSome() { lose(e, handler); return }
-        // 2. Hand out everything the session has ready.
-        var any = false
-        while let event = session.nextEvent(now: clock.nowMilliseconds()) {
-            any = true
-            if case .connectionFailed(let err) = event {
-                handler(.session(event))
-                lose(.session(err), handler)
-                return
-            }
-            if case .connected = event {
-                backoff = reconnectPolicy.initialDelayMilliseconds
-                handler(.session(event))
-                if stopAfterConnected { return }
-                continue
-            }
-            handler(.session(event))
-        }
-        if let e = writeSome() { lose(e, handler); return }
-        if any { return }
-        // 3. Wait for input, writability or the session's next timer.
-        var wait = Int64(waitMilliseconds)
-        if let d = session.nextDeadline { wait = min(wait, max(0, d - clock.nowMilliseconds())) }
-        let interest = TransportReadiness(readable: true, writable: session.hasPendingOutput)
-        let ready: TransportReadiness
-        do {
-            ready = try transport.wait(for: interest, timeoutMilliseconds: Int(wait))
-        } catch { lose(.transport(error), handler); return }
-        if ready.readable {
-            let space = session.receiveBuffer()
-            if space.isEmpty { return }
-            do {
-                let n = try transport.receive(into: space)
-                session.didReceive(n, now: clock.nowMilliseconds())
-            } catch {
-                lose(.transport(error), handler)
-                return
+            let after = clock.nowMilliseconds()
+            if after >= deadline {
+                // One more round if a session timer is due now (keep-alive, ping timeout).
+                if let d = session.nextDeadline, d <= after, !timersRun {
+                    timersRun = true
+                    continue
+                }
+                return nil
             }
         }
     }
@@ -329,11 +340,11 @@ public struct MQTTClient<T: Transport, Clock: MonotonicClock>: ~Copyable {
         return nil
     }
 
-    mutating func lose(_ error: ClientError, _ handler: (ClientEvent) -> Void) {
+    mutating func lose(_ error: ClientError) -> ClientEvent {
         closeTransport()
         let retry = reconnectPolicy.enabled && wantConnection ? nextBackoff() : -1
         nextAttemptAt = clock.nowMilliseconds() + max(0, retry)
-        handler(.disconnected(error, retryInMilliseconds: retry))
+        return .disconnected(error, retryInMilliseconds: retry)
     }
 
     /// Exponential back-off with up to 25 % jitter so a fleet does not reconnect in step.

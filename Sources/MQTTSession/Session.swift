@@ -192,10 +192,19 @@ public struct MQTTSession: ~Copyable {
         topic: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer, qos: QoS = .atLeastOnce,
         retain: Bool = false, now: Int64
     ) throws(SessionError) -> UInt16 {
-        try publish(topic: topic, qos: qos, retain: retain, now: now) { space in
-            if space.count < payload.count { return nil }
-            if !payload.isEmpty { UnsafeMutableRawBufferPointer(rebasing: space[0..<payload.count]).copyMemory(from: payload) }
-            return payload.count
+        do {
+            return try publish(topic: topic, qos: qos, retain: retain, now: now) { space in
+                if space.count < payload.count { return nil }
+                if !payload.isEmpty { UnsafeMutableRawBufferPointer(rebasing: space[0..<payload.count]).copyMemory(from: payload) }
+                return payload.count
+            }
+        } catch {
+            // The size is known here: a packet that can never fit is `packetTooLarge` with its
+            // real size, not `busy` (which would only clear to the same answer).
+            if case .busy = error {} else if case .packetTooLarge = error {} else { throw error }
+            let size = PacketEncoder.publishSize(topicLength: topic.count, payloadLength: payload.count, qos: qos)
+            if size > (qos == .atLeastOnce ? min(tx.count, store.count) : tx.count) { throw .packetTooLarge(needed: size) }
+            throw error
         }
     }
 
@@ -470,7 +479,8 @@ public struct MQTTSession: ~Copyable {
         case .connecting: return connectSentAt + configuration.connectTimeoutMilliseconds
         case .connected, .disconnecting:
             if pingSentAt >= 0 { return pingSentAt + configuration.pingTimeoutMilliseconds }
-            guard configuration.keepAliveSeconds > 0 else { return nil }
+            // No PINGREQ while disconnecting (checkTimers), so no keep-alive deadline either.
+            guard configuration.keepAliveSeconds > 0, state == .connected else { return nil }
             let k = Int64(configuration.keepAliveSeconds) * 1000
             return min(lastSend, lastReceive) + k
         }
@@ -549,7 +559,13 @@ public struct MQTTSession: ~Copyable {
                 return fail(.protocolViolation(error))
             }
             if header.packetLength > rx.count {
-                return handleOversized(header, available: available)
+                // Only PUBLISH and SUBACK can legitimately be long; any other packet announcing
+                // more than the receive buffer is malformed, not a message to skip.
+                switch header.typeCode {
+                case 3, 9: return handleOversized(header, available: available)
+                case 1, 8, 10: return fail(.unexpectedPacket(type: header.typeCode))
+                default: return fail(.protocolViolation(.lengthMismatch))
+                }
             }
             if available.count < header.packetLength { return nil }
             // Answers need transmit room; wait for output to drain rather than lose one.
@@ -673,8 +689,12 @@ public struct MQTTSession: ~Copyable {
                     outbound[i].needsSend = true
                     outbound[i].sentBefore = false  // new to this broker session: DUP = 0
                 case .reportLost:
-                    outbound[i].state = .lost
-                    reportsPending = true
+                    // Only what reached an earlier broker session can be a duplicate; a
+                    // publication stored while disconnected is sent as promised.
+                    if outbound[i].sentBefore {
+                        outbound[i].state = .lost
+                        reportsPending = true
+                    }
                 }
             }
         }
