@@ -1,0 +1,356 @@
+// UTF-8 text as bytes, without String: static literals, caller-owned buffers, or the still
+// escaped contents of a validated JSON string. All views are zero-copy.
+
+/// A zero-copy UTF-8 byte string: a `StaticString` literal, a caller-owned byte buffer, or the
+/// (possibly escaped) contents of a string inside a validated JSON document.
+///
+/// `ByteString` never owns memory: the bytes it points to must outlive it. Comparison,
+/// iteration and `count` work on the logical (unescaped) bytes, so `"a\u0062"` in a JSON
+/// document equals the literal `"ab"`. Nothing here needs Unicode tables or allocates.
+public struct ByteString: ExpressibleByStringLiteral, Sequence, Equatable {
+    @usableFromInline
+    enum Storage {
+        /// Plain bytes.
+        case raw(UnsafeRawBufferPointer)
+        /// Contents of a validated JSON string (between the quotes) that contain escapes.
+        case jsonEscaped(UnsafeRawBufferPointer)
+        /// A single-scalar `StaticString` without pointer representation, UTF-8 packed little-endian.
+        case inline(UInt32, Int)
+    }
+
+    @usableFromInline
+    let storage: Storage
+
+    /// Wraps caller-owned bytes (the caller keeps them alive and unchanged while this is used).
+    @inlinable
+    public init(_ bytes: UnsafeRawBufferPointer) {
+        storage = .raw(bytes)
+    }
+
+    /// Wraps a static text literal.
+    public init(_ text: StaticString) {
+        if text.hasPointerRepresentation {
+            storage = .raw(UnsafeRawBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
+        } else {
+            let (packed, count) = utf8Encode(text.unicodeScalar.value)
+            storage = .inline(packed, count)
+        }
+    }
+
+    /// Creates a byte string from a string literal (no copy: literals live in the binary).
+    public init(stringLiteral value: StaticString) {
+        self.init(value)
+    }
+
+    /// Wraps the contents of a validated JSON string; escapes are decoded lazily when read.
+    @usableFromInline
+    init(jsonStringContents bytes: UnsafeRawBufferPointer) {
+        var escaped = false
+        for b in bytes where b == UInt8(ascii: "\\") { escaped = true; break }
+        storage = escaped ? .jsonEscaped(bytes) : .raw(bytes)
+    }
+
+    /// The empty byte string.
+    public static var empty: ByteString { ByteString(UnsafeRawBufferPointer(start: nil, count: 0)) }
+
+    /// True when the bytes are still JSON-escaped (read through iteration, `copy(into:)` or `==`).
+    public var isJSONEscaped: Bool {
+        if case .jsonEscaped = storage { return true }
+        return false
+    }
+
+    /// The bytes as stored: plain bytes, or the escaped JSON form when `isJSONEscaped`; `nil`
+    /// for a one-scalar literal without pointer representation.
+    public var storedBytes: UnsafeRawBufferPointer? {
+        switch storage {
+        case .raw(let b), .jsonEscaped(let b): return b
+        case .inline: return nil
+        }
+    }
+
+    /// The number of logical (unescaped) UTF-8 bytes.
+    public var count: Int {
+        switch storage {
+        case .raw(let b): return b.count
+        case .inline(_, let n): return n
+        case .jsonEscaped:
+            var n = 0
+            var it = makeIterator()
+            while it.next() != nil { n += 1 }
+            return n
+        }
+    }
+
+    /// True when there are no bytes.
+    public var isEmpty: Bool {
+        switch storage {
+        case .raw(let b), .jsonEscaped(let b): return b.isEmpty
+        case .inline(_, let n): return n == 0
+        }
+    }
+
+    /// An iterator over the logical UTF-8 bytes.
+    public func makeIterator() -> Iterator { Iterator(storage) }
+
+    /// Yields the logical UTF-8 bytes of a `ByteString`, decoding JSON escapes on the fly.
+    public struct Iterator: IteratorProtocol {
+        @usableFromInline var bytes: UnsafeRawBufferPointer
+        @usableFromInline var index: Int = 0
+        @usableFromInline var escaped: Bool
+        @usableFromInline var pending: UInt32 = 0
+        @usableFromInline var pendingCount: Int = 0
+
+        @usableFromInline
+        init(_ storage: Storage) {
+            switch storage {
+            case .raw(let b): bytes = b; escaped = false
+            case .jsonEscaped(let b): bytes = b; escaped = true
+            case .inline(let packed, let n):
+                bytes = UnsafeRawBufferPointer(start: nil, count: 0)
+                escaped = false
+                pending = packed
+                pendingCount = n
+            }
+        }
+
+        /// The next logical byte, or `nil` at the end.
+        @inlinable
+        public mutating func next() -> UInt8? {
+            if pendingCount > 0 {
+                let b = UInt8(truncatingIfNeeded: pending)
+                pending >>= 8
+                pendingCount -= 1
+                return b
+            }
+            guard index < bytes.count else { return nil }
+            let b = bytes[index]
+            index += 1
+            if !escaped || b != UInt8(ascii: "\\") { return b }
+            return nextEscaped()
+        }
+
+        @usableFromInline
+        mutating func nextEscaped() -> UInt8? {
+            // The contents come from a validated document, but stay defensive: never read past the end.
+            guard index < bytes.count else { return nil }
+            let e = bytes[index]
+            index += 1
+            switch e {
+            case UInt8(ascii: "b"): return 0x08
+            case UInt8(ascii: "f"): return 0x0C
+            case UInt8(ascii: "n"): return 0x0A
+            case UInt8(ascii: "r"): return 0x0D
+            case UInt8(ascii: "t"): return 0x09
+            case UInt8(ascii: "u"):
+                guard let unit = hex4(bytes, index) else { return nil }
+                index += 4
+                var scalar = UInt32(unit)
+                if unit >= 0xD800 && unit <= 0xDBFF,
+                   index + 6 <= bytes.count, bytes[index] == UInt8(ascii: "\\"),
+                   bytes[index + 1] == UInt8(ascii: "u"), let low = hex4(bytes, index + 2),
+                   low >= 0xDC00 && low <= 0xDFFF {
+                    index += 6
+                    scalar = 0x10000 + ((UInt32(unit) - 0xD800) << 10) + (UInt32(low) - 0xDC00)
+                }
+                let (packed, n) = utf8Encode(scalar)
+                pending = packed >> 8
+                pendingCount = n - 1
+                return UInt8(truncatingIfNeeded: packed)
+            default: return e  // `"`, `\`, `/`
+            }
+        }
+    }
+
+    /// Copies the logical bytes into `buffer` and returns how many were written.
+    /// Throws `bufferTooSmall` (after writing nothing usable) if they do not fit.
+    public func copy(into buffer: UnsafeMutableRawBufferPointer) throws(OneM2MError) -> Int {
+        var n = 0
+        for b in self {
+            guard n < buffer.count else { throw .bufferTooSmall }
+            buffer[n] = b
+            n += 1
+        }
+        return n
+    }
+
+    /// Compares the logical bytes.
+    public static func == (lhs: ByteString, rhs: ByteString) -> Bool {
+        if case .raw(let a) = lhs.storage, case .raw(let b) = rhs.storage {
+            return bytesEqual(a, b)
+        }
+        var i = lhs.makeIterator()
+        var j = rhs.makeIterator()
+        while true {
+            let x = i.next()
+            let y = j.next()
+            if x != y { return false }
+            if x == nil { return true }
+        }
+    }
+
+    /// True when the logical bytes start with `prefix`.
+    public func hasPrefix(_ prefix: ByteString) -> Bool {
+        var i = makeIterator()
+        for p in prefix {
+            guard let b = i.next(), b == p else { return false }
+        }
+        return true
+    }
+
+    /// Calls `body` with the logical bytes as one contiguous buffer when that needs no copy
+    /// (plain bytes or a literal); returns `nil` for escaped JSON contents.
+    public func withContiguousBytesIfAvailable<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R? {
+        switch storage {
+        case .raw(let b): return body(b)
+        case .jsonEscaped: return nil
+        case .inline(let packed, let n):
+            var p = packed.littleEndian
+            return withUnsafeBytes(of: &p) { body(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+        }
+    }
+}
+
+// MARK: - Internal byte helpers
+
+@inline(__always)
+func bytesEqual(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Bool {
+    guard a.count == b.count else { return false }
+    var i = 0
+    while i < a.count {
+        if a[i] != b[i] { return false }
+        i += 1
+    }
+    return true
+}
+
+/// Encodes a Unicode scalar value as UTF-8 packed little-endian into a UInt32 (first byte lowest).
+@usableFromInline
+func utf8Encode(_ v: UInt32) -> (UInt32, Int) {
+    switch v {
+    case 0..<0x80:
+        return (v, 1)
+    case 0x80..<0x800:
+        return ((0xC0 | (v >> 6)) | ((0x80 | (v & 0x3F)) << 8), 2)
+    case 0x800..<0x10000:
+        return ((0xE0 | (v >> 12)) | ((0x80 | ((v >> 6) & 0x3F)) << 8) | ((0x80 | (v & 0x3F)) << 16), 3)
+    default:
+        return ((0xF0 | (v >> 18)) | ((0x80 | ((v >> 12) & 0x3F)) << 8)
+                | ((0x80 | ((v >> 6) & 0x3F)) << 16) | ((0x80 | (v & 0x3F)) << 24), 4)
+    }
+}
+
+@usableFromInline
+func hexValue(_ b: UInt8) -> UInt16? {
+    switch b {
+    case UInt8(ascii: "0")...UInt8(ascii: "9"): return UInt16(b &- UInt8(ascii: "0"))
+    case UInt8(ascii: "a")...UInt8(ascii: "f"): return UInt16(b &- UInt8(ascii: "a") &+ 10)
+    case UInt8(ascii: "A")...UInt8(ascii: "F"): return UInt16(b &- UInt8(ascii: "A") &+ 10)
+    default: return nil
+    }
+}
+
+/// Four hex digits at `i` as a UTF-16 code unit, or nil.
+@usableFromInline
+func hex4(_ bytes: UnsafeRawBufferPointer, _ i: Int) -> UInt16? {
+    guard i >= 0, i + 4 <= bytes.count,
+          let a = hexValue(bytes[i]), let b = hexValue(bytes[i + 1]),
+          let c = hexValue(bytes[i + 2]), let d = hexValue(bytes[i + 3]) else { return nil }
+    return (a << 12) | (b << 8) | (c << 4) | d
+}
+
+/// Result of checking one UTF-8 sequence.
+enum UTF8Check {
+    case valid(Int)
+    case invalid
+    case truncated
+}
+
+/// Checks the well-formed UTF-8 sequence (Unicode 3.9 table 3-7) that starts at `i` (a byte >= 0x80).
+func checkUTF8(_ p: UnsafeRawBufferPointer, _ i: Int, _ end: Int) -> UTF8Check {
+    let b0 = p[i]
+    var need: Int
+    var lo: UInt8 = 0x80
+    var hi: UInt8 = 0xBF
+    switch b0 {
+    case 0xC2...0xDF: need = 1
+    case 0xE0: need = 2; lo = 0xA0
+    case 0xE1...0xEC, 0xEE...0xEF: need = 2
+    case 0xED: need = 2; hi = 0x9F
+    case 0xF0: need = 3; lo = 0x90
+    case 0xF1...0xF3: need = 3
+    case 0xF4: need = 3; hi = 0x8F
+    default: return .invalid
+    }
+    var k = 1
+    while k <= need {
+        guard i + k < end else { return .truncated }
+        let c = p[i + k]
+        if k == 1 {
+            guard c >= lo && c <= hi else { return .invalid }
+        } else {
+            guard c >= 0x80 && c <= 0xBF else { return .invalid }
+        }
+        k += 1
+    }
+    need += 1
+    return .valid(need)
+}
+
+/// Validates a whole byte buffer as UTF-8.
+func isValidUTF8(_ p: UnsafeRawBufferPointer) -> Bool {
+    var i = 0
+    while i < p.count {
+        if p[i] < 0x80 { i += 1; continue }
+        guard case .valid(let n) = checkUTF8(p, i, p.count) else { return false }
+        i += n
+    }
+    return true
+}
+
+/// Writes the decimal digits of `value` into `out` at `offset`; returns the digit count, or nil if they do not fit.
+func writeDecimal(_ value: UInt64, _ out: UnsafeMutableRawBufferPointer, _ offset: Int) -> Int? {
+    let n = decimalDigitCount(value)
+    guard offset >= 0, offset + n <= out.count else { return nil }
+    var v = value
+    var k = offset + n - 1
+    repeat {
+        out[k] = UInt8(truncatingIfNeeded: v % 10) &+ UInt8(ascii: "0")
+        v /= 10
+        k -= 1
+    } while v != 0
+    return n
+}
+
+/// The number of decimal digits of `value` (1 for 0).
+func decimalDigitCount(_ value: UInt64) -> Int {
+    var n = 1
+    var v = value
+    while v >= 10 { v /= 10; n += 1 }
+    return n
+}
+
+/// Writes `value` zero-padded to exactly `width` digits (the caller checked the range and space).
+func writeZeroPadded(_ value: Int, width: Int, _ out: UnsafeMutableRawBufferPointer, _ offset: Int) {
+    var v = value
+    var k = offset + width - 1
+    while k >= offset {
+        out[k] = UInt8(truncatingIfNeeded: v % 10) &+ UInt8(ascii: "0")
+        v /= 10
+        k -= 1
+    }
+}
+
+/// Copies bytes into `out` at `offset` (the caller checked the space).
+func copyBytes(_ src: UnsafeRawBufferPointer, _ out: UnsafeMutableRawBufferPointer, _ offset: Int) {
+    var i = 0
+    while i < src.count {
+        out[offset + i] = src[i]
+        i += 1
+    }
+}
+
+/// The bytes of a static text, for internal use (literals in this module always have pointer representation).
+@inline(__always)
+func staticBytes(_ s: StaticString) -> UnsafeRawBufferPointer {
+    UnsafeRawBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount)
+}

@@ -1,0 +1,521 @@
+// A zero-copy validating JSON (RFC 8259) reader. The whole document is validated once, without
+// recursion and without allocating; afterwards values are (start, end, kind) views into the
+// caller's buffer and fields are found by scanning, never by building a tree.
+
+/// The kind of a JSON value.
+public enum JSONKind: UInt8, Sendable {
+    /// `{...}`
+    case object
+    /// `[...]`
+    case array
+    /// `"..."`
+    case string
+    /// A number.
+    case number
+    /// `true` or `false`.
+    case bool
+    /// `null`.
+    case null
+}
+
+/// A validated JSON document over a caller-owned buffer (which must outlive it and its values).
+public struct JSONDocument {
+    /// The default nesting limit: 16 containers.
+    public static let defaultMaxDepth = 16
+    /// The highest nesting limit the validator supports.
+    public static let maxSupportedDepth = 64
+
+    /// The whole document.
+    public let bytes: UnsafeRawBufferPointer
+    /// The top-level value.
+    public let root: JSONValue
+
+    /// Validates `bytes` as exactly one JSON value (RFC 8259) with optional surrounding
+    /// whitespace: well-formed UTF-8, all escapes (paired surrogates only), the number grammar,
+    /// literals, and at most `maxDepth` nested containers (clamped to 1...64). Throws
+    /// `malformedJSON` with the offending byte offset. Never allocates, never recurses.
+    public init(validating bytes: UnsafeRawBufferPointer, maxDepth: Int = JSONDocument.defaultMaxDepth) throws(OneM2MError) {
+        let limit = maxDepth < 1 ? 1 : (maxDepth > JSONDocument.maxSupportedDepth ? JSONDocument.maxSupportedDepth : maxDepth)
+        let start = try validateJSON(bytes, maxDepth: limit)
+        self.bytes = bytes
+        self.root = JSONValue(document: bytes, at: start)
+    }
+}
+
+/// A view of one value inside a validated `JSONDocument`: its byte range and kind.
+/// Navigation never fails on structure (the document is valid); reads that ask for the wrong
+/// kind throw `typeMismatch`.
+public struct JSONValue {
+    /// The whole document this value lives in.
+    public let document: UnsafeRawBufferPointer
+    /// Offset of the value's first byte in `document`.
+    public let start: Int
+    /// Offset one past the value's last byte.
+    public let end: Int
+    /// The value's kind.
+    public let kind: JSONKind
+
+    /// A value starting at `i` in a validated document.
+    init(document: UnsafeRawBufferPointer, at i: Int) {
+        self.document = document
+        self.start = i
+        self.end = skipValue(document, i)
+        self.kind = kindOf(document[i])
+    }
+
+    /// The value's bytes exactly as they appear in the document (quotes included for strings).
+    public var rawBytes: UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(rebasing: document[start..<end])
+    }
+
+    /// For a string: its contents as a zero-copy `ByteString` (escapes decoded when read);
+    /// `nil` for other kinds.
+    public var text: ByteString? {
+        guard kind == .string else { return nil }
+        return ByteString(jsonStringContents: UnsafeRawBufferPointer(rebasing: document[(start + 1)..<(end - 1)]))
+    }
+
+    /// For a string: the raw bytes between the quotes, still escaped; `nil` for other kinds.
+    public var rawStringContents: UnsafeRawBufferPointer? {
+        guard kind == .string else { return nil }
+        return UnsafeRawBufferPointer(rebasing: document[(start + 1)..<(end - 1)])
+    }
+
+    /// True for `null`.
+    public var isNull: Bool { kind == .null }
+
+    /// The members of an object (empty for other kinds), in document order.
+    public var members: JSONMembers { JSONMembers(kind == .object ? self : nil) }
+
+    /// The elements of an array (empty for other kinds), in document order.
+    public var elements: JSONElements { JSONElements(kind == .array ? self : nil) }
+
+    /// The number of members (object) or elements (array); 0 for scalars.
+    public var count: Int {
+        var n = 0
+        if kind == .object { for _ in members { n += 1 } } else if kind == .array { for _ in elements { n += 1 } }
+        return n
+    }
+
+    /// The value of the first member called `name` (compared on unescaped bytes), or `nil` if
+    /// this is not an object or has no such member.
+    public func member(named name: ByteString) -> JSONValue? {
+        for m in members where m.name == name { return m.value }
+        return nil
+    }
+
+    /// Shorthand for `member(named:)`, for chaining: `pc["m2m:sgn"]?["sur"]`.
+    public subscript(name: ByteString) -> JSONValue? { member(named: name) }
+
+    /// The array element at `index`, or `nil` if out of range or not an array.
+    public subscript(index: Int) -> JSONValue? {
+        guard index >= 0 else { return nil }
+        var k = 0
+        for e in elements {
+            if k == index { return e }
+            k += 1
+        }
+        return nil
+    }
+
+    /// `true`/`false`; throws `typeMismatch(expected: .bool)` for other kinds.
+    public func bool() throws(OneM2MError) -> Bool {
+        guard kind == .bool else { throw .typeMismatch(expected: .bool) }
+        return document[start] == UInt8(ascii: "t")
+    }
+
+    /// An integer number (`-?[0-9]+`, no fraction or exponent) as `Int64`.
+    /// Throws `typeMismatch` for non-numbers, `notAnInteger`, or `integerOutOfRange`.
+    public func integer() throws(OneM2MError) -> Int64 {
+        guard kind == .number else { throw .typeMismatch(expected: .number) }
+        var it = ByteString(rawBytes).makeIterator()
+        return try parseInteger(&it)
+    }
+
+    /// Like `integer()`, also accepting a string of decimal digits (`"2"`; ACME accepts `op: "2"`).
+    public func integerOrNumericString() throws(OneM2MError) -> Int64 {
+        if kind == .string, let t = text {
+            var it = t.makeIterator()
+            return try parseInteger(&it)
+        }
+        return try integer()
+    }
+
+    /// An integer converted to `T`; throws `integerOutOfRange` if it does not fit.
+    public func integer<T: FixedWidthInteger>(as type: T.Type, allowNumericString: Bool = false) throws(OneM2MError) -> T {
+        let v = allowNumericString ? try integerOrNumericString() : try integer()
+        guard let r = T(exactly: v) else { throw .integerOutOfRange }
+        return r
+    }
+
+    /// Unescapes a string value into `buffer`; returns the number of bytes written.
+    /// Throws `typeMismatch` for non-strings and `bufferTooSmall` if it does not fit.
+    public func unescapeString(into buffer: UnsafeMutableRawBufferPointer) throws(OneM2MError) -> Int {
+        guard let t = text else { throw .typeMismatch(expected: .string) }
+        return try t.copy(into: buffer)
+    }
+}
+
+/// One object member: its name (a string value) and its value.
+public struct JSONMember {
+    /// The member name as a string value.
+    public let key: JSONValue
+    /// The member value.
+    public let value: JSONValue
+    /// The member name as text (escapes decoded when read).
+    public var name: ByteString {
+        ByteString(jsonStringContents: UnsafeRawBufferPointer(rebasing: key.document[(key.start + 1)..<(key.end - 1)]))
+    }
+}
+
+/// The members of an object, in document order.
+public struct JSONMembers: Sequence {
+    let object: JSONValue?
+    init(_ object: JSONValue?) { self.object = object }
+
+    /// An iterator over the members.
+    public func makeIterator() -> Iterator {
+        if let o = object { return Iterator(document: o.document, position: o.start + 1, end: o.end) }
+        return Iterator(document: UnsafeRawBufferPointer(start: nil, count: 0), position: 0, end: 0)
+    }
+
+    /// Iterates object members by scanning the validated bytes.
+    public struct Iterator: IteratorProtocol {
+        let document: UnsafeRawBufferPointer
+        var position: Int
+        let end: Int
+
+        /// The next member, or `nil` after the last.
+        public mutating func next() -> JSONMember? {
+            var i = skipWhitespace(document, position)
+            guard i < end, document[i] == UInt8(ascii: "\"") else { position = end; return nil }
+            let key = JSONValue(document: document, at: i)
+            i = skipWhitespace(document, key.end)
+            i = skipWhitespace(document, i + 1)  // ':'
+            guard i < end else { position = end; return nil }
+            let value = JSONValue(document: document, at: i)
+            i = skipWhitespace(document, value.end)
+            if i < end && document[i] == UInt8(ascii: ",") { i += 1 }
+            position = i
+            return JSONMember(key: key, value: value)
+        }
+    }
+}
+
+/// The elements of an array, in document order.
+public struct JSONElements: Sequence {
+    let array: JSONValue?
+    init(_ array: JSONValue?) { self.array = array }
+
+    /// An iterator over the elements.
+    public func makeIterator() -> Iterator {
+        if let a = array { return Iterator(document: a.document, position: a.start + 1, end: a.end) }
+        return Iterator(document: UnsafeRawBufferPointer(start: nil, count: 0), position: 0, end: 0)
+    }
+
+    /// Iterates array elements by scanning the validated bytes.
+    public struct Iterator: IteratorProtocol {
+        let document: UnsafeRawBufferPointer
+        var position: Int
+        let end: Int
+
+        /// The next element, or `nil` after the last.
+        public mutating func next() -> JSONValue? {
+            var i = skipWhitespace(document, position)
+            guard i < end - 1, document[i] != UInt8(ascii: "]") else { position = end; return nil }
+            let value = JSONValue(document: document, at: i)
+            i = skipWhitespace(document, value.end)
+            if i < end && document[i] == UInt8(ascii: ",") { i += 1 }
+            position = i
+            return value
+        }
+    }
+}
+
+// MARK: - Integer parsing
+
+/// Parses `-?[0-9]+` from logical bytes into Int64 (negative accumulation covers Int64.min).
+func parseInteger(_ it: inout ByteString.Iterator) throws(OneM2MError) -> Int64 {
+    var first = it.next()
+    var negative = false
+    if first == UInt8(ascii: "-") { negative = true; first = it.next() }
+    guard var b = first else { throw .notAnInteger }
+    var acc: Int64 = 0
+    while true {
+        guard b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9") else { throw .notAnInteger }
+        let d = Int64(b - UInt8(ascii: "0"))
+        let (m, o1) = acc.multipliedReportingOverflow(by: 10)
+        let (s, o2) = m.subtractingReportingOverflow(d)
+        guard !o1 && !o2 else {
+            // Keep scanning so "12x" with overflow still reports the grammar first? Range wins.
+            throw .integerOutOfRange
+        }
+        acc = s
+        guard let next = it.next() else { break }
+        b = next
+    }
+    if negative { return acc }
+    guard acc != Int64.min else { throw .integerOutOfRange }
+    return -acc
+}
+
+// MARK: - Scanning a validated document
+
+@inline(__always)
+func isJSONWhitespace(_ b: UInt8) -> Bool {
+    b == 0x20 || b == 0x0A || b == 0x0D || b == 0x09
+}
+
+func skipWhitespace(_ p: UnsafeRawBufferPointer, _ i: Int) -> Int {
+    var j = i
+    while j < p.count && isJSONWhitespace(p[j]) { j += 1 }
+    return j
+}
+
+func kindOf(_ b: UInt8) -> JSONKind {
+    switch b {
+    case UInt8(ascii: "{"): return .object
+    case UInt8(ascii: "["): return .array
+    case UInt8(ascii: "\""): return .string
+    case UInt8(ascii: "t"), UInt8(ascii: "f"): return .bool
+    case UInt8(ascii: "n"): return .null
+    default: return .number
+    }
+}
+
+/// End (exclusive) of the string starting with the quote at `i`; bounded by the buffer.
+func skipString(_ p: UnsafeRawBufferPointer, _ i: Int) -> Int {
+    var j = i + 1
+    while j < p.count {
+        let c = p[j]
+        if c == UInt8(ascii: "\\") { j += 2; continue }
+        if c == UInt8(ascii: "\"") { return j + 1 }
+        j += 1
+    }
+    return p.count
+}
+
+/// End (exclusive) of the value starting at `i` in a validated document; bounded by the buffer.
+func skipValue(_ p: UnsafeRawBufferPointer, _ i: Int) -> Int {
+    guard i < p.count else { return p.count }
+    switch p[i] {
+    case UInt8(ascii: "\""):
+        return skipString(p, i)
+    case UInt8(ascii: "{"), UInt8(ascii: "["):
+        var depth = 0
+        var j = i
+        while j < p.count {
+            let c = p[j]
+            if c == UInt8(ascii: "\"") { j = skipString(p, j); continue }
+            if c == UInt8(ascii: "{") || c == UInt8(ascii: "[") {
+                depth += 1
+            } else if c == UInt8(ascii: "}") || c == UInt8(ascii: "]") {
+                depth -= 1
+                if depth == 0 { return j + 1 }
+            }
+            j += 1
+        }
+        return p.count
+    case UInt8(ascii: "t"), UInt8(ascii: "n"):
+        return i + 4 <= p.count ? i + 4 : p.count
+    case UInt8(ascii: "f"):
+        return i + 5 <= p.count ? i + 5 : p.count
+    default:
+        var j = i
+        while j < p.count {
+            let c = p[j]
+            guard (c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9")) || c == UInt8(ascii: "-")
+                || c == UInt8(ascii: "+") || c == UInt8(ascii: ".") || c == UInt8(ascii: "e")
+                || c == UInt8(ascii: "E") else { break }
+            j += 1
+        }
+        return j
+    }
+}
+
+// MARK: - Validation
+
+/// Validates a whole document; returns the offset of the top-level value.
+func validateJSON(_ p: UnsafeRawBufferPointer, maxDepth: Int) throws(OneM2MError) -> Int {
+    let n = p.count
+    var i = skipWhitespace(p, 0)
+    guard i < n else { throw .malformedJSON(.unexpectedEnd, offset: i) }
+    let rootStart = i
+    var depth = 0
+    var objectBits: UInt64 = 0
+    var expectValue = true
+
+    while true {
+        if expectValue {
+            guard i < n else { throw .malformedJSON(.unexpectedEnd, offset: i) }
+            let c = p[i]
+            switch c {
+            case UInt8(ascii: "{"), UInt8(ascii: "["):
+                guard depth < maxDepth else { throw .malformedJSON(.depthLimitExceeded, offset: i) }
+                depth += 1
+                let bit: UInt64 = 1 << UInt64(depth - 1)
+                let isObject = c == UInt8(ascii: "{")
+                if isObject { objectBits |= bit } else { objectBits &= ~bit }
+                i = skipWhitespace(p, i + 1)
+                guard i < n else { throw .malformedJSON(.unexpectedEnd, offset: i) }
+                if p[i] == (isObject ? UInt8(ascii: "}") : UInt8(ascii: "]")) {
+                    i += 1
+                    depth -= 1
+                    expectValue = false
+                } else if isObject {
+                    i = try validateMemberName(p, i)
+                }
+                continue
+            case UInt8(ascii: "\""):
+                i = try validateString(p, i)
+            case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+                i = try validateNumber(p, i)
+            case UInt8(ascii: "t"):
+                i = try validateLiteral(p, i, "true")
+            case UInt8(ascii: "f"):
+                i = try validateLiteral(p, i, "false")
+            case UInt8(ascii: "n"):
+                i = try validateLiteral(p, i, "null")
+            default:
+                throw .malformedJSON(.unexpectedCharacter, offset: i)
+            }
+            expectValue = false
+        } else {
+            i = skipWhitespace(p, i)
+            if depth == 0 {
+                guard i == n else { throw .malformedJSON(.trailingData, offset: i) }
+                return rootStart
+            }
+            guard i < n else { throw .malformedJSON(.unexpectedEnd, offset: i) }
+            let c = p[i]
+            let inObject = (objectBits >> UInt64(depth - 1)) & 1 == 1
+            if c == UInt8(ascii: ",") {
+                i = skipWhitespace(p, i + 1)
+                guard i < n else { throw .malformedJSON(.unexpectedEnd, offset: i) }
+                let close = inObject ? UInt8(ascii: "}") : UInt8(ascii: "]")
+                if p[i] == close { throw .malformedJSON(.trailingComma, offset: i) }
+                if inObject { i = try validateMemberName(p, i) }
+                expectValue = true
+            } else if c == (inObject ? UInt8(ascii: "}") : UInt8(ascii: "]")) {
+                i += 1
+                depth -= 1
+            } else {
+                throw .malformedJSON(.unexpectedCharacter, offset: i)
+            }
+        }
+    }
+}
+
+/// Validates `"name"` `:` at `i`; returns the offset of the member value (whitespace skipped).
+func validateMemberName(_ p: UnsafeRawBufferPointer, _ i: Int) throws(OneM2MError) -> Int {
+    guard p[i] == UInt8(ascii: "\"") else { throw .malformedJSON(.invalidMemberName, offset: i) }
+    var j = skipWhitespace(p, try validateString(p, i))
+    guard j < p.count else { throw .malformedJSON(.unexpectedEnd, offset: j) }
+    guard p[j] == UInt8(ascii: ":") else { throw .malformedJSON(.invalidMemberName, offset: j) }
+    j = skipWhitespace(p, j + 1)
+    return j
+}
+
+/// Validates the string starting with the quote at `i`; returns the offset after the closing quote.
+func validateString(_ p: UnsafeRawBufferPointer, _ i: Int) throws(OneM2MError) -> Int {
+    let n = p.count
+    var j = i + 1
+    while true {
+        guard j < n else { throw .malformedJSON(.unterminatedString, offset: j) }
+        let b = p[j]
+        if b == UInt8(ascii: "\"") { return j + 1 }
+        if b == UInt8(ascii: "\\") {
+            guard j + 1 < n else { throw .malformedJSON(.unterminatedString, offset: n) }
+            switch p[j + 1] {
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"),
+                 UInt8(ascii: "f"), UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
+                j += 2
+            case UInt8(ascii: "u"):
+                j = try validateUnicodeEscape(p, j)
+            default:
+                throw .malformedJSON(.invalidEscape, offset: j)
+            }
+            continue
+        }
+        if b < 0x20 { throw .malformedJSON(.controlCharacterInString, offset: j) }
+        if b < 0x80 { j += 1; continue }
+        switch checkUTF8(p, j, n) {
+        case .valid(let len): j += len
+        case .truncated: throw .malformedJSON(.unterminatedString, offset: n)
+        case .invalid: throw .malformedJSON(.invalidUTF8, offset: j)
+        }
+    }
+}
+
+/// Validates `\uXXXX` (and its low-surrogate partner) at `j` (the backslash); returns the offset after it.
+func validateUnicodeEscape(_ p: UnsafeRawBufferPointer, _ j: Int) throws(OneM2MError) -> Int {
+    let n = p.count
+    guard let unit = hex4(p, j + 2) else {
+        if j + 6 > n && allHex(p, j + 2, n) { throw .malformedJSON(.unterminatedString, offset: n) }
+        throw .malformedJSON(.invalidUnicodeEscape, offset: j)
+    }
+    if unit >= 0xDC00 && unit <= 0xDFFF { throw .malformedJSON(.loneSurrogate, offset: j) }
+    guard unit >= 0xD800 && unit <= 0xDBFF else { return j + 6 }
+    let k = j + 6
+    // A high surrogate must be followed by `\u` and a low surrogate.
+    if k < n && p[k] != UInt8(ascii: "\\") { throw .malformedJSON(.loneSurrogate, offset: j) }
+    if k + 1 < n && p[k + 1] != UInt8(ascii: "u") { throw .malformedJSON(.loneSurrogate, offset: j) }
+    guard let low = hex4(p, k + 2) else {
+        if k + 6 > n && allHex(p, k + 2, n) { throw .malformedJSON(.unterminatedString, offset: n) }
+        throw .malformedJSON(.invalidUnicodeEscape, offset: k)
+    }
+    guard low >= 0xDC00 && low <= 0xDFFF else { throw .malformedJSON(.loneSurrogate, offset: j) }
+    return k + 6
+}
+
+func allHex(_ p: UnsafeRawBufferPointer, _ from: Int, _ to: Int) -> Bool {
+    var i = from
+    while i < to {
+        if hexValue(p[i]) == nil { return false }
+        i += 1
+    }
+    return true
+}
+
+@inline(__always)
+func isDigit(_ b: UInt8) -> Bool { b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9") }
+
+/// Validates a number at `i`; returns the offset after it.
+func validateNumber(_ p: UnsafeRawBufferPointer, _ i: Int) throws(OneM2MError) -> Int {
+    let n = p.count
+    var j = i
+    if p[j] == UInt8(ascii: "-") { j += 1 }
+    guard j < n else { throw .malformedJSON(.invalidNumber, offset: j) }
+    if p[j] == UInt8(ascii: "0") {
+        j += 1
+        if j < n && isDigit(p[j]) { throw .malformedJSON(.leadingZero, offset: i) }
+    } else if isDigit(p[j]) {
+        while j < n && isDigit(p[j]) { j += 1 }
+    } else {
+        throw .malformedJSON(.invalidNumber, offset: j)
+    }
+    if j < n && p[j] == UInt8(ascii: ".") {
+        j += 1
+        guard j < n && isDigit(p[j]) else { throw .malformedJSON(.invalidNumber, offset: j) }
+        while j < n && isDigit(p[j]) { j += 1 }
+    }
+    if j < n && (p[j] == UInt8(ascii: "e") || p[j] == UInt8(ascii: "E")) {
+        j += 1
+        if j < n && (p[j] == UInt8(ascii: "+") || p[j] == UInt8(ascii: "-")) { j += 1 }
+        guard j < n && isDigit(p[j]) else { throw .malformedJSON(.invalidNumber, offset: j) }
+        while j < n && isDigit(p[j]) { j += 1 }
+    }
+    return j
+}
+
+/// Validates `true`/`false`/`null` at `i`; returns the offset after it.
+func validateLiteral(_ p: UnsafeRawBufferPointer, _ i: Int, _ word: StaticString) throws(OneM2MError) -> Int {
+    let w = staticBytes(word)
+    var k = 0
+    while k < w.count {
+        guard i + k < p.count else { throw .malformedJSON(.unexpectedEnd, offset: p.count) }
+        guard p[i + k] == w[k] else { throw .malformedJSON(.unexpectedCharacter, offset: i + k) }
+        k += 1
+    }
+    return i + w.count
+}

@@ -1,0 +1,400 @@
+// A compact JSON (RFC 8259) writer that serializes straight into a caller-provided buffer.
+// No allocation, no intermediate tree; commas and colons are placed automatically.
+
+/// Writes compact JSON into a caller-provided buffer.
+///
+/// Every call is atomic: it either writes its whole token (with the separating comma) and
+/// advances `count`, or throws and leaves the writer unchanged. `bufferTooSmall` therefore never
+/// leaves a silently truncated document behind (bytes past `count` are unspecified). Structural misuse (a value inside an object
+/// without a key, a key inside an array, unbalanced ends, a second top-level value) throws
+/// `invalidWriterState`. Text is escaped (`"`, `\`, control characters) and must be UTF-8.
+public struct JSONWriter {
+    /// The destination; bytes `0..<count` hold the document written so far.
+    public let buffer: UnsafeMutableRawBufferPointer
+    /// The number of bytes written.
+    public private(set) var count: Int = 0
+    /// The number of open objects and arrays.
+    public private(set) var depth: Int = 0
+    /// The deepest nesting the writer tracks.
+    public static let maxDepth = 64
+
+    var objectBits: UInt64 = 0      // bit d-1: the container at depth d is an object
+    var nonEmptyBits: UInt64 = 0    // bit d-1: the container at depth d has a member/element
+    var awaitingValue = false       // a key was written; its value comes next
+    var rootPlaced = false          // the top-level value has been started
+    var watchDepth = -1             // for `content(_:)`: count placements at this depth
+    var watchCount = 0
+
+    /// Creates a writer that fills `buffer` from its start.
+    public init(buffer: UnsafeMutableRawBufferPointer) {
+        self.buffer = buffer
+    }
+
+    /// The bytes written so far.
+    public var written: UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(buffer)[0..<count])
+    }
+
+    /// True when exactly one complete top-level value has been written.
+    public var isComplete: Bool { rootPlaced && depth == 0 }
+
+    /// Forgets everything written and starts a new document in the same buffer.
+    public mutating func reset() {
+        self = JSONWriter(buffer: buffer)
+    }
+
+    // MARK: Structure
+
+    var topIsObject: Bool { depth > 0 && (objectBits >> UInt64(depth - 1)) & 1 == 1 }
+    var topIsNonEmpty: Bool { depth > 0 && (nonEmptyBits >> UInt64(depth - 1)) & 1 == 1 }
+
+    /// Bytes needed before a value here (0 or 1 for a comma); throws when no value may go here.
+    func valueSeparator() throws(OneM2MError) -> Int {
+        if depth == 0 {
+            if rootPlaced { throw .invalidWriterState }
+            return 0
+        }
+        if topIsObject {
+            guard awaitingValue else { throw .invalidWriterState }
+            return 0
+        }
+        return topIsNonEmpty ? 1 : 0
+    }
+
+    /// Records that a value (scalar or container start) was placed at the current depth.
+    mutating func placeValue() {
+        if depth == watchDepth { watchCount += 1 }
+        if depth == 0 {
+            rootPlaced = true
+        } else if topIsObject {
+            awaitingValue = false
+        } else {
+            nonEmptyBits |= 1 << UInt64(depth - 1)
+        }
+    }
+
+    /// Reserves `length` bytes after a separator of `separator` bytes; returns where the token starts.
+    func reserve(_ separator: Int, _ length: Int) throws(OneM2MError) -> Int {
+        guard length >= 0, separator + length <= buffer.count - count else { throw .bufferTooSmall }
+        return count + separator
+    }
+
+    mutating func emitSeparator(_ separator: Int) {
+        if separator == 1 { buffer[count] = UInt8(ascii: ",") }
+        count += separator
+    }
+
+    /// Starts an object (`{`).
+    public mutating func beginObject() throws(OneM2MError) {
+        try begin(UInt8(ascii: "{"), object: true)
+    }
+
+    /// Ends the innermost object (`}`).
+    public mutating func endObject() throws(OneM2MError) {
+        try end(UInt8(ascii: "}"), object: true)
+    }
+
+    /// Starts an array (`[`).
+    public mutating func beginArray() throws(OneM2MError) {
+        try begin(UInt8(ascii: "["), object: false)
+    }
+
+    /// Ends the innermost array (`]`).
+    public mutating func endArray() throws(OneM2MError) {
+        try end(UInt8(ascii: "]"), object: false)
+    }
+
+    mutating func begin(_ byte: UInt8, object: Bool) throws(OneM2MError) {
+        let sep = try valueSeparator()
+        guard depth < JSONWriter.maxDepth else { throw .nestingTooDeep }
+        let at = try reserve(sep, 1)
+        emitSeparator(sep)
+        buffer[at] = byte
+        count = at + 1
+        placeValue()
+        depth += 1
+        let bit: UInt64 = 1 << UInt64(depth - 1)
+        if object { objectBits |= bit } else { objectBits &= ~bit }
+        nonEmptyBits &= ~bit
+    }
+
+    mutating func end(_ byte: UInt8, object: Bool) throws(OneM2MError) {
+        guard depth > 0, topIsObject == object, !awaitingValue, depth != watchDepth else {
+            throw .invalidWriterState
+        }
+        let at = try reserve(0, 1)
+        buffer[at] = byte
+        count = at + 1
+        let bit: UInt64 = 1 << UInt64(depth - 1)
+        objectBits &= ~bit
+        nonEmptyBits &= ~bit
+        depth -= 1
+    }
+
+    /// Writes an object member name (`"name":`); the member's value must follow.
+    public mutating func key(_ name: ByteString) throws(OneM2MError) {
+        guard topIsObject, !awaitingValue else { throw .invalidWriterState }
+        let sep = topIsNonEmpty ? 1 : 0
+        let len = try escapedLength(name)
+        let at = try reserve(sep, len + 3)
+        emitSeparator(sep)
+        buffer[at] = UInt8(ascii: "\"")
+        let n = writeEscaped(name, at + 1)
+        buffer[at + 1 + n] = UInt8(ascii: "\"")
+        buffer[at + 2 + n] = UInt8(ascii: ":")
+        count = at + 3 + n
+        if depth == watchDepth { watchCount += 1 }
+        nonEmptyBits |= 1 << UInt64(depth - 1)
+        awaitingValue = true
+    }
+
+    // MARK: Values
+
+    /// Writes a string value, escaping `"`, `\` and control characters. Throws
+    /// `invalidUTF8Input` if the bytes are not UTF-8. Contents of a string from a validated
+    /// JSON document (`JSONValue.text`) are copied in their original escaped form.
+    public mutating func string(_ value: ByteString) throws(OneM2MError) {
+        let sep = try valueSeparator()
+        let len = try escapedLength(value)
+        let at = try reserve(sep, len + 2)
+        emitSeparator(sep)
+        buffer[at] = UInt8(ascii: "\"")
+        let n = writeEscaped(value, at + 1)
+        buffer[at + 1 + n] = UInt8(ascii: "\"")
+        count = at + 2 + n
+        placeValue()
+    }
+
+    /// Writes raw bytes as a JSON string value (escaped as needed; must be UTF-8).
+    public mutating func string(bytes: UnsafeRawBufferPointer) throws(OneM2MError) {
+        try string(ByteString(bytes))
+    }
+
+    /// Writes an integer value in decimal (`integerOutOfRange` beyond 64-bit magnitude).
+    public mutating func integer<T: FixedWidthInteger>(_ value: T) throws(OneM2MError) {
+        let negative = value < 0
+        guard let magnitude = UInt64(exactly: value.magnitude) else { throw .integerOutOfRange }
+        let sep = try valueSeparator()
+        let len = decimalDigitCount(magnitude) + (negative ? 1 : 0)
+        let at = try reserve(sep, len)
+        emitSeparator(sep)
+        var p = at
+        if negative { buffer[p] = UInt8(ascii: "-"); p += 1 }
+        _ = writeDecimal(magnitude, buffer, p)
+        count = at + len
+        placeValue()
+    }
+
+    /// Writes a non-negative integer as a JSON string of decimal digits (`"5000"`, as in a
+    /// relative `rqet`).
+    public mutating func decimalString(_ value: UInt64) throws(OneM2MError) {
+        let sep = try valueSeparator()
+        let len = decimalDigitCount(value)
+        let at = try reserve(sep, len + 2)
+        emitSeparator(sep)
+        buffer[at] = UInt8(ascii: "\"")
+        _ = writeDecimal(value, buffer, at + 1)
+        buffer[at + 1 + len] = UInt8(ascii: "\"")
+        count = at + len + 2
+        placeValue()
+    }
+
+    /// Writes `true` or `false`.
+    public mutating func bool(_ value: Bool) throws(OneM2MError) {
+        try literal(value ? "true" : "false")
+    }
+
+    /// Writes `null`.
+    public mutating func null() throws(OneM2MError) {
+        try literal("null")
+    }
+
+    mutating func literal(_ text: StaticString) throws(OneM2MError) {
+        let bytes = staticBytes(text)
+        let sep = try valueSeparator()
+        let at = try reserve(sep, bytes.count)
+        emitSeparator(sep)
+        copyBytes(bytes, buffer, at)
+        count = at + bytes.count
+        placeValue()
+    }
+
+    /// Writes an already serialized JSON value verbatim (for example a `pc` the application
+    /// serialized itself). With `validate` (the default) the fragment must be exactly one valid
+    /// JSON value (surrounding whitespace allowed), else `malformedJSON` is thrown.
+    public mutating func rawJSON(_ fragment: UnsafeRawBufferPointer, validate: Bool = true) throws(OneM2MError) {
+        if validate {
+            _ = try JSONDocument(validating: fragment, maxDepth: JSONWriter.maxDepth)
+        } else if fragment.isEmpty {
+            throw .malformedJSON(.unexpectedEnd, offset: 0)
+        }
+        let sep = try valueSeparator()
+        let at = try reserve(sep, fragment.count)
+        emitSeparator(sep)
+        copyBytes(fragment, buffer, at)
+        count = at + fragment.count
+        placeValue()
+    }
+
+    /// Copies a value from a validated JSON document verbatim (for echoing a received value).
+    public mutating func value(_ value: JSONValue) throws(OneM2MError) {
+        try rawJSON(value.rawBytes, validate: false)
+    }
+
+    /// Writes a oneM2M timestamp string (`"YYYYMMDDThhmmss,ffffff"`, or without the fraction).
+    public mutating func timestamp(unixMicroseconds: Int64, includeFraction: Bool = true) throws(OneM2MError) {
+        let sep = try valueSeparator()
+        let len = includeFraction ? OneM2MTimestamp.maximumLength : OneM2MTimestamp.basicLength
+        let at = try reserve(sep, len + 2)
+        let inner = UnsafeMutableRawBufferPointer(rebasing: buffer[(at + 1)..<(at + 1 + len)])
+        _ = try OneM2MTimestamp.format(unixMicroseconds: unixMicroseconds, includeFraction: includeFraction, into: inner)
+        emitSeparator(sep)
+        buffer[at] = UInt8(ascii: "\"")
+        buffer[at + 1 + len] = UInt8(ascii: "\"")
+        count = at + len + 2
+        placeValue()
+    }
+
+    /// Runs `body`, which must write exactly one value at the current position (for example
+    /// an object `{...}` as a `pc`). The whole call is atomic: on any error, including a body
+    /// that wrote no value or more than one, the writer is restored and the error rethrown.
+    public mutating func content(_ body: (inout JSONWriter) throws(OneM2MError) -> Void) throws(OneM2MError) {
+        _ = try valueSeparator()
+        let saved = self
+        watchDepth = depth
+        watchCount = 0
+        do {
+            try body(&self)
+        } catch {
+            self = saved
+            throw error
+        }
+        guard depth == saved.depth, watchCount == 1 else {
+            self = saved
+            throw .invalidWriterState
+        }
+        watchDepth = saved.watchDepth
+        watchCount = saved.watchCount
+        if depth == watchDepth { watchCount += 1 }
+    }
+
+    // MARK: Members (key + value, atomic)
+
+    /// Writes `"key":"value"` atomically.
+    public mutating func member(_ key: ByteString, _ value: ByteString) throws(OneM2MError) {
+        let saved = self
+        do { try self.key(key); try string(value) } catch { self = saved; throw error }
+    }
+
+    /// Writes `"key":<integer>` atomically.
+    public mutating func member<T: FixedWidthInteger>(_ key: ByteString, integer value: T) throws(OneM2MError) {
+        let saved = self
+        do { try self.key(key); try integer(value) } catch { self = saved; throw error }
+    }
+
+    /// Writes `"key":true|false` atomically.
+    public mutating func member(_ key: ByteString, bool value: Bool) throws(OneM2MError) {
+        let saved = self
+        do { try self.key(key); try bool(value) } catch { self = saved; throw error }
+    }
+
+    /// Writes `"key":<timestamp string>` atomically.
+    public mutating func member(_ key: ByteString, timestamp unixMicroseconds: Int64,
+                                includeFraction: Bool = true) throws(OneM2MError) {
+        let saved = self
+        do {
+            try self.key(key)
+            try timestamp(unixMicroseconds: unixMicroseconds, includeFraction: includeFraction)
+        } catch { self = saved; throw error }
+    }
+
+    /// Writes `"key":` followed by the single value `body` writes, atomically.
+    public mutating func member(_ key: ByteString, content body: (inout JSONWriter) throws(OneM2MError) -> Void) throws(OneM2MError) {
+        let saved = self
+        do { try self.key(key); try content(body) } catch { self = saved; throw error }
+    }
+
+    /// Writes `"key":<raw JSON>` atomically (see `rawJSON(_:validate:)`).
+    public mutating func member(_ key: ByteString, rawJSON fragment: UnsafeRawBufferPointer,
+                                validate: Bool = true) throws(OneM2MError) {
+        let saved = self
+        do { try self.key(key); try rawJSON(fragment, validate: validate) } catch { self = saved; throw error }
+    }
+
+    // MARK: Escaping
+
+    /// The escaped length of `text` (without quotes); validates UTF-8.
+    func escapedLength(_ text: ByteString) throws(OneM2MError) -> Int {
+        switch text.storage {
+        case .jsonEscaped(let b):
+            return b.count
+        case .raw(let b):
+            return try escapedLength(b)
+        case .inline(let packed, let n):
+            var p = packed.littleEndian
+            let r: Result<Int, OneM2MError> = withUnsafeBytes(of: &p) { raw in
+                do throws(OneM2MError) { return .success(try escapedLength(UnsafeRawBufferPointer(rebasing: raw[0..<n]))) }
+                catch { return .failure(error) }
+            }
+            return try r.get()
+        }
+    }
+
+    func escapedLength(_ p: UnsafeRawBufferPointer) throws(OneM2MError) -> Int {
+        var len = 0
+        var i = 0
+        while i < p.count {
+            let b = p[i]
+            if b >= 0x80 {
+                guard case .valid(let n) = checkUTF8(p, i, p.count) else { throw .invalidUTF8Input }
+                len += n
+                i += n
+                continue
+            }
+            len += escapeWidth(b)
+            i += 1
+        }
+        return len
+    }
+
+    func escapeWidth(_ b: UInt8) -> Int {
+        switch b {
+        case UInt8(ascii: "\""), UInt8(ascii: "\\"), 0x08, 0x0C, 0x0A, 0x0D, 0x09: return 2
+        case 0..<0x20: return 6
+        default: return 1
+        }
+    }
+
+    /// Writes the escaped `text` at `at` (space was reserved); returns the bytes written.
+    func writeEscaped(_ text: ByteString, _ at: Int) -> Int {
+        if case .jsonEscaped(let b) = text.storage {
+            copyBytes(b, buffer, at)
+            return b.count
+        }
+        var k = at
+        for b in text {
+            switch b {
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"):
+                buffer[k] = UInt8(ascii: "\\"); buffer[k + 1] = b; k += 2
+            case 0x08: buffer[k] = UInt8(ascii: "\\"); buffer[k + 1] = UInt8(ascii: "b"); k += 2
+            case 0x0C: buffer[k] = UInt8(ascii: "\\"); buffer[k + 1] = UInt8(ascii: "f"); k += 2
+            case 0x0A: buffer[k] = UInt8(ascii: "\\"); buffer[k + 1] = UInt8(ascii: "n"); k += 2
+            case 0x0D: buffer[k] = UInt8(ascii: "\\"); buffer[k + 1] = UInt8(ascii: "r"); k += 2
+            case 0x09: buffer[k] = UInt8(ascii: "\\"); buffer[k + 1] = UInt8(ascii: "t"); k += 2
+            case 0..<0x20:
+                buffer[k] = UInt8(ascii: "\\"); buffer[k + 1] = UInt8(ascii: "u")
+                buffer[k + 2] = UInt8(ascii: "0"); buffer[k + 3] = UInt8(ascii: "0")
+                buffer[k + 4] = hexDigit(b >> 4); buffer[k + 5] = hexDigit(b & 0xF)
+                k += 6
+            default:
+                buffer[k] = b; k += 1
+            }
+        }
+        return k - at
+    }
+}
+
+@inline(__always)
+func hexDigit(_ v: UInt8) -> UInt8 {
+    v < 10 ? UInt8(ascii: "0") &+ v : UInt8(ascii: "a") &+ (v &- 10)
+}

@@ -1,0 +1,269 @@
+// TS-0010 6.5: decoding received request and response primitives (unwrapped, or wrapped in
+// `m2m:rqp` / `m2m:rsp`) as zero-copy views into the payload.
+
+/// The object carrying the primitive: the top-level object, or the object inside a wrapper member.
+func primitiveObject(_ root: JSONValue, wrapper: ByteString) throws(OneM2MError) -> JSONValue {
+    guard root.kind == .object else { throw .notAPrimitive }
+    if let inner = root.member(named: wrapper) {
+        guard inner.kind == .object else { throw .notAPrimitive }
+        return inner
+    }
+    return root
+}
+
+/// A present, non-null member.
+func present(_ object: JSONValue, _ p: PrimitiveParameter) -> JSONValue? {
+    guard let v = object.member(named: ByteString(p.shortName)), !v.isNull else { return nil }
+    return v
+}
+
+/// A mandatory string parameter.
+func requiredText(_ object: JSONValue, _ p: PrimitiveParameter) throws(OneM2MError) -> ByteString {
+    guard let v = present(object, p) else { throw .missingParameter(p) }
+    guard let t = v.text else { throw .invalidParameter(p) }
+    return t
+}
+
+/// An optional string parameter.
+func optionalText(_ object: JSONValue, _ p: PrimitiveParameter) throws(OneM2MError) -> ByteString? {
+    guard let v = present(object, p) else { return nil }
+    guard let t = v.text else { throw .invalidParameter(p) }
+    return t
+}
+
+/// A number or numeric string converted to `T`, any failure reported as `invalidParameter(p)`.
+func integerParameter<T: FixedWidthInteger>(_ v: JSONValue, _ p: PrimitiveParameter, _ type: T.Type) throws(OneM2MError) -> T {
+    do {
+        return try v.integer(as: T.self, allowNumericString: true)
+    } catch {
+        throw .invalidParameter(p)
+    }
+}
+
+/// `rvi` as text: a string, or (leniently) a bare number such as `3`.
+func releaseVersionParameter(_ v: JSONValue) throws(OneM2MError) -> ByteString {
+    if let t = v.text { return t }
+    guard v.kind == .number else { throw .invalidParameter(.releaseVersion) }
+    return ByteString(v.rawBytes)
+}
+
+/// `ot` parsed to Unix microseconds.
+func timestampParameter(_ object: JSONValue, _ p: PrimitiveParameter) throws(OneM2MError) -> Int64? {
+    guard let t = try optionalText(object, p) else { return nil }
+    do { return try OneM2MTimestamp.parse(t) } catch { throw .invalidParameter(p) }
+}
+
+/// A received request primitive (TS-0010 6.5.1): views into the payload, which must outlive it.
+///
+/// Mandatory (per ACME): `op`, `to`, `rqi`, `rvi`. Optional: `fr` (absent on an AE CREATE),
+/// `ty`, `ot`, `rqet`, `rcn`, `pc`. `op`, `ty` and `rcn` may be numbers or numeric strings.
+/// A `null` parameter counts as absent. Unknown parameters are ignored.
+public struct RequestPrimitiveView {
+    /// The validated payload.
+    public let document: JSONDocument
+    /// The primitive object (inside `m2m:rqp` when wrapped).
+    public let primitive: JSONValue
+    /// `op`.
+    public let operation: Operation
+    /// `to`.
+    public let to: ByteString
+    /// `fr`, if present.
+    public let from: ByteString?
+    /// `rqi`.
+    public let requestIdentifier: ByteString
+    /// `rvi` as sent (may be a version this SDK does not know; see `releaseVersion`).
+    public let releaseVersionText: ByteString
+    /// `ty`, if present.
+    public let resourceType: ResourceType?
+    /// `ot` in Unix microseconds, if present.
+    public let originatingTimestamp: Int64?
+    /// `rqet`, if present: absolute, or relative milliseconds (a number or a digit string).
+    public let requestExpiration: RequestExpiration?
+    /// `rcn`, if present.
+    public let resultContent: ResultContent?
+    /// `pc`, if present.
+    public let content: JSONValue?
+
+    /// `rvi` as a known release version, or `nil` (answer such a request with 4001).
+    public var releaseVersion: ReleaseVersion? { ReleaseVersion(text: releaseVersionText) }
+
+    /// Validates `payload` (JSON, at most `maxDepth` nested containers) and decodes the request.
+    /// Throws `malformedJSON`, `notAPrimitive`, `missingParameter(_)` or `invalidParameter(_)`.
+    public init(decoding payload: UnsafeRawBufferPointer, maxDepth: Int = JSONDocument.defaultMaxDepth) throws(OneM2MError) {
+        let doc = try JSONDocument(validating: payload, maxDepth: maxDepth)
+        try self.init(document: doc)
+    }
+
+    /// Decodes the request from an already validated document.
+    public init(document: JSONDocument) throws(OneM2MError) {
+        let o = try primitiveObject(document.root, wrapper: "m2m:rqp")
+        self.document = document
+        self.primitive = o
+        // TS-0010 6.5.1 (TS-0004 7.1.1.1): op, to, rqi mandatory; ACME also requires rvi.
+        guard let op = present(o, .operation) else { throw .missingParameter(.operation) }
+        guard let operation = Operation(rawValue: try integerParameter(op, .operation, UInt8.self)) else {
+            throw .invalidParameter(.operation)
+        }
+        self.operation = operation
+        self.to = try requiredText(o, .to)
+        guard !to.isEmpty else { throw .invalidParameter(.to) }
+        self.requestIdentifier = try requiredText(o, .requestIdentifier)
+        guard let rvi = present(o, .releaseVersion) else { throw .missingParameter(.releaseVersion) }
+        self.releaseVersionText = try releaseVersionParameter(rvi)
+        self.from = try optionalText(o, .from)
+        if let ty = present(o, .resourceType) {
+            self.resourceType = ResourceType(rawValue: try integerParameter(ty, .resourceType, UInt16.self))
+        } else {
+            self.resourceType = nil
+        }
+        self.originatingTimestamp = try timestampParameter(o, .originatingTimestamp)
+        if let rqet = present(o, .requestExpiration) {
+            if rqet.kind == .number {
+                let ms = try integerParameter(rqet, .requestExpiration, Int64.self)
+                guard ms >= 0 else { throw .invalidParameter(.requestExpiration) }
+                self.requestExpiration = .relative(milliseconds: ms)
+            } else if let t = rqet.text {
+                do { self.requestExpiration = try RequestExpiration.parse(t) } catch {
+                    throw .invalidParameter(.requestExpiration)
+                }
+            } else {
+                throw .invalidParameter(.requestExpiration)
+            }
+        } else {
+            self.requestExpiration = nil
+        }
+        if let rcn = present(o, .resultContent) {
+            self.resultContent = ResultContent(rawValue: try integerParameter(rcn, .resultContent, UInt8.self))
+        } else {
+            self.resultContent = nil
+        }
+        self.content = present(o, .content)
+    }
+
+    /// TS-0010 6.4.3: true when `rqet` has passed at `now` (Unix microseconds); a relative
+    /// `rqet` counts from `receivedAt`. Answer such a request 4008 and do not process it.
+    public func hasExpired(now: Int64, receivedAt: Int64) -> Bool {
+        requestExpiration?.hasExpired(now: now, receivedAt: receivedAt) ?? false
+    }
+
+    /// The notification in `pc` (`m2m:sgn`) of a NOTIFY request; `nil` for other operations or contents.
+    public var notification: NotificationView? {
+        guard operation == .notify, let pc = content else { return nil }
+        do { return try NotificationView(content: pc) } catch { return nil }
+    }
+
+    /// Best effort for answering a request that failed to decode: the `rqi` string of a payload
+    /// that is valid JSON (wrapped or not), or `nil`. (ACME's own error responses omit `rqi`
+    /// when it cannot be read.)
+    public static func salvageRequestIdentifier(from payload: UnsafeRawBufferPointer,
+                                                maxDepth: Int = JSONDocument.defaultMaxDepth) -> ByteString? {
+        do {
+            let doc = try JSONDocument(validating: payload, maxDepth: maxDepth)
+            let o = try primitiveObject(doc.root, wrapper: "m2m:rqp")
+            return o.member(named: "rqi")?.text
+        } catch {
+            return nil
+        }
+    }
+}
+
+/// A received response primitive (TS-0010 6.5.2): views into the payload, which must outlive it.
+///
+/// Mandatory: `rsc` (number or numeric string). `rqi` is optional here because ACME answers a
+/// malformed request with a 4000 that has no `rqi` (and no `rvi`); such a response cannot be
+/// matched to a request. `fr`, `to`, `ot`, `rvi`, `pc` are optional.
+public struct ResponsePrimitiveView {
+    /// The validated payload.
+    public let document: JSONDocument
+    /// The primitive object (inside `m2m:rsp` when wrapped).
+    public let primitive: JSONValue
+    /// `rsc`.
+    public let statusCode: ResponseStatusCode
+    /// `rqi`, if present.
+    public let requestIdentifier: ByteString?
+    /// `rvi` as sent, if present.
+    public let releaseVersionText: ByteString?
+    /// `fr`, if present.
+    public let from: ByteString?
+    /// `to`, if present.
+    public let to: ByteString?
+    /// `ot` in Unix microseconds, if present.
+    public let originatingTimestamp: Int64?
+    /// `pc`, if present.
+    public let content: JSONValue?
+
+    /// `rvi` as a known release version, if present and known.
+    public var releaseVersion: ReleaseVersion? {
+        guard let t = releaseVersionText else { return nil }
+        return ReleaseVersion(text: t)
+    }
+
+    /// The `m2m:dbg` text an error response carries in `pc`, if any.
+    public var debugMessage: ByteString? { content?.member(named: "m2m:dbg")?.text }
+
+    /// Validates `payload` and decodes the response.
+    public init(decoding payload: UnsafeRawBufferPointer, maxDepth: Int = JSONDocument.defaultMaxDepth) throws(OneM2MError) {
+        let doc = try JSONDocument(validating: payload, maxDepth: maxDepth)
+        try self.init(document: doc)
+    }
+
+    /// Decodes the response from an already validated document.
+    public init(document: JSONDocument) throws(OneM2MError) {
+        let o = try primitiveObject(document.root, wrapper: "m2m:rsp")
+        self.document = document
+        self.primitive = o
+        // TS-0010 6.5.2: every response carries the Response Status Code.
+        guard let rsc = present(o, .responseStatusCode) else { throw .missingParameter(.responseStatusCode) }
+        self.statusCode = ResponseStatusCode(rawValue: try integerParameter(rsc, .responseStatusCode, UInt16.self))
+        self.requestIdentifier = try optionalText(o, .requestIdentifier)
+        if let rvi = present(o, .releaseVersion) {
+            self.releaseVersionText = try releaseVersionParameter(rvi)
+        } else {
+            self.releaseVersionText = nil
+        }
+        self.from = try optionalText(o, .from)
+        self.to = try optionalText(o, .to)
+        self.originatingTimestamp = try timestampParameter(o, .originatingTimestamp)
+        self.content = present(o, .content)
+    }
+}
+
+/// A notification `m2m:sgn` (TS-0004 7.4.1.2.2) carried in the `pc` of a NOTIFY request.
+public struct NotificationView {
+    /// The `m2m:sgn` object.
+    public let notification: JSONValue
+
+    /// Reads `{"m2m:sgn": {...}}` from a `pc` value; throws `notANotification` otherwise.
+    public init(content: JSONValue) throws(OneM2MError) {
+        guard let sgn = content.member(named: "m2m:sgn"), sgn.kind == .object else { throw .notANotification }
+        notification = sgn
+    }
+
+    /// `vrq: true`: a verification request sent when a subscription is created; answer 2000.
+    public var isVerificationRequest: Bool {
+        (try? notification.member(named: "vrq")?.bool()) == true
+    }
+
+    /// `sud: true`: the subscription was deleted.
+    public var isSubscriptionDeletion: Bool {
+        (try? notification.member(named: "sud")?.bool()) == true
+    }
+
+    /// `sur`: the subscription resource that triggered the notification.
+    public var subscriptionReference: ByteString? { notification.member(named: "sur")?.text }
+
+    /// `cr`: the subscription creator (in a verification request).
+    public var creator: ByteString? { notification.member(named: "cr")?.text }
+
+    /// `nev`: the notification event.
+    public var event: JSONValue? { notification.member(named: "nev") }
+
+    /// `nev.rep`: the representation of the changed resource, e.g. `{"m2m:cin": {...}}`.
+    public var eventRepresentation: JSONValue? { event?.member(named: "rep") }
+
+    /// `nev.net`: the notification event type (1 update, 2 delete, 3 create child, 4 delete child, ...).
+    public var eventType: Int64? {
+        guard let net = event?.member(named: "net") else { return nil }
+        return try? net.integerOrNumericString()
+    }
+}

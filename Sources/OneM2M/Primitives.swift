@@ -1,0 +1,184 @@
+// TS-0010 6.5: request and response primitives serialized as compact JSON with short names.
+
+/// The parameters of a request primitive to send (TS-0010 6.5.1, TS-0004 7.1.1.1). Text fields
+/// are zero-copy `ByteString`s; the bytes must stay alive while encoding.
+public struct RequestPrimitive {
+    /// `op`.
+    public var operation: Operation
+    /// `to`: the target resource (structured, unstructured, SP-relative or absolute).
+    public var to: ByteString
+    /// `fr`: the originator; `nil` omits it (ACME allows that only on an AE CREATE).
+    public var from: ByteString?
+    /// `rqi`: the request identifier.
+    public var requestIdentifier: ByteString
+    /// `rvi`: always sent (ACME answers 4001 without it).
+    public var releaseVersion: ReleaseVersion
+    /// `ty`: mandatory for CREATE, forbidden on other operations (ACME answers 4000).
+    public var resourceType: ResourceType?
+    /// `ot` in Unix microseconds.
+    public var originatingTimestamp: Int64?
+    /// `rqet`: absolute, or relative milliseconds (written as a digit string).
+    public var requestExpiration: RequestExpiration?
+    /// `rcn`.
+    public var resultContent: ResultContent?
+
+    /// Creates a request primitive; optional parameters default to absent.
+    public init(operation: Operation, to: ByteString, from: ByteString?, requestIdentifier: ByteString,
+                releaseVersion: ReleaseVersion = .r3, resourceType: ResourceType? = nil,
+                originatingTimestamp: Int64? = nil, requestExpiration: RequestExpiration? = nil,
+                resultContent: ResultContent? = nil) {
+        self.operation = operation
+        self.to = to
+        self.from = from
+        self.requestIdentifier = requestIdentifier
+        self.releaseVersion = releaseVersion
+        self.resourceType = resourceType
+        self.originatingTimestamp = originatingTimestamp
+        self.requestExpiration = requestExpiration
+        self.resultContent = resultContent
+    }
+
+    /// Writes the parameters as object members (`"op":1,"to":...`) into an open object, in the
+    /// order op, to, fr, rqi, rvi, ty, ot, rqet, rcn. Use it to add members of your own
+    /// (`fc`, `drt`, ...) between `beginObject()` and `endObject()`. Not atomic by itself (the
+    /// `encode` methods are): on error, restore a copy of the writer taken before the call.
+    ///
+    /// Throws `missingParameter(.resourceType)` for a CREATE without `ty` and
+    /// `invalidParameter(.resourceType)` for `ty` on any other operation (ACME answers both 4000).
+    public func writeParameters(into w: inout JSONWriter) throws(OneM2MError) {
+        // TS-0004 7.1.1.1: ty is mandatory for CREATE and not applicable otherwise.
+        if operation == .create && resourceType == nil { throw .missingParameter(.resourceType) }
+        if operation != .create && resourceType != nil { throw .invalidParameter(.resourceType) }
+        try w.member("op", integer: operation.rawValue)
+        try w.member("to", to)
+        if let fr = from { try w.member("fr", fr) }
+        try w.member("rqi", requestIdentifier)
+        // FINDINGS: ACME answers 4001 to a request without rvi.
+        try w.member("rvi", ByteString(releaseVersion.text))
+        if let ty = resourceType { try w.member("ty", integer: ty.rawValue) }
+        if let ot = originatingTimestamp {
+            try w.member("ot", timestamp: ot, includeFraction: ot % 1_000_000 != 0)
+        }
+        if let rqet = requestExpiration {
+            switch rqet {
+            case .absolute(let t):
+                try w.member("rqet", timestamp: t, includeFraction: t % 1_000_000 != 0)
+            case .relative(let ms):
+                guard ms >= 0 else { throw .invalidTimestamp(.relative) }
+                let saved = w
+                do { try w.key("rqet"); try w.decimalString(UInt64(ms)) } catch { w = saved; throw error }
+            }
+        }
+        if let rcn = resultContent { try w.member("rcn", integer: rcn.rawValue) }
+    }
+
+    /// Writes the request as one JSON object without `pc` (RETRIEVE, DELETE).
+    /// Atomic: on error the writer is unchanged.
+    public func encode(into w: inout JSONWriter) throws(OneM2MError) {
+        let saved = w
+        do {
+            try w.beginObject()
+            try writeParameters(into: &w)
+            try w.endObject()
+        } catch { w = saved; throw error }
+    }
+
+    /// Writes the request with `pc` set to an already serialized JSON value (validated unless
+    /// `validateContent` is false). Atomic: on error the writer is unchanged.
+    public func encode(into w: inout JSONWriter, content: UnsafeRawBufferPointer,
+                       validateContent: Bool = true) throws(OneM2MError) {
+        let saved = w
+        do {
+            try w.beginObject()
+            try writeParameters(into: &w)
+            try w.member("pc", rawJSON: content, validate: validateContent)
+            try w.endObject()
+        } catch { w = saved; throw error }
+    }
+
+    /// Writes the request with `pc` produced by `content`, which must write exactly one value
+    /// (e.g. `{"m2m:cin":{...}}`) into the same writer. Atomic: on error the writer is unchanged.
+    public func encode(into w: inout JSONWriter, content: (inout JSONWriter) throws(OneM2MError) -> Void) throws(OneM2MError) {
+        let saved = w
+        do {
+            try w.beginObject()
+            try writeParameters(into: &w)
+            try w.member("pc", content: content)
+            try w.endObject()
+        } catch { w = saved; throw error }
+    }
+}
+
+/// The parameters of a response primitive to send, e.g. the answer to a NOTIFY
+/// (TS-0010 6.5.2: `rsc` and `rqi` are mandatory; ACME also drops responses without `rvi`).
+public struct ResponsePrimitive {
+    /// `rsc`.
+    public var statusCode: ResponseStatusCode
+    /// `rqi` of the request being answered; `nil` only if the request had none.
+    public var requestIdentifier: ByteString?
+    /// `rvi`: always sent.
+    public var releaseVersion: ReleaseVersion
+    /// `fr`: the responder (optional for ACME).
+    public var from: ByteString?
+    /// `to`: the original originator (optional for ACME).
+    public var to: ByteString?
+    /// `ot` in Unix microseconds.
+    public var originatingTimestamp: Int64?
+
+    /// Creates a response primitive.
+    public init(statusCode: ResponseStatusCode, requestIdentifier: ByteString?, releaseVersion: ReleaseVersion = .r3,
+                from: ByteString? = nil, to: ByteString? = nil, originatingTimestamp: Int64? = nil) {
+        self.statusCode = statusCode
+        self.requestIdentifier = requestIdentifier
+        self.releaseVersion = releaseVersion
+        self.from = from
+        self.to = to
+        self.originatingTimestamp = originatingTimestamp
+    }
+
+    /// Writes the parameters as members in the order rsc, rqi, rvi, fr, to, ot.
+    public func writeParameters(into w: inout JSONWriter) throws(OneM2MError) {
+        try w.member("rsc", integer: statusCode.rawValue)
+        // TS-0010 6.5.2: rsc and rqi; FINDINGS: ACME drops a response without rvi.
+        if let rqi = requestIdentifier { try w.member("rqi", rqi) }
+        try w.member("rvi", ByteString(releaseVersion.text))
+        if let fr = from { try w.member("fr", fr) }
+        if let to = to { try w.member("to", to) }
+        if let ot = originatingTimestamp {
+            try w.member("ot", timestamp: ot, includeFraction: ot % 1_000_000 != 0)
+        }
+    }
+
+    /// Writes the response as one JSON object without `pc`. Atomic: on error the writer is unchanged.
+    public func encode(into w: inout JSONWriter) throws(OneM2MError) {
+        let saved = w
+        do {
+            try w.beginObject()
+            try writeParameters(into: &w)
+            try w.endObject()
+        } catch { w = saved; throw error }
+    }
+
+    /// Writes the response with `pc` set to an already serialized JSON value. Atomic.
+    public func encode(into w: inout JSONWriter, content: UnsafeRawBufferPointer,
+                       validateContent: Bool = true) throws(OneM2MError) {
+        let saved = w
+        do {
+            try w.beginObject()
+            try writeParameters(into: &w)
+            try w.member("pc", rawJSON: content, validate: validateContent)
+            try w.endObject()
+        } catch { w = saved; throw error }
+    }
+
+    /// Writes the response with `pc` produced by `content` (exactly one value). Atomic.
+    public func encode(into w: inout JSONWriter, content: (inout JSONWriter) throws(OneM2MError) -> Void) throws(OneM2MError) {
+        let saved = w
+        do {
+            try w.beginObject()
+            try writeParameters(into: &w)
+            try w.member("pc", content: content)
+            try w.endObject()
+        } catch { w = saved; throw error }
+    }
+}

@@ -1,0 +1,199 @@
+// oneM2M timestamps (TS-0004 m2m:timestamp: ISO 8601 basic format, UTC) `YYYYMMDDThhmmss[,ffffff]`,
+// and the request expiration `rqet` which may also be relative milliseconds (ACME accepts "5000").
+
+/// Formatting and parsing of oneM2M timestamps `YYYYMMDDThhmmss[,ffffff]` (UTC), with a
+/// civil-calendar conversion of its own (no libc, no Foundation).
+public enum OneM2MTimestamp {
+    /// Length of `YYYYMMDDThhmmss`.
+    public static let basicLength = 15
+    /// Length of `YYYYMMDDThhmmss,ffffff`, the longest form this module writes or reads.
+    public static let maximumLength = 22
+    /// Unix seconds of 0000-01-01T00:00:00 (proleptic Gregorian), the earliest formattable time.
+    public static let earliestUnixSeconds: Int64 = -62_167_219_200
+    /// Unix seconds of 9999-12-31T23:59:59, the latest formattable time.
+    public static let latestUnixSeconds: Int64 = 253_402_300_799
+
+    /// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil).
+    /// `month` must be 1...12; any day number is accepted and counted on.
+    public static func daysFromCivil(year: Int, month: Int, day: Int) -> Int64 {
+        let y = Int64(year) - (month <= 2 ? 1 : 0)
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yoe = y - era * 400
+        let m = Int64(month)
+        let doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + Int64(day) - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        return era * 146_097 + doe - 719_468
+    }
+
+    /// The proleptic Gregorian date of a day count since 1970-01-01 (H. Hinnant's civil_from_days).
+    /// Valid for day counts of years -9999...9999 and beyond; not for values near `Int64.min/max`.
+    public static func civilFromDays(_ days: Int64) -> (year: Int, month: Int, day: Int) {
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
+        let y = yoe + era * 400
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let d = doy - (153 * mp + 2) / 5 + 1
+        let m = mp < 10 ? mp + 3 : mp - 9
+        return (Int(y + (m <= 2 ? 1 : 0)), Int(m), Int(d))
+    }
+
+    /// True for Gregorian leap years.
+    public static func isLeapYear(_ year: Int) -> Bool {
+        (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
+    }
+
+    /// Days in `month` (1...12) of `year`.
+    public static func daysInMonth(year: Int, month: Int) -> Int {
+        switch month {
+        case 2: return isLeapYear(year) ? 29 : 28
+        case 4, 6, 9, 11: return 30
+        default: return 31
+        }
+    }
+
+    /// Writes `YYYYMMDDThhmmss` (or `YYYYMMDDThhmmss,ffffff` when `microseconds` is given, as
+    /// ACME writes it) for a Unix time into `buffer`; returns the number of bytes written (15 or 22).
+    /// Throws `invalidTimestamp(.outOfRange)` outside years 0000...9999 or microseconds 0...999999,
+    /// and `bufferTooSmall` if `buffer` is too short (nothing is written then).
+    public static func format(unixSeconds: Int64, microseconds: Int? = nil,
+                              into buffer: UnsafeMutableRawBufferPointer) throws(OneM2MError) -> Int {
+        guard unixSeconds >= earliestUnixSeconds && unixSeconds <= latestUnixSeconds else {
+            throw .invalidTimestamp(.outOfRange)
+        }
+        if let us = microseconds, us < 0 || us > 999_999 { throw .invalidTimestamp(.outOfRange) }
+        let length = microseconds == nil ? basicLength : maximumLength
+        guard buffer.count >= length else { throw .bufferTooSmall }
+        var days = unixSeconds / 86_400
+        var secs = unixSeconds % 86_400
+        if secs < 0 { secs += 86_400; days -= 1 }
+        let (y, m, d) = civilFromDays(days)
+        writeZeroPadded(y, width: 4, buffer, 0)
+        writeZeroPadded(m, width: 2, buffer, 4)
+        writeZeroPadded(d, width: 2, buffer, 6)
+        buffer[8] = UInt8(ascii: "T")
+        writeZeroPadded(Int(secs / 3600), width: 2, buffer, 9)
+        writeZeroPadded(Int(secs / 60 % 60), width: 2, buffer, 11)
+        writeZeroPadded(Int(secs % 60), width: 2, buffer, 13)
+        if let us = microseconds {
+            buffer[15] = UInt8(ascii: ",")
+            writeZeroPadded(us, width: 6, buffer, 16)
+        }
+        return length
+    }
+
+    /// Writes the timestamp of a Unix time in microseconds; with `includeFraction` the six
+    /// fraction digits are always written (`,000000` for whole seconds).
+    public static func format(unixMicroseconds: Int64, includeFraction: Bool = true,
+                              into buffer: UnsafeMutableRawBufferPointer) throws(OneM2MError) -> Int {
+        var secs = unixMicroseconds / 1_000_000
+        var us = unixMicroseconds % 1_000_000
+        if us < 0 { us += 1_000_000; secs -= 1 }
+        return try format(unixSeconds: secs, microseconds: includeFraction ? Int(us) : nil, into: buffer)
+    }
+
+    /// Parses `YYYYMMDDThhmmss` with an optional fraction of 1...6 digits after `,` or `.` into
+    /// Unix microseconds. Strict: exact field widths, an upper-case `T`, real calendar dates,
+    /// hours 0...23, minutes and seconds 0...59, no zone suffix.
+    public static func parse(_ text: ByteString) throws(OneM2MError) -> Int64 {
+        var b = InlineArray<22, UInt8>(repeating: 0)
+        var n = 0
+        for byte in text {
+            guard n < maximumLength else { throw .invalidTimestamp(.format) }
+            b[n] = byte
+            n += 1
+        }
+        guard n >= basicLength, b[8] == UInt8(ascii: "T") else { throw .invalidTimestamp(.format) }
+        let year = try digits(b, 0, 4)
+        let month = try digits(b, 4, 2)
+        let day = try digits(b, 6, 2)
+        let hour = try digits(b, 9, 2)
+        let minute = try digits(b, 11, 2)
+        let second = try digits(b, 13, 2)
+        guard month >= 1 && month <= 12 else { throw .invalidTimestamp(.month) }
+        guard day >= 1 && day <= daysInMonth(year: year, month: month) else { throw .invalidTimestamp(.day) }
+        guard hour <= 23 else { throw .invalidTimestamp(.hour) }
+        guard minute <= 59 else { throw .invalidTimestamp(.minute) }
+        guard second <= 59 else { throw .invalidTimestamp(.second) }
+        var micros = 0
+        if n > basicLength {
+            let sep = b[15]
+            guard sep == UInt8(ascii: ",") || sep == UInt8(ascii: ".") else { throw .invalidTimestamp(.format) }
+            let fractionDigits = n - 16
+            guard fractionDigits >= 1 else { throw .invalidTimestamp(.fraction) }
+            var i = 16
+            while i < n {
+                let c = b[i]
+                guard c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9") else { throw .invalidTimestamp(.fraction) }
+                micros = micros * 10 + Int(c - UInt8(ascii: "0"))
+                i += 1
+            }
+            var k = fractionDigits
+            while k < 6 { micros *= 10; k += 1 }
+        }
+        let days = daysFromCivil(year: year, month: month, day: day)
+        let seconds = days * 86_400 + Int64(hour * 3600 + minute * 60 + second)
+        return seconds * 1_000_000 + Int64(micros)
+    }
+}
+
+/// `count` decimal digits from `from` (not a nested function: captured variables would be boxed on the heap in debug builds).
+func digits(_ b: borrowing InlineArray<22, UInt8>, _ from: Int, _ count: Int) throws(OneM2MError) -> Int {
+    var v = 0
+    var i = from
+    while i < from + count {
+        let c = b[i]
+        guard c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9") else { throw .invalidTimestamp(.nonDigit) }
+        v = v * 10 + Int(c - UInt8(ascii: "0"))
+        i += 1
+    }
+    return v
+}
+
+/// The Request Expiration Timestamp `rqet`: an absolute oneM2M timestamp, or (as ACME accepts)
+/// a relative number of milliseconds.
+public enum RequestExpiration: Equatable, Sendable {
+    /// An absolute time, in Unix microseconds.
+    case absolute(unixMicroseconds: Int64)
+    /// A duration in milliseconds, counted from the request's arrival.
+    case relative(milliseconds: Int64)
+
+    /// Parses text: only decimal digits (1...18) is a relative duration in milliseconds,
+    /// anything else must be a oneM2M timestamp.
+    public static func parse(_ text: ByteString) throws(OneM2MError) -> RequestExpiration {
+        var allDigits = true
+        var value: Int64 = 0
+        var n = 0
+        for b in text {
+            n += 1
+            if b < UInt8(ascii: "0") || b > UInt8(ascii: "9") { allDigits = false; break }
+            if n <= 18 { value = value * 10 + Int64(b - UInt8(ascii: "0")) }
+        }
+        if allDigits {
+            guard n >= 1 && n <= 18 else { throw .invalidTimestamp(.relative) }
+            return .relative(milliseconds: value)
+        }
+        return .absolute(unixMicroseconds: try OneM2MTimestamp.parse(text))
+    }
+
+    /// The absolute deadline in Unix microseconds. A relative duration counts from
+    /// `receivedAt`, the time the request arrived (as ACME counts it from the time it handles the
+    /// request), so clock skew between the peers does not matter for it.
+    public func deadline(receivedAt: Int64) -> Int64 {
+        switch self {
+        case .absolute(let t): return t
+        case .relative(let ms):
+            guard ms <= Int64.max / 1000 else { return Int64.max }
+            guard ms >= Int64.min / 1000 else { return Int64.min }
+            let (sum, overflow) = receivedAt.addingReportingOverflow(ms * 1000)
+            return overflow ? (ms >= 0 ? Int64.max : Int64.min) : sum
+        }
+    }
+
+    /// TS-0010 6.4.3: true when the request has expired at `now` (Unix microseconds).
+    public func hasExpired(now: Int64, receivedAt: Int64) -> Bool {
+        now > deadline(receivedAt: receivedAt)
+    }
+}

@@ -1,0 +1,320 @@
+import Foundation
+import Testing
+@testable import OneM2M
+
+/// Documents used for prefix truncation and mutation: ACME payloads from FINDINGS.md and others.
+let validCorpus: [String] = [
+    #"{"op": 1, "to": "cse-in", "ty": 2, "pc": {"m2m:ae": {"rn": "smoke-f66c1e96", "api": "Nsmoke.ae1", "rr": true, "srv": ["3"], "poa": ["mqtt://127.0.0.1:1883"]}}, "fr": "Csmokef66c1e96", "rqi": "smoke-224b7645e3", "rvi": "3"}"#,
+    #"{"fr": "/id-in", "to": "Csmokef66c1e96rx", "ot": "20261121T230106,679199", "op": 5, "rqi": "3v4pdJduzn", "rvi": "3", "drt": 1, "pc": {"m2m:sgn": {"nev": {"net": 3, "rep": {"m2m:cin": {"con": "hello-2", "cs": 7, "pi": "cntFLkq3XcuQk", "ri": "cinqhqTC9iYaQ", "rn": "cin_UboiNgS1TM", "ty": 4, "ct": "20261121T230106,648280", "lt": "20261121T230106,648280", "et": "20311120T230105,175123", "st": 3}}}, "sur": "/id-in/sub3JJ8CHzxji"}}}"#,
+    #"[1,-0,0.5,-1.25e+10,2E-3,true,false,null,"",{},[],{"a":{"b":[{"c":null}]}}]"#,
+    #"{"esc":"\"\\\/\b\f\n\r\t\u0041\u00e9\u20AC\uD83D\uDE00","utf8":"é€😀","num":-12.5e3}"#,
+    "\t\r\n {\"ws\" : [ 1 , 2 ] }",
+]
+
+@Suite struct JSONReaderTests {
+    @Test func acceptsValidDocuments() {
+        for doc in validCorpus { #expect(syntaxError(doc) == nil, "\(doc)") }
+        for doc in ["0", "-0", "1e5", "\"x\"", "true", "false", "null", " [] ", "{}", #"{"":""}"#,
+                    "123456789012345678901234567890", "[[[]]]", #"{"a":[{},{}]}"#] {
+            #expect(syntaxError(doc) == nil, "\(doc)")
+        }
+    }
+
+    @Test func malformedCorpusGivesTheRightError() {
+        let cases: [(String, JSONSyntaxError)] = [
+            ("", .unexpectedEnd),
+            ("   ", .unexpectedEnd),
+            (#"{"a":"abc"#, .unterminatedString),
+            (#""abc"#, .unterminatedString),
+            (#""\x""#, .invalidEscape),
+            (#""\'""#, .invalidEscape),
+            (#""\u12G4""#, .invalidUnicodeEscape),
+            (#""\u""#, .invalidUnicodeEscape),
+            (#""\uD800""#, .loneSurrogate),
+            (#""\uDC00""#, .loneSurrogate),
+            (#""\uD800\u0041""#, .loneSurrogate),
+            (#""\uD800x""#, .loneSurrogate),
+            (#""\uD800\n""#, .loneSurrogate),
+            (#""\uDBFF\uDBFF""#, .loneSurrogate),
+            ("\"a\nb\"", .controlCharacterInString),
+            ("\"a\u{0}b\"", .controlCharacterInString),
+            ("\"\u{1F}\"", .controlCharacterInString),
+            ("01", .leadingZero),
+            ("-01", .leadingZero),
+            ("[00]", .leadingZero),
+            (#"{"a":012}"#, .leadingZero),
+            ("-", .invalidNumber),
+            ("1.", .invalidNumber),
+            ("1.e5", .invalidNumber),
+            ("1e", .invalidNumber),
+            ("1e+", .invalidNumber),
+            ("-a", .invalidNumber),
+            (".5", .unexpectedCharacter),
+            ("+1", .unexpectedCharacter),
+            (#"{"a":1,}"#, .trailingComma),
+            ("[1,]", .trailingComma),
+            ("[1, ]", .trailingComma),
+            (#"{"a":1 , }"#, .trailingComma),
+            ("{} x", .trailingData),
+            ("1 2", .trailingData),
+            (#"{"a":1}}"#, .trailingData),
+            ("{a:1}", .invalidMemberName),
+            (#"{"a" 1}"#, .invalidMemberName),
+            ("{1:1}", .invalidMemberName),
+            (#"{"a":1 "b":2}"#, .unexpectedCharacter),
+            ("[1 2]", .unexpectedCharacter),
+            (#"{"a":1]"#, .unexpectedCharacter),
+            ("[1}", .unexpectedCharacter),
+            ("[,1]", .unexpectedCharacter),
+            ("tru", .unexpectedEnd),
+            ("trUe", .unexpectedCharacter),
+            ("nul", .unexpectedEnd),
+            ("falsey", .trailingData),
+            ("NaN", .unexpectedCharacter),
+            ("'a'", .unexpectedCharacter),
+            ("[", .unexpectedEnd),
+            ("{", .unexpectedEnd),
+            (#"{"a":"#, .unexpectedEnd),
+        ]
+        for (doc, expected) in cases {
+            #expect(syntaxError(doc) == expected, "\(doc.debugDescription)")
+        }
+    }
+
+    @Test func invalidUTF8IsRejected() {
+        let bad: [[UInt8]] = [
+            [0x22, 0xC3, 0x28, 0x22],             // bad continuation
+            [0x22, 0xC0, 0xAF, 0x22],             // overlong '/'
+            [0x22, 0xE0, 0x80, 0xAF, 0x22],       // overlong 3-byte
+            [0x22, 0xED, 0xA0, 0x80, 0x22],       // UTF-16 surrogate encoded
+            [0x22, 0xF4, 0x90, 0x80, 0x80, 0x22], // above U+10FFFF
+            [0x22, 0xF5, 0x80, 0x80, 0x80, 0x22],
+            [0x22, 0xFF, 0x22],
+            [0x22, 0x80, 0x22],                   // lone continuation
+            [0x22, 0xE2, 0x82, 0x22],             // truncated 3-byte before the quote
+        ]
+        for b in bad { #expect(syntaxError(b) == .invalidUTF8, "\(b)") }
+        // Non-ASCII outside strings is not JSON at all.
+        #expect(syntaxError([0xC3, 0xA9]) == .unexpectedCharacter)
+        // The boundaries that are valid.
+        let good: [[UInt8]] = [
+            [0x22, 0xC2, 0x80, 0x22], [0x22, 0xDF, 0xBF, 0x22], [0x22, 0xE0, 0xA0, 0x80, 0x22],
+            [0x22, 0xED, 0x9F, 0xBF, 0x22], [0x22, 0xEE, 0x80, 0x80, 0x22],
+            [0x22, 0xF0, 0x90, 0x80, 0x80, 0x22], [0x22, 0xF4, 0x8F, 0xBF, 0xBF, 0x22],
+        ]
+        for b in good { #expect(syntaxError(b) == nil, "\(b)") }
+    }
+
+    @Test func depthLimit() {
+        let d16 = String(repeating: "[", count: 16) + String(repeating: "]", count: 16)
+        let d17 = String(repeating: "[", count: 17) + String(repeating: "]", count: 17)
+        #expect(syntaxError(d16) == nil)
+        #expect(syntaxError(d17) == .depthLimitExceeded)
+        let o17 = String(repeating: #"{"a":"#, count: 17) + "1" + String(repeating: "}", count: 17)
+        #expect(syntaxError(o17) == .depthLimitExceeded)
+        #expect(syntaxError(o17, maxDepth: 17) == nil)
+        // The offset points at the 17th opening bracket.
+        let e = withBytes(d17) { raw in caught { () throws(OneM2MError) in _ = try JSONDocument(validating: raw) } }
+        #expect(e == .malformedJSON(.depthLimitExceeded, offset: 16))
+        // Deep input far beyond the limit is rejected without recursion.
+        let deep = String(repeating: "[", count: 100_000)
+        #expect(syntaxError(deep, maxDepth: 64) == .depthLimitExceeded)
+        #expect(syntaxError(String(repeating: "[", count: 64) + String(repeating: "]", count: 64), maxDepth: 1000) == nil)
+    }
+
+    @Test func everyPrefixOfAValidDocumentIsRejected() {
+        var checked = 0
+        for doc in validCorpus {
+            let bytes = Array(doc.utf8)
+            #expect(syntaxError(bytes) == nil)
+            for n in 0..<bytes.count {
+                let prefix = Array(bytes[0..<n])
+                let e = syntaxError(prefix)
+                #expect(e != nil, "prefix \(n) of \(doc) accepted")
+                checked += 1
+            }
+        }
+        #expect(checked == validCorpus.reduce(0) { $0 + $1.utf8.count })
+    }
+
+    @Test func mutatedDocumentsNeverTrap() {
+        var rng = SplitMix64(seed: 42)
+        let alphabet: [UInt8] = Array(#"{}[]":,\-+.0123456789eEtrufalsn u"#.utf8) + [0x00, 0x1F, 0x80, 0xC3, 0xED, 0xF4, 0xFF]
+        var rejected = 0
+        for round in 0..<4000 {
+            var bytes = Array(validCorpus[round % validCorpus.count].utf8)
+            let edits = 1 + Int(rng.next() % 3)
+            for _ in 0..<edits {
+                let i = Int(rng.next() % UInt64(bytes.count))
+                switch rng.next() % 3 {
+                case 0: bytes[i] = alphabet[Int(rng.next() % UInt64(alphabet.count))]
+                case 1: bytes.remove(at: i)
+                default: bytes.insert(alphabet[Int(rng.next() % UInt64(alphabet.count))], at: i)
+                }
+                if bytes.isEmpty { bytes = [0x7B] }
+            }
+            bytes.withUnsafeBytes { raw in
+                do {
+                    let doc = try JSONDocument(validating: raw)
+                    // Walk everything that was accepted.
+                    _ = walk(doc.root)
+                } catch {
+                    rejected += 1
+                }
+            }
+        }
+        #expect(rejected > 1000)
+    }
+
+    /// Differential check against Foundation's parser on mutated documents. Foundation is more
+    /// lenient on trailing commas and stricter on huge exponents (out of Double range), both of
+    /// which are excluded; on everything else the two must agree.
+    @Test func agreesWithFoundationOnMutatedDocuments() {
+        var rng = SplitMix64(seed: 99)
+        let alphabet: [UInt8] = Array(#"{}[]":,\-+.0123456789eEtrufalsn uD8C"#.utf8) + [0x00, 0x1F, 0x80, 0xC3, 0xED, 0xF4, 0xFF, 0x09]
+        var compared = 0
+        for round in 0..<5000 {
+            var bytes = Array(validCorpus[round % validCorpus.count].utf8)
+            for _ in 0..<(1 + rng.below(2)) {
+                let i = rng.below(bytes.count)
+                switch rng.below(3) {
+                case 0: bytes[i] = alphabet[rng.below(alphabet.count)]
+                case 1: bytes.remove(at: i)
+                default: bytes.insert(alphabet[rng.below(alphabet.count)], at: i)
+                }
+                if bytes.isEmpty { bytes = [0x7B] }
+            }
+            let mine = syntaxError(bytes, maxDepth: 64)
+            if mine == .trailingComma || hasHugeExponent(bytes) { continue }
+            let theirs = (try? JSONSerialization.jsonObject(with: Data(bytes), options: [.fragmentsAllowed])) != nil
+            #expect((mine == nil) == theirs, "\(String(decoding: bytes, as: UTF8.self).debugDescription): \(String(describing: mine))")
+            compared += 1
+        }
+        #expect(compared > 3500)
+    }
+
+    @Test func navigation() throws {
+        let text = #"{ "op" : 2, "\u006fp2": "x\"y", "arr": [10, {"k": null}, "s"], "t": true, "f": false, "n": null, "nested": {"a": {"b": -7}}, "op": 3 }"#
+        try withBytes(text) { raw in
+            let doc = try JSONDocument(validating: raw)
+            let root = doc.root
+            #expect(root.kind == .object)
+            #expect(root.count == 8)
+            #expect(try root["op"]?.integer() == 2) // first of duplicate keys
+            #expect(root["op2"]?.text == "x\"y")
+            #expect(root["op2"]?.text?.isJSONEscaped == true)
+            #expect(root["op2"]?.text?.count == 3)
+            #expect(root["missing"] == nil)
+            let arr = try #require(root["arr"])
+            #expect(arr.kind == .array)
+            #expect(arr.count == 3)
+            #expect(try arr[0]?.integer() == 10)
+            #expect(arr[1]?["k"]?.isNull == true)
+            #expect(arr[2]?.text == "s")
+            #expect(arr[3] == nil)
+            #expect(arr[-1] == nil)
+            #expect(try root["t"]?.bool() == true)
+            #expect(try root["f"]?.bool() == false)
+            #expect(try root["nested"]?["a"]?["b"]?.integer() == -7)
+            #expect(root["arr"]?["x"] == nil)
+            #expect(root["t"]?.count == 0)
+            var names: [String] = []
+            for m in root.members { names.append(m.name.string) }
+            #expect(names == ["op", "op2", "arr", "t", "f", "n", "nested", "op"])
+            #expect(String(decoding: arr.rawBytes, as: UTF8.self) == #"[10, {"k": null}, "s"]"#)
+            #expect(caught { () throws(OneM2MError) in _ = try root.integer() } == .typeMismatch(expected: .number))
+            #expect(caught { () throws(OneM2MError) in _ = try root["n"]!.bool() } == .typeMismatch(expected: .bool))
+            var small = [UInt8](repeating: 0, count: 2)
+            let e = small.withUnsafeMutableBytes { b in caught { () throws(OneM2MError) in _ = try root["op2"]!.unescapeString(into: b) } }
+            #expect(e == .bufferTooSmall)
+        }
+    }
+
+    @Test func emptyContainersIterateNothing() throws {
+        try withBytes(#"{"o":{},"a":[ ],"s":""}"#) { raw in
+            let root = try JSONDocument(validating: raw).root
+            #expect(root["o"]?.count == 0)
+            #expect(root["a"]?.count == 0)
+            #expect(root["s"]?.text?.isEmpty == true)
+            var it = root["o"]!.elements.makeIterator()
+            #expect(it.next() == nil)
+        }
+    }
+
+    @Test func integers() throws {
+        let cases: [(String, Int64?, OneM2MError?)] = [
+            ("0", 0, nil), ("-0", 0, nil), ("9223372036854775807", Int64.max, nil),
+            ("-9223372036854775808", Int64.min, nil),
+            ("9223372036854775808", nil, .integerOutOfRange), ("-9223372036854775809", nil, .integerOutOfRange),
+            ("1.5", nil, .notAnInteger), ("1e3", nil, .notAnInteger), ("2.0", nil, .notAnInteger),
+        ]
+        for (doc, value, error) in cases {
+            try withBytes(doc) { raw in
+                let v = try JSONDocument(validating: raw).root
+                do throws(OneM2MError) {
+                    let got = try v.integer()
+                    #expect(got == value, "\(doc)")
+                } catch let e {
+                    #expect(e == error, "\(doc)")
+                }
+            }
+        }
+        try withBytes(#"["2", "-3", "", "2x", "300", 300]"#) { raw in
+            let a = try JSONDocument(validating: raw).root
+            #expect(try a[0]!.integerOrNumericString() == 2)
+            #expect(try a[1]!.integerOrNumericString() == -3)
+            #expect(caught { () throws(OneM2MError) in _ = try a[2]!.integerOrNumericString() } == .notAnInteger)
+            #expect(caught { () throws(OneM2MError) in _ = try a[3]!.integerOrNumericString() } == .notAnInteger)
+            #expect(caught { () throws(OneM2MError) in _ = try a[4]!.integer(as: UInt8.self, allowNumericString: true) } == .integerOutOfRange)
+            #expect(caught { () throws(OneM2MError) in _ = try a[0]!.integer() } == .typeMismatch(expected: .number))
+            #expect(try a[5]!.integer(as: UInt16.self) == 300)
+        }
+    }
+
+    @Test func unescapingAndComparison() throws {
+        try withBytes(#"["\uD83D\uDE00\u00e9\u20ac\n\/", "plain", "a\u0000b"]"#) { raw in
+            let a = try JSONDocument(validating: raw).root
+            var out = [UInt8](repeating: 0, count: 32)
+            let n = try out.withUnsafeMutableBytes { b in try a[0]!.unescapeString(into: b) }
+            #expect(Array(out[0..<n]) == [0xF0, 0x9F, 0x98, 0x80, 0xC3, 0xA9, 0xE2, 0x82, 0xAC, 0x0A, 0x2F])
+            #expect(a[0]!.text! == ByteString("😀é€\n/"))
+            #expect(a[0]!.text!.count == 11)
+            #expect(a[1]!.text! == "plain")
+            #expect(a[1]!.text!.isJSONEscaped == false)
+            #expect(a[1]!.text! != "plai")
+            #expect(a[1]!.text! != "plainer")
+            #expect(a[1]!.text!.hasPrefix("pla"))
+            #expect(Array(a[2]!.text!) == [0x61, 0x00, 0x62])
+            #expect(String(decoding: a[0]!.rawStringContents!, as: UTF8.self) == #"\uD83D\uDE00\u00e9\u20ac\n\/"#)
+        }
+    }
+}
+
+/// True if the bytes contain an exponent of three or more digits (`e308`, `E-999`).
+func hasHugeExponent(_ b: [UInt8]) -> Bool {
+    var i = 0
+    while i < b.count {
+        if b[i] == UInt8(ascii: "e") || b[i] == UInt8(ascii: "E") {
+            var j = i + 1
+            if j < b.count && (b[j] == UInt8(ascii: "+") || b[j] == UInt8(ascii: "-")) { j += 1 }
+            var digits = 0
+            while j < b.count && b[j] >= UInt8(ascii: "0") && b[j] <= UInt8(ascii: "9") { digits += 1; j += 1 }
+            if digits >= 3 { return true }
+        }
+        i += 1
+    }
+    return false
+}
+
+/// Visits every value; returns how many there were.
+func walk(_ v: JSONValue) -> Int {
+    var n = 1
+    switch v.kind {
+    case .object: for m in v.members { n += walk(m.value); _ = m.name.count }
+    case .array: for e in v.elements { n += walk(e) }
+    case .string: _ = v.text?.count
+    case .number: _ = try? v.integer()
+    default: break
+    }
+    return n
+}

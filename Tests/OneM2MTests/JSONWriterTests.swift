@@ -1,0 +1,207 @@
+import Testing
+@testable import OneM2M
+
+@Suite struct JSONWriterTests {
+    @Test func writesNestedDocumentWithCommas() throws {
+        let out = try render { w in
+            try w.beginObject()
+            try w.key("a"); try w.integer(1)
+            try w.key("b"); try w.beginArray()
+            try w.string("x"); try w.bool(true); try w.bool(false); try w.null(); try w.integer(-5)
+            try w.beginArray(); try w.endArray()
+            try w.endArray()
+            try w.key("c"); try w.beginObject(); try w.endObject()
+            try w.endObject()
+            #expect(w.isComplete)
+        }
+        #expect(out == #"{"a":1,"b":["x",true,false,null,-5,[]],"c":{}}"#)
+    }
+
+    @Test func escapesQuotesBackslashesAndControlCharacters() throws {
+        let input = "he said \"hi\"\\ /\n\t\r\u{08}\u{0C}\u{01}\u{1F}\u{7F}é€😀"
+        let out = try withBytes(input) { raw in try render { w in try w.string(bytes: raw) } }
+        #expect(out == "\"he said \\\"hi\\\"\\\\ /\\n\\t\\r\\b\\f\\u0001\\u001f\u{7F}é€😀\"")
+    }
+
+    @Test func integersAtTheLimits() throws {
+        let out = try render { w in
+            try w.beginArray()
+            try w.integer(Int64.min); try w.integer(Int64.max); try w.integer(UInt64.max)
+            try w.integer(0); try w.integer(UInt8(255)); try w.integer(Int8.min)
+            try w.endArray()
+        }
+        #expect(out == "[-9223372036854775808,9223372036854775807,18446744073709551615,0,255,-128]")
+        let wide = try render { w in try w.beginArray(); try w.integer(Int128(-1) << 64 + 1); try w.integer(UInt128(UInt64.max)); try w.endArray() }
+        #expect(wide == "[-18446744073709551615,18446744073709551615]")
+        var storage = [UInt8](repeating: 0, count: 64)
+        let e = storage.withUnsafeMutableBytes { b in
+            var w = JSONWriter(buffer: b)
+            return caught { () throws(OneM2MError) in try w.integer(Int128(1) << 64) }
+        }
+        #expect(e == .integerOutOfRange)
+    }
+
+    @Test func decimalStringAndTimestamp() throws {
+        let out = try render { w in
+            try w.beginArray()
+            try w.decimalString(5000)
+            try w.timestamp(unixMicroseconds: 1_795_302_065_177_134)
+            try w.timestamp(unixMicroseconds: 0, includeFraction: false)
+            try w.endArray()
+        }
+        #expect(out == #"["5000","20261121T230105,177134","19700101T000000"]"#)
+    }
+
+    @Test func rejectsInvalidUTF8Text() throws {
+        for bad: [UInt8] in [[0xFF], [0xC3], [0xC0, 0xAF], [0xED, 0xA0, 0x80], [0x61, 0x80]] {
+            var storage = [UInt8](repeating: 0, count: 64)
+            let e = withBytes(bad) { raw in
+                storage.withUnsafeMutableBytes { b in
+                    caught { () throws(OneM2MError) in
+                        var w = JSONWriter(buffer: b)
+                        try w.string(bytes: raw)
+                    }
+                }
+            }
+            #expect(e == .invalidUTF8Input)
+        }
+    }
+
+    @Test func structuralMisuseIsATypedError() throws {
+        func misuse(_ body: (inout JSONWriter) throws(OneM2MError) -> Void) -> OneM2MError? {
+            var storage = [UInt8](repeating: 0, count: 64)
+            return storage.withUnsafeMutableBytes { b in
+                var w = JSONWriter(buffer: b)
+                return caught { () throws(OneM2MError) in try body(&w) }
+            }
+        }
+        #expect(misuse { w throws(OneM2MError) in try w.beginObject(); try w.integer(1) } == .invalidWriterState)
+        #expect(misuse { w throws(OneM2MError) in try w.beginArray(); try w.key("a") } == .invalidWriterState)
+        #expect(misuse { w throws(OneM2MError) in try w.beginObject(); try w.endArray() } == .invalidWriterState)
+        #expect(misuse { w throws(OneM2MError) in try w.beginArray(); try w.endObject() } == .invalidWriterState)
+        #expect(misuse { w throws(OneM2MError) in try w.endObject() } == .invalidWriterState)
+        #expect(misuse { w throws(OneM2MError) in try w.integer(1); try w.integer(2) } == .invalidWriterState)
+        #expect(misuse { w throws(OneM2MError) in try w.beginObject(); try w.key("a"); try w.key("b") } == .invalidWriterState)
+        #expect(misuse { w throws(OneM2MError) in try w.beginObject(); try w.key("a"); try w.endObject() } == .invalidWriterState)
+        #expect(misuse { w throws(OneM2MError) in try w.key("a") } == .invalidWriterState)
+    }
+
+    @Test func nestingLimit() throws {
+        var storage = [UInt8](repeating: 0, count: 512)
+        storage.withUnsafeMutableBytes { b in
+            var w = JSONWriter(buffer: b)
+            for _ in 0..<JSONWriter.maxDepth { #expect(caught { () throws(OneM2MError) in try w.beginArray() } == nil) }
+            #expect(caught { () throws(OneM2MError) in try w.beginArray() } == .nestingTooDeep)
+            for _ in 0..<JSONWriter.maxDepth { #expect(caught { () throws(OneM2MError) in try w.endArray() } == nil) }
+            #expect(w.isComplete)
+            #expect(w.count == 2 * JSONWriter.maxDepth)
+        }
+    }
+
+    /// Writes a fixed document into buffers of every size below its length: each must fail with
+    /// `bufferTooSmall`, and `written` must be a prefix of the full document ending at a token
+    /// boundary (no silent partial token).
+    @Test func overflowIsAtomicAtEveryCapacity() throws {
+        func script(_ w: inout JSONWriter) throws(OneM2MError) {
+            try w.beginObject()
+            try w.member("op", integer: 1)
+            try w.member("to", "cse-in/ae")
+            try w.key("pc")
+            try w.beginObject()
+            try w.member("s", "q\"\n")
+            try w.member("b", bool: true)
+            try w.key("l"); try w.beginArray(); try w.null(); try w.integer(-42); try w.endArray()
+            try w.member("t", timestamp: 1_795_302_065_177_134)
+            try w.member("r", rawJSON: staticBytes(#"{"x":[1,2]}"#))
+            try w.endObject()
+            try w.endObject()
+        }
+        let full = try render { w in try script(&w) }
+        #expect(full == #"{"op":1,"to":"cse-in/ae","pc":{"s":"q\"\n","b":true,"l":[null,-42],"t":"20261121T230105,177134","r":{"x":[1,2]}}}"#)
+        let fullBytes = Array(full.utf8)
+        for cap in 0..<fullBytes.count {
+            var storage = [UInt8](repeating: 0xAA, count: cap)
+            storage.withUnsafeMutableBytes { b in
+                var w = JSONWriter(buffer: b)
+                var lastCount = 0
+                var error: OneM2MError? = nil
+                // Re-run the script, recording the count before each call via a wrapper writer.
+                do throws(OneM2MError) {
+                    try script(&w)
+                } catch let e {
+                    error = e
+                    lastCount = w.count
+                }
+                #expect(error == .bufferTooSmall, "capacity \(cap)")
+                #expect(!w.isComplete)
+                #expect(Array(w.written) == Array(fullBytes[0..<lastCount]), "capacity \(cap)")
+            }
+        }
+    }
+
+    @Test func failedCallLeavesWriterUsable() throws {
+        var storage = [UInt8](repeating: 0, count: 12)
+        try storage.withUnsafeMutableBytes { b in
+            var w = JSONWriter(buffer: b)
+            try w.beginArray()
+            try w.string("abc")
+            #expect(caught { () throws(OneM2MError) in try w.string("too long for this") } == .bufferTooSmall)
+            #expect(w.count == 6)
+            try w.integer(12)
+            try w.endArray()
+            #expect(String(decoding: w.written, as: UTF8.self) == #"["abc",12]"#)
+        }
+    }
+
+    @Test func contentClosureMustWriteExactlyOneValue() throws {
+        var storage = [UInt8](repeating: 0, count: 128)
+        try storage.withUnsafeMutableBytes { b in
+            var w = JSONWriter(buffer: b)
+            try w.beginObject()
+            #expect(caught { () throws(OneM2MError) in try w.member("pc") { _ throws(OneM2MError) in } } == .invalidWriterState)
+            #expect(w.count == 1)
+            #expect(caught { () throws(OneM2MError) in
+                try w.member("pc") { w throws(OneM2MError) in try w.integer(1); try w.key("x"); try w.integer(2) }
+            } == .invalidWriterState)
+            #expect(caught { () throws(OneM2MError) in
+                try w.member("pc") { w throws(OneM2MError) in try w.endObject() }
+            } == .invalidWriterState)
+            #expect(w.count == 1)
+            try w.member("pc") { w throws(OneM2MError) in
+                try w.beginObject(); try w.member("m2m:cin") { w throws(OneM2MError) in
+                    try w.beginObject(); try w.member("con", "v"); try w.endObject()
+                }; try w.endObject()
+            }
+            try w.endObject()
+            #expect(String(decoding: w.written, as: UTF8.self) == #"{"pc":{"m2m:cin":{"con":"v"}}}"#)
+        }
+    }
+
+    @Test func rawJSONIsValidated() throws {
+        for bad in ["", "{", "[1,]", "01", "{} {}", "\"a"] {
+            var storage = [UInt8](repeating: 0, count: 64)
+            let e = withBytes(bad) { raw in
+                storage.withUnsafeMutableBytes { b in
+                    caught { () throws(OneM2MError) in
+                        var w = JSONWriter(buffer: b)
+                        try w.rawJSON(raw)
+                    }
+                }
+            }
+            guard case .malformedJSON = e else { Issue.record("\(bad): \(String(describing: e))"); continue }
+        }
+        let ok = try withBytes(#" {"a" : [1, 2]} "#) { raw in try render { w in try w.beginArray(); try w.rawJSON(raw); try w.endArray() } }
+        #expect(ok == #"[ {"a" : [1, 2]} ]"#)
+    }
+
+    @Test func resetStartsOver() throws {
+        var storage = [UInt8](repeating: 0, count: 32)
+        try storage.withUnsafeMutableBytes { b in
+            var w = JSONWriter(buffer: b)
+            try w.integer(1)
+            w.reset()
+            try w.string("x")
+            #expect(String(decoding: w.written, as: UTF8.self) == #""x""#)
+        }
+    }
+}
