@@ -1,0 +1,496 @@
+import MQTTClient
+import MQTTPacket
+import OneM2M
+
+/// A request addressed to this AE (NOTIFY from the CSE, including subscription verification).
+/// Views are valid only during the handler call.
+public struct IncomingRequest {
+    /// The decoded request primitive.
+    public let primitive: RequestPrimitiveView
+    /// The topic it arrived on (its originator level is where the answer goes).
+    public let topic: TopicView
+    /// The `m2m:sgn` notification of a NOTIFY, if that is what it is.
+    public var notification: NotificationView? { primitive.notification }
+    /// TS-0004: a verification request (`vrq: true`) sent while a subscription is created.
+    public var isVerificationRequest: Bool { notification?.isVerificationRequest ?? false }
+}
+
+/// What `OneM2MClient.poll` reports.
+public enum OneM2MEvent {
+    /// The response to one of our requests. Views are valid only during the handler call.
+    case response(RequestID, ResponsePrimitiveView)
+    /// No response within the request timeout; the request is forgotten.
+    case requestTimedOut(RequestID)
+    /// A request for this AE. The handler's return value is the answer's `rsc`; nil answers
+    /// NOTIFY with 2000 and any other operation with 4005 (an ADN-AE hosts no resources).
+    case request(IncomingRequest)
+    /// A request answered without involving the app: 4008 (its `rqet` had passed, TS-0010
+    /// 6.4.3) or 4000 (it could not be decoded).
+    case requestRejected(ResponseStatusCode)
+    /// A response that matches no waiting request (late, after its timeout) or that could not
+    /// be decoded (`nil`; ACME answers undecodable requests without `rqi`).
+    case unmatchedResponse(ResponsePrimitiveView?)
+    /// An answer to an incoming request could not be published (e.g. the session is busy).
+    case answerFailed(OneM2MClientError)
+    /// An MQTT-level event: connected (after a reconnect), disconnected, acknowledgements,
+    /// and messages on topics that are not TS-0010 topics.
+    case mqtt(ClientEvent)
+}
+
+/// A response copied out of the receive buffer (for the blocking helpers).
+public struct OneM2MResponse: Sendable {
+    /// `rsc`.
+    public var statusCode: ResponseStatusCode
+    /// The whole response primitive as received (JSON).
+    public var payload: [UInt8]
+    /// Decodes `payload` again, for reading fields.
+    public func withView<R>(_ body: (ResponsePrimitiveView) -> R) -> R? {
+        payload.withUnsafeBytes { b in
+            guard let v = try? ResponsePrimitiveView(decoding: b) else { return nil }
+            return body(v)
+        }
+    }
+}
+
+/// The AE device API over MQTT (TS-0010): connect, register, create / retrieve / update /
+/// delete resources, serve notifications, deregister.
+///
+/// One owner, one thread: drive it with `poll`. Sending a request and handling its response,
+/// and answering a notification, allocate nothing: primitives are written straight into the
+/// MQTT transmit buffer and read in place from the receive buffer.
+public struct OneM2MClient<T: Transport, Clock: MonotonicClock, Wall: WallClock>: ~Copyable {
+    /// The MQTT client underneath (session statistics, capacities, the transport).
+    public var mqtt: MQTTClient<T, Clock>
+    public let wallClock: Wall
+    public private(set) var configuration: OneM2MConfiguration
+
+    /// `/oneM2M/req/<me>/<cse>[/json]` and `/oneM2M/reg_req/<me>/<cse>[/json]`.
+    var requestTopic: [UInt8] = []
+    var registrationTopic: [UInt8] = []
+    /// Scratch for response topics and `rqi` text.
+    let scratch: UnsafeMutableRawBufferPointer
+    let pending: UnsafeMutableBufferPointer<PendingRequest>
+    /// `rqi` = 8 hex digits of a per-client salt, `-`, a decimal counter.
+    var salt: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) = (0, 0, 0, 0, 0, 0, 0, 0)
+    var counter: UInt32 = 0
+    var subscribePacketID: UInt16 = 0
+
+    struct PendingRequest {
+        var active = false
+        var number: UInt32 = 0
+        var deadline: Int64 = 0
+    }
+
+    static var scratchBytes: Int { 512 }
+
+    /// A client for one AE. Nothing is sent until `connect`.
+    public init(configuration: OneM2MConfiguration, transport: T, clock: Clock, wallClock: Wall, reconnectPolicy: ReconnectPolicy = ReconnectPolicy()) throws(OneM2MClientError) {
+        var sc = SessionConfiguration(clientID: configuration.mqttClientID, keepAliveSeconds: configuration.keepAliveSeconds)
+        sc.userName = configuration.userName
+        sc.password = configuration.password
+        guard configuration.maximumPendingRequests > 0 else { throw .mqtt(.session(.invalidCapacities)) }
+        let request = try Self.topic(.request, configuration)
+        let registration = try Self.topic(.registrationRequest, configuration)
+        let session = try Self.makeSession(sc, configuration.capacities)
+        self.requestTopic = request
+        self.registrationTopic = registration
+        self.mqtt = MQTTClient(session: session, transport: transport, clock: clock, reconnectPolicy: reconnectPolicy)
+        self.wallClock = wallClock
+        self.configuration = configuration
+        scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.scratchBytes, alignment: 8)
+        pending = UnsafeMutableBufferPointer<PendingRequest>.allocate(capacity: configuration.maximumPendingRequests)
+        pending.initialize(repeating: PendingRequest())
+        var seed = UInt64(bitPattern: wallClock.unixMicroseconds()) ^ UInt64(bitPattern: clock.nowMilliseconds()) &* 0x9E37_79B9_7F4A_7C15
+        for b in configuration.originator { seed = (seed ^ UInt64(b)) &* 0x100_0000_01B3 }
+        func hex(_ v: UInt64) -> UInt8 { let d = UInt8(truncatingIfNeeded: v & 0xF); return d < 10 ? 48 + d : 87 + d }
+        salt = (hex(seed >> 60), hex(seed >> 52), hex(seed >> 44), hex(seed >> 36), hex(seed >> 28), hex(seed >> 20), hex(seed >> 12), hex(seed >> 4))
+    }
+
+    static func makeSession(_ c: SessionConfiguration, _ capacities: SessionCapacities) throws(OneM2MClientError) -> MQTTSession {
+        do { return try MQTTSession(configuration: c, capacities: capacities) } catch { throw .mqtt(.session(error)) }
+    }
+
+    deinit {
+        scratch.deallocate()
+        pending.deallocate()
+    }
+
+    /// This AE's originator (its AE-ID after registration).
+    public var originator: [UInt8] { configuration.originator }
+
+    /// Requests awaiting responses.
+    public var pendingRequestCount: Int {
+        var n = 0
+        for p in pending where p.active { n += 1 }
+        return n
+    }
+
+    mutating func rebuildTopics() throws(OneM2MClientError) {
+        requestTopic = try Self.topic(.request, configuration)
+        registrationTopic = try Self.topic(.registrationRequest, configuration)
+    }
+
+    static func topic(_ kind: TopicKind, _ c: OneM2MConfiguration) throws(OneM2MClientError) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: 32 + c.originator.count + c.cseID.count)
+        let result: Result<Int, OneM2MError> = out.withUnsafeMutableBytes { buf in
+            c.originator.withUnsafeBytes { o in
+                c.cseID.withUnsafeBytes { r in
+                    do throws(OneM2MError) {
+                        return .success(try OneM2MTopic.write(kind: kind, originator: ByteString(o), receiver: ByteString(r), serialization: c.serialization, into: buf))
+                    } catch { return .failure(error) }
+                }
+            }
+        }
+        switch result {
+        case .success(let n): out.removeLast(out.count - n)
+        case .failure(let e): throw .encoding(e)
+        }
+        return out
+    }
+
+    /// The subscriptions TS-0010 6.4.5 needs: requests addressed to me from anyone, and
+    /// responses to my requests (and registration responses when registering that way).
+    func subscriptionFilters() throws(OneM2MClientError) -> [TopicSubscription] {
+        var filters: [TopicSubscription] = []
+        let c = configuration
+        let kinds: [(TopicKind, Bool)] = [(.request, false), (.response, true), (.registrationResponse, true)]
+        for (kind, mine) in kinds {
+            if kind == .registrationResponse && !c.registerOnRegistrationTopic { continue }
+            var out = [UInt8](repeating: 0, count: 32 + c.originator.count + c.cseID.count)
+            let result: Result<Int, OneM2MError> = out.withUnsafeMutableBytes { buf in
+                c.originator.withUnsafeBytes { o in
+                    c.cseID.withUnsafeBytes { r in
+                        do throws(OneM2MError) {
+                            // req/+/<me>/#  and  resp/<me>/<cse>/#
+                            return .success(try OneM2MTopic.writeFilter(
+                                kind: kind, originator: mine ? ByteString(o) : nil, receiver: mine ? ByteString(r) : ByteString(o),
+                                suffix: .anyLevels, into: buf))
+                        } catch { return .failure(error) }
+                    }
+                }
+            }
+            switch result {
+            case .success(let n): out.removeLast(out.count - n)
+            case .failure(let e): throw .encoding(e)
+            }
+            filters.append(TopicSubscription(filter: out, qos: .atLeastOnce))
+        }
+        return filters
+    }
+
+    // MARK: - Connection
+
+    /// TS-0010 6.3: connects with client id `A::<originator>`, Clean Session 0, no Will, then
+    /// subscribes to the request and response topics of 6.4.5. Returns the session-present flag.
+    @discardableResult
+    public mutating func connect(timeoutMilliseconds: Int = 10_000) throws(OneM2MClientError) -> Bool {
+        mqtt.session.configuration.clientID = configuration.mqttClientID
+        let present: Bool
+        do { present = try mqtt.connect(timeoutMilliseconds: timeoutMilliseconds) { _ in } } catch { throw .mqtt(error) }
+        try subscribeTopics(timeoutMilliseconds: timeoutMilliseconds)
+        return present
+    }
+
+    mutating func subscribeTopics(timeoutMilliseconds: Int) throws(OneM2MClientError) {
+        let filters = try subscriptionFilters()
+        let granted: [UInt8]
+        do { granted = try mqtt.subscribeAndWait(filters, timeoutMilliseconds: timeoutMilliseconds) { _ in } } catch { throw .mqtt(error) }
+        if granted.contains(0x80) { throw .mqtt(.session(.connectionRefused(.notAuthorized))) }
+    }
+
+    /// Deregistration (TS-0010 6.3): deletes the AE resource (`to` = its AE-ID), then the
+    /// MQTT clean-up: disconnect, reconnect with Clean Session 1, disconnect.
+    public mutating func deregister(timeoutMilliseconds: Int = 10_000) throws(OneM2MClientError) -> OneM2MResponse {
+        let me = configuration.originator
+        let response = try withBytes(me) { (to) throws(OneM2MClientError) -> OneM2MResponse in
+            let id = try send(.delete, to: ByteString(to))
+            return try awaitResponse(id, timeoutMilliseconds: timeoutMilliseconds) { _ in nil }
+        }
+        do { try mqtt.cleanUpSession(timeoutMilliseconds: timeoutMilliseconds) { _ in } } catch { throw .mqtt(error) }
+        return response
+    }
+
+    /// Disconnects without deleting anything (the AE stays registered; the broker keeps our
+    /// session and queues requests for us).
+    public mutating func disconnect() {
+        mqtt.disconnect()
+    }
+
+    // MARK: - Requests
+
+    /// Sends a request primitive without content and returns at once; the response comes
+    /// through `poll` as `.response(id, view)` (or `.requestTimedOut(id)`).
+    @discardableResult
+    public mutating func send(_ operation: OneM2M.Operation, to: ByteString, resultContent: ResultContent? = nil, expiration: RequestExpiration? = nil) throws(OneM2MClientError) -> RequestID {
+        try send(operation, to: to, resourceType: nil, resultContent: resultContent, expiration: expiration, registration: false, hasContent: false) { (_: inout JSONWriter) throws(OneM2MError) in }
+    }
+
+    /// Sends a request primitive whose `pc` value `content` writes into the outgoing MQTT
+    /// buffer (no copy, no allocation). `registration` sends it on `reg_req` (TS-0010 6.4.4).
+    @discardableResult
+    public mutating func send(
+        _ operation: OneM2M.Operation, to: ByteString, resourceType: ResourceType?, resultContent: ResultContent? = nil,
+        expiration: RequestExpiration? = nil, registration: Bool = false,
+        content: (inout JSONWriter) throws(OneM2MError) -> Void
+    ) throws(OneM2MClientError) -> RequestID {
+        try send(operation, to: to, resourceType: resourceType, resultContent: resultContent, expiration: expiration, registration: registration, hasContent: true, content: content)
+    }
+
+    mutating func send(
+        _ operation: OneM2M.Operation, to: ByteString, resourceType: ResourceType?, resultContent: ResultContent?,
+        expiration: RequestExpiration?, registration: Bool, hasContent: Bool,
+        content: (inout JSONWriter) throws(OneM2MError) -> Void
+    ) throws(OneM2MClientError) -> RequestID {
+        guard let slot = pending.firstIndex(where: { !$0.active }) else { throw .tooManyPendingRequests }
+        let number = counter &+ 1
+        let rqiLength = writeRequestIdentifier(number)
+        let rqi = ByteString(UnsafeRawBufferPointer(rebasing: scratch[0..<rqiLength]))
+        let useRegistration = registration && configuration.registerOnRegistrationTopic
+        var encodeError: OneM2MError? = nil
+        let publishResult: Result<UInt16, ClientError> = withBytes(configuration.originator) { me in
+            let primitive = RequestPrimitive(
+                operation: operation, to: to, from: ByteString(me), requestIdentifier: rqi,
+                releaseVersion: configuration.releaseVersion, resourceType: resourceType,
+                requestExpiration: expiration, resultContent: resultContent)
+            let topic = useRegistration ? registrationTopic : requestTopic
+            return withBytes(topic) { t in
+                do throws(ClientError) {
+                    return .success(try mqtt.publish(topic: t, qos: .atLeastOnce) { space in
+                        var w = JSONWriter(buffer: space)
+                        do throws(OneM2MError) {
+                            if hasContent { try primitive.encode(into: &w, content: content) } else { try primitive.encode(into: &w) }
+                        } catch {
+                            encodeError = error
+                            return nil
+                        }
+                        return w.count
+                    })
+                } catch { return .failure(error) }
+            }
+        }
+        if case .failure(let e) = publishResult {
+            if let enc = encodeError, enc != .bufferTooSmall { throw .encoding(enc) }
+            throw .mqtt(e)
+        }
+        counter = number
+        pending[slot] = PendingRequest(active: true, number: number, deadline: mqtt.clock.nowMilliseconds() + configuration.requestTimeoutMilliseconds)
+        return RequestID(value: number)
+    }
+
+    /// Writes the `rqi` for `number` at the start of `scratch`; returns its length.
+    func writeRequestIdentifier(_ number: UInt32) -> Int {
+        let s = salt
+        scratch[0] = s.0; scratch[1] = s.1; scratch[2] = s.2; scratch[3] = s.3
+        scratch[4] = s.4; scratch[5] = s.5; scratch[6] = s.6; scratch[7] = s.7
+        scratch[8] = UInt8(ascii: "-")
+        var digits = 0
+        var v = number
+        repeat { digits += 1; v /= 10 } while v > 0
+        v = number
+        var i = 9 + digits - 1
+        repeat {
+            scratch[i] = 48 + UInt8(truncatingIfNeeded: v % 10)
+            v /= 10
+            i -= 1
+        } while v > 0
+        return 9 + digits
+    }
+
+    /// The request number an `rqi` of ours carries, or nil if it is not one of ours.
+    func requestNumber(_ rqi: ByteString) -> UInt32? {
+        let s = salt
+        let prefix = [s.0, s.1, s.2, s.3, s.4, s.5, s.6, s.7]
+        var i = 0
+        var value: UInt64 = 0
+        for b in rqi {
+            if i < 8 {
+                if b != prefix[i] { return nil }
+            } else if i == 8 {
+                if b != UInt8(ascii: "-") { return nil }
+            } else {
+                guard b >= 48 && b <= 57, i < 20 else { return nil }
+                value = value * 10 + UInt64(b - 48)
+            }
+            i += 1
+        }
+        guard i > 9, value <= UInt64(UInt32.max) else { return nil }
+        return UInt32(value)
+    }
+
+    // MARK: - The loop
+
+    /// Waits up to `timeoutMilliseconds` for something to happen and hands every event to
+    /// `handler` (see `OneM2MEvent`): responses, timeouts, incoming requests (the handler's
+    /// return value is the answer's `rsc`), connection events. Reconnects by itself.
+    public mutating func poll(timeoutMilliseconds: Int, _ handler: (OneM2MEvent) -> ResponseStatusCode?) throws(OneM2MClientError) {
+        let deadline = mqtt.clock.nowMilliseconds() + Int64(max(0, timeoutMilliseconds))
+        var delivered = false
+        while true {
+            let now = mqtt.clock.nowMilliseconds()
+            for i in pending.indices where pending[i].active && pending[i].deadline <= now {
+                pending[i].active = false
+                delivered = true
+                _ = handler(.requestTimedOut(RequestID(value: pending[i].number)))
+            }
+            var wait = delivered ? 0 : max(0, deadline - now)
+            for p in pending where p.active { wait = min(wait, max(0, p.deadline - now)) }
+            let event: ClientEvent?
+            do { event = try mqtt.nextEvent(timeoutMilliseconds: Int(wait)) } catch { throw .mqtt(error) }
+            guard let event else {
+                if delivered || mqtt.clock.nowMilliseconds() >= deadline { return }
+                continue
+            }
+            delivered = true
+            dispatch(event, handler)
+        }
+    }
+
+    mutating func dispatch(_ event: ClientEvent, _ handler: (OneM2MEvent) -> ResponseStatusCode?) {
+        switch event {
+        case .session(.message(let p)):
+            guard let topic = try? OneM2MTopic.parse(p.topic) else {
+                _ = handler(.mqtt(event))
+                return
+            }
+            if topic.kind.carriesRequest {
+                serve(topic: topic, payload: p.payload, handler)
+            } else {
+                receiveResponse(p.payload, handler)
+            }
+        case .session(.connected(let present)):
+            if !present {
+                // The broker lost our subscriptions (TS-0010 6.4.5): subscribe again.
+                if let filters = try? subscriptionFilters(), let id = try? mqtt.subscribe(filters) { subscribePacketID = id }
+            }
+            _ = handler(.mqtt(event))
+        default:
+            _ = handler(.mqtt(event))
+        }
+    }
+
+    mutating func receiveResponse(_ payload: UnsafeRawBufferPointer, _ handler: (OneM2MEvent) -> ResponseStatusCode?) {
+        guard let view = try? ResponsePrimitiveView(decoding: payload) else {
+            _ = handler(.unmatchedResponse(nil))
+            return
+        }
+        if let rqi = view.requestIdentifier, let number = requestNumber(rqi) {
+            for i in pending.indices where pending[i].active && pending[i].number == number {
+                pending[i].active = false
+                _ = handler(.response(RequestID(value: number), view))
+                return
+            }
+        }
+        _ = handler(.unmatchedResponse(view))
+    }
+
+    /// TS-0010 6.4.3: decode, check `rqet`, let the app decide, answer on the response topic.
+    mutating func serve(topic: TopicView, payload: UnsafeRawBufferPointer, _ handler: (OneM2MEvent) -> ResponseStatusCode?) {
+        let request: RequestPrimitiveView
+        do {
+            request = try RequestPrimitiveView(decoding: payload)
+        } catch {
+            // Malformed: answer 4000 with whatever rqi can be salvaged.
+            let rqi = RequestPrimitiveView.salvageRequestIdentifier(from: payload)
+            answer(topic: topic, status: .badRequest, rqi: rqi, rvi: nil, to: nil, handler)
+            _ = handler(.requestRejected(.badRequest))
+            return
+        }
+        let now = wallClock.unixMicroseconds()
+        if request.hasExpired(now: now, receivedAt: now) {
+            // TS-0010 6.4.3: an expired request is answered 4008 and not processed.
+            answer(topic: topic, status: .requestTimeout, rqi: request.requestIdentifier, rvi: request.releaseVersionText, to: request.from, handler)
+            _ = handler(.requestRejected(.requestTimeout))
+            return
+        }
+        let decided = handler(.request(IncomingRequest(primitive: request, topic: topic)))
+        let status = decided ?? (request.operation == .notify ? .ok : .operationNotAllowed)
+        answer(topic: topic, status: status, rqi: request.requestIdentifier, rvi: request.releaseVersionText, to: request.from, handler)
+    }
+
+    /// Publishes `{"rsc":..,"rqi":..,"rvi":..,"fr":<me>,"to":<their fr>}` on the response topic
+    /// built from the request topic's originator level (ACME copies it verbatim too).
+    mutating func answer(topic: TopicView, status: ResponseStatusCode, rqi: ByteString?, rvi: ByteString?, to: ByteString?, _ handler: (OneM2MEvent) -> ResponseStatusCode?) {
+        let topicLength: Int
+        do { topicLength = try topic.writeResponseTopic(into: scratch) } catch {
+            _ = handler(.answerFailed(.encoding(error)))
+            return
+        }
+        let responseTopic = UnsafeRawBufferPointer(rebasing: scratch[0..<topicLength])
+        let releaseVersion = rvi.flatMap { ReleaseVersion(text: $0) } ?? configuration.releaseVersion
+        var encodeError: OneM2MError? = nil
+        let result: Result<UInt16, ClientError> = withBytes(configuration.originator) { me in
+            let response = ResponsePrimitive(statusCode: status, requestIdentifier: rqi, releaseVersion: releaseVersion, from: ByteString(me), to: to)
+            do throws(ClientError) {
+                return .success(try mqtt.publish(topic: responseTopic, qos: .atLeastOnce) { space in
+                    var w = JSONWriter(buffer: space)
+                    do throws(OneM2MError) { try response.encode(into: &w) } catch {
+                        encodeError = error
+                        return nil
+                    }
+                    return w.count
+                })
+            } catch { return .failure(error) }
+        }
+        if case .failure(let e) = result {
+            if let enc = encodeError, enc != .bufferTooSmall {
+                _ = handler(.answerFailed(.encoding(enc)))
+            } else {
+                _ = handler(.answerFailed(.mqtt(e)))
+            }
+        }
+    }
+
+    /// Polls until the response to `id` arrives and returns a copy of it. Other events that
+    /// arrive meanwhile go to `onEvent` (whose return value answers incoming requests).
+    public mutating func awaitResponse(
+        _ id: RequestID, timeoutMilliseconds: Int? = nil, onEvent: (OneM2MEvent) -> ResponseStatusCode?
+    ) throws(OneM2MClientError) -> OneM2MResponse {
+        let limit = Int64(timeoutMilliseconds ?? Int(configuration.requestTimeoutMilliseconds))
+        let deadline = mqtt.clock.nowMilliseconds() + limit
+        var result: OneM2MResponse? = nil
+        var timedOut = false
+        while result == nil && !timedOut {
+            let left = deadline - mqtt.clock.nowMilliseconds()
+            if left <= 0 { timedOut = true; break }
+            try poll(timeoutMilliseconds: Int(left)) { e in
+                switch e {
+                case .response(let rid, let view) where rid == id:
+                    result = OneM2MResponse(statusCode: view.statusCode, payload: Array(view.document.bytes))
+                    return nil
+                case .requestTimedOut(let rid) where rid == id:
+                    timedOut = true
+                    return nil
+                default:
+                    return onEvent(e)
+                }
+            }
+        }
+        if let result { return result }
+        forget(id)
+        throw .timedOut
+    }
+
+    /// Stops waiting for a response (it will be reported as unmatched if it still comes).
+    public mutating func forget(_ id: RequestID) {
+        for i in pending.indices where pending[i].active && pending[i].number == id.value { pending[i].active = false }
+    }
+
+    /// Adopts a new originator (the AE-ID a CSE assigned at registration): topics, MQTT client
+    /// id for the next connection, and subscriptions to the new request/response topics.
+    public mutating func adoptOriginator(_ aeID: [UInt8], timeoutMilliseconds: Int = 10_000) throws(OneM2MClientError) {
+        guard aeID != configuration.originator else { return }
+        configuration.originator = aeID
+        configuration.registerOnRegistrationTopic = false
+        try rebuildTopics()
+        mqtt.session.configuration.clientID = configuration.mqttClientID
+        if mqtt.isConnected { try subscribeTopics(timeoutMilliseconds: timeoutMilliseconds) }
+    }
+}
+
+@inline(__always)
+func withBytes<R, E: Error>(_ a: [UInt8], _ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
+    let r: Result<R, E> = a.withUnsafeBytes { b in
+        do throws(E) { return .success(try body(b)) } catch { return .failure(error) }
+    }
+    return try r.get()
+}

@@ -1,0 +1,185 @@
+import MQTTClient
+import OneM2M
+import PosixTransport
+
+extension PosixWallClock: WallClock {}
+
+/// The device client most programs use: TCP (or TLS) transport, POSIX clocks.
+public typealias PosixOneM2MClient = OneM2MClient<TCPTransport, PosixMonotonicClock, PosixWallClock>
+
+extension OneM2MClient where T == TCPTransport, Clock == PosixMonotonicClock, Wall == PosixWallClock {
+    /// A client connecting over TCP to `host:port` with the POSIX clocks.
+    public init(configuration: OneM2MConfiguration, host: String, port: UInt16, reconnectPolicy: ReconnectPolicy = ReconnectPolicy()) throws(OneM2MClientError) {
+        try self.init(configuration: configuration, transport: TCPTransport(host: host, port: port), clock: PosixMonotonicClock(), wallClock: PosixWallClock(), reconnectPolicy: reconnectPolicy)
+    }
+}
+
+extension OneM2MClient {
+    // MARK: - Typed requests (each returns at once; the response arrives through `poll`)
+
+    /// CREATE `<AE>` (TS-0004 7.4.5; ACME needs `api`, `rr` and `srv`): `to` is the CSE
+    /// resource name. `appID` must start with `N` (or `R` + dotted parts). With
+    /// `registerOnRegistrationTopic` it goes on `reg_req` (TS-0010 6.4.4).
+    @discardableResult
+    public mutating func registerAE(appID: String, name: String, pointOfAccess: [String] = [], requestReachable: Bool = true) throws(OneM2MClientError) -> RequestID {
+        let cse = configuration.cseName
+        let version = configuration.releaseVersion
+        return try withBytes(cse) { (to) throws(OneM2MClientError) -> RequestID in
+            try send(.create, to: ByteString(to), resourceType: .ae, registration: true) { (w: inout JSONWriter) throws(OneM2MError) in
+                try w.beginObject()
+                try w.key("m2m:ae")
+                try w.beginObject()
+                try w.writeStringMember("rn", name)
+                try w.writeStringMember("api", appID)
+                try w.member("rr", bool: requestReachable)
+                try w.key("srv")
+                try w.beginArray()
+                try w.string(ByteString(version.text))
+                try w.endArray()
+                if !pointOfAccess.isEmpty {
+                    try w.key("poa")
+                    try w.beginArray()
+                    for p in pointOfAccess { try w.writeString(p) }
+                    try w.endArray()
+                }
+                try w.endObject()
+                try w.endObject()
+            }
+        }
+    }
+
+    /// CREATE `<container>` named `name` under `parent` (a structured path like `cse-in/myAE`).
+    @discardableResult
+    public mutating func createContainer(under parent: String, name: String, maxInstances: Int? = nil) throws(OneM2MClientError) -> RequestID {
+        try withPath(parent) { (to) throws(OneM2MClientError) -> RequestID in
+            try send(.create, to: to, resourceType: .container) { (w: inout JSONWriter) throws(OneM2MError) in
+                try w.beginObject()
+                try w.key("m2m:cnt")
+                try w.beginObject()
+                try w.writeStringMember("rn", name)
+                if let mni = maxInstances { try w.member("mni", integer: mni) }
+                try w.endObject()
+                try w.endObject()
+            }
+        }
+    }
+
+    /// CREATE `<contentInstance>` with `con` = `content` (a string) in `container`. The hot
+    /// path: no allocation, the primitive is written straight into the MQTT transmit buffer.
+    @discardableResult
+    public mutating func createContentInstance(in container: ByteString, content: ByteString, name: ByteString? = nil) throws(OneM2MClientError) -> RequestID {
+        try send(.create, to: container, resourceType: .contentInstance) { (w: inout JSONWriter) throws(OneM2MError) in
+            try w.beginObject()
+            try w.key("m2m:cin")
+            try w.beginObject()
+            if let name { try w.member("rn", name) }
+            try w.member("cnf", "text/plain:0")
+            try w.member("con", content)
+            try w.endObject()
+            try w.endObject()
+        }
+    }
+
+    /// `createContentInstance` with strings.
+    @discardableResult
+    public mutating func createContentInstance(in container: String, content: String) throws(OneM2MClientError) -> RequestID {
+        try withPath(container) { (to) throws(OneM2MClientError) -> RequestID in
+            try withPath(content) { (con) throws(OneM2MClientError) -> RequestID in
+                try createContentInstance(in: to, content: con)
+            }
+        }
+    }
+
+    /// CREATE `<subscription>` under `parent`: notifications go to `notificationURIs` (use the
+    /// AE-ID itself, plain: ACME then publishes to `/oneM2M/req/<cse>/<AE-ID>/json`; an
+    /// SP-relative `/id-in/<AE-ID>` loops inside ACME). `eventTypes` (`net`): 1 update,
+    /// 2 delete, 3 create of a child, 4 delete of a child.
+    @discardableResult
+    public mutating func createSubscription(under parent: String, name: String, notificationURIs: [String], eventTypes: [Int] = [3]) throws(OneM2MClientError) -> RequestID {
+        try withPath(parent) { (to) throws(OneM2MClientError) -> RequestID in
+            try send(.create, to: to, resourceType: .subscription) { (w: inout JSONWriter) throws(OneM2MError) in
+                try w.beginObject()
+                try w.key("m2m:sub")
+                try w.beginObject()
+                try w.writeStringMember("rn", name)
+                try w.key("nu")
+                try w.beginArray()
+                for u in notificationURIs { try w.writeString(u) }
+                try w.endArray()
+                try w.key("enc")
+                try w.beginObject()
+                try w.key("net")
+                try w.beginArray()
+                for n in eventTypes { try w.integer(n) }
+                try w.endArray()
+                try w.endObject()
+                try w.endObject()
+                try w.endObject()
+            }
+        }
+    }
+
+    /// CREATE of any resource type with `pc` given as JSON text (validated, copied in place).
+    @discardableResult
+    public mutating func create(under parent: String, type: ResourceType, contentJSON: [UInt8]) throws(OneM2MClientError) -> RequestID {
+        try withPath(parent) { (to) throws(OneM2MClientError) -> RequestID in
+            try withBytes(contentJSON) { (pc) throws(OneM2MClientError) -> RequestID in
+                try send(.create, to: to, resourceType: type) { (w: inout JSONWriter) throws(OneM2MError) in try w.rawJSON(pc) }
+            }
+        }
+    }
+
+    /// RETRIEVE `path` (structured like `cse-in/ae/cnt/la`, or an unstructured ri).
+    @discardableResult
+    public mutating func retrieve(_ path: String, resultContent: ResultContent? = nil) throws(OneM2MClientError) -> RequestID {
+        try withPath(path) { (to) throws(OneM2MClientError) -> RequestID in try send(.retrieve, to: to, resultContent: resultContent) }
+    }
+
+    /// UPDATE `path` with `pc` given as JSON text, e.g. `{"m2m:cnt":{"mni":10}}`.
+    @discardableResult
+    public mutating func update(_ path: String, contentJSON: [UInt8]) throws(OneM2MClientError) -> RequestID {
+        try withPath(path) { (to) throws(OneM2MClientError) -> RequestID in
+            try withBytes(contentJSON) { (pc) throws(OneM2MClientError) -> RequestID in
+                try send(.update, to: to, resourceType: nil) { (w: inout JSONWriter) throws(OneM2MError) in try w.rawJSON(pc) }
+            }
+        }
+    }
+
+    /// DELETE `path`.
+    @discardableResult
+    public mutating func delete(_ path: String) throws(OneM2MClientError) -> RequestID {
+        try withPath(path) { (to) throws(OneM2MClientError) -> RequestID in try send(.delete, to: to) }
+    }
+
+    /// Sends any request and waits for its response (a blocking helper for tools and set-up
+    /// code; it copies the response). Events meanwhile go to `onEvent`.
+    public mutating func perform(
+        _ send: (inout Self) throws(OneM2MClientError) -> RequestID, onEvent: (OneM2MEvent) -> ResponseStatusCode? = { _ in nil }
+    ) throws(OneM2MClientError) -> OneM2MResponse {
+        let id = try send(&self)
+        return try awaitResponse(id, onEvent: onEvent)
+    }
+}
+
+@inline(__always)
+func withPath<R, E: Error>(_ s: String, _ body: (ByteString) throws(E) -> R) throws(E) -> R {
+    let r: Result<R, E> = withUTF8Bytes(s) { b in
+        do throws(E) { return .success(try body(ByteString(b))) } catch { return .failure(error) }
+    }
+    return try r.get()
+}
+
+extension JSONWriter {
+    /// Writes a String value (its UTF-8 bytes, escaped).
+    mutating func writeString(_ s: String) throws(OneM2MError) {
+        let r: Result<Void, OneM2MError> = withUTF8Bytes(s) { b in
+            do throws(OneM2MError) { try string(bytes: b); return .success(()) } catch { return .failure(error) }
+        }
+        try r.get()
+    }
+
+    mutating func writeStringMember(_ key: ByteString, _ s: String) throws(OneM2MError) {
+        try self.key(key)
+        try writeString(s)
+    }
+}
