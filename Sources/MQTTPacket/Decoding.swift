@@ -112,7 +112,9 @@ public enum PacketDecoder {
     /// Parses a fixed header from the start of `bytes`. Returns nil when more bytes are needed;
     /// throws when the header is malformed (reserved type, bad flags, a 5th length byte).
     public static func fixedHeader(_ bytes: UnsafeRawBufferPointer) throws(PacketError) -> FixedHeader? {
-        guard let first = bytes.first else { return nil }
+        // Plain indexing, not the generic `first`: unspecialised (debug) builds allocate there.
+        if bytes.isEmpty { return nil }
+        let first = bytes[0]
         let type = first >> 4
         let flags = first & 0x0F
         if type == 0 || type == 15 { throw .reservedPacketType(type) }

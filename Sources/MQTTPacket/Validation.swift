@@ -68,8 +68,8 @@ public func validateTopicFilter(_ bytes: UnsafeRawBufferPointer) throws(PacketEr
 /// Whether a topic name matches a topic filter (MQTT 4.7: `+` one level, `#` the rest;
 /// topics starting with `$` are not matched by a leading wildcard).
 public func topicMatches(filter: UnsafeRawBufferPointer, topic: UnsafeRawBufferPointer) -> Bool {
-    if let first = topic.first, first == UInt8(ascii: "$"),
-        let f = filter.first, f == UInt8(ascii: "+") || f == UInt8(ascii: "#")
+    if !topic.isEmpty, topic[0] == UInt8(ascii: "$"), !filter.isEmpty,
+        filter[0] == UInt8(ascii: "+") || filter[0] == UInt8(ascii: "#")
     {
         return false
     }

@@ -708,7 +708,7 @@ public struct MQTTSession: ~Copyable {
             return .message(p)
         case .atLeastOnce:
             let digest = Self.digest(p)
-            let duplicate = p.dup && history.contains { $0.packetID == p.packetID && $0.digest == digest }
+            let duplicate = p.dup && isKnown(p.packetID, digest: digest, in: history)
             guard queueSmall({ (b) throws(PacketError) in try PacketEncoder.ack(.puback, packetID: p.packetID, into: b) }) else {
                 // Cannot happen: parseInbound reserved room. Deliver anyway; the broker resends.
                 return .message(p)
@@ -721,7 +721,7 @@ public struct MQTTSession: ~Copyable {
             statistics.messagesDelivered += 1
             return .message(p)
         case .exactlyOnce:
-            let already = qos2.contains { $0.packetID == p.packetID }
+            let already = isKnown(p.packetID, digest: nil, in: qos2)
             _ = queueSmall { (b) throws(PacketError) in try PacketEncoder.ack(.pubrec, packetID: p.packetID, into: b) }
             if already {
                 statistics.duplicatesDiscarded += 1
@@ -731,6 +731,17 @@ public struct MQTTSession: ~Copyable {
             statistics.messagesDelivered += 1
             return .message(p)
         }
+    }
+
+    /// Plain loops rather than generic algorithms on the hot path: unspecialised (debug)
+    /// builds of generic stdlib code may allocate.
+    func isKnown(_ id: UInt16, digest: UInt32?, in table: UnsafeMutableBufferPointer<InboundRecord>) -> Bool {
+        var i = 0
+        while i < table.count {
+            if table[i].packetID == id && (digest == nil || table[i].digest == digest!) { return true }
+            i += 1
+        }
+        return false
     }
 
     mutating func remember(_ id: UInt16, digest: UInt32) {

@@ -241,7 +241,9 @@ public struct OneM2MClient<T: Transport, Clock: MonotonicClock, Wall: WallClock>
         expiration: RequestExpiration?, registration: Bool, hasContent: Bool,
         content: (inout JSONWriter) throws(OneM2MError) -> Void
     ) throws(OneM2MClientError) -> RequestID {
-        guard let slot = pending.firstIndex(where: { !$0.active }) else { throw .tooManyPendingRequests }
+        var slot = 0
+        while slot < pending.count && pending[slot].active { slot += 1 }  // a plain loop: no generic algorithm on the hot path
+        if slot == pending.count { throw .tooManyPendingRequests }
         let number = counter &+ 1
         let rqiLength = writeRequestIdentifier(number)
         let rqi = ByteString(UnsafeRawBufferPointer(rebasing: scratch[0..<rqiLength]))
@@ -298,13 +300,13 @@ public struct OneM2MClient<T: Transport, Clock: MonotonicClock, Wall: WallClock>
 
     /// The request number an `rqi` of ours carries, or nil if it is not one of ours.
     func requestNumber(_ rqi: ByteString) -> UInt32? {
-        let s = salt
-        let prefix = [s.0, s.1, s.2, s.3, s.4, s.5, s.6, s.7]
+        var s = salt
         var i = 0
         var value: UInt64 = 0
         for b in rqi {
             if i < 8 {
-                if b != prefix[i] { return nil }
+                let expected = withUnsafeBytes(of: &s) { $0[i] }
+                if b != expected { return nil }
             } else if i == 8 {
                 if b != UInt8(ascii: "-") { return nil }
             } else {
