@@ -49,6 +49,8 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        .executableTarget(name: "RegisterAE", dependencies: ["OneM2MClient"], path: "Examples/RegisterAE"),
+        .executableTarget(name: "SensorDaemon", dependencies: ["OneM2MClient"], path: "Examples/SensorDaemon"),
         .target(name: "CAllocCounter", path: "Tests/CAllocCounter"),
         .target(name: "TestSupport", dependencies: ["CAllocCounter", "MQTTTransport"], path: "Tests/TestSupport"),
         .testTarget(name: "MQTTPacketTests", dependencies: ["MQTTPacket"], swiftSettings: [.enableExperimentalFeature("Lifetimes")]),
@@ -59,5 +61,6 @@ let package = Package(
             dependencies: ["MQTTClient", "PosixTransport", "OneM2MClient", "TestSupport"],
             swiftSettings: [.enableExperimentalFeature("Lifetimes")]
         ),
+        .testTarget(name: "CLITests", dependencies: ["TestSupport"], swiftSettings: [.enableExperimentalFeature("Lifetimes")]),
     ]
 )

@@ -199,15 +199,25 @@ public struct OneM2MClient<T: Transport, Clock: MonotonicClock, Wall: WallClock>
     }
 
     /// Deregistration (TS-0010 6.3): deletes the AE resource (`to` = its AE-ID), then the
-    /// MQTT clean-up: disconnect, reconnect with Clean Session 1, disconnect.
-    public mutating func deregister(timeoutMilliseconds: Int = 10_000) throws(OneM2MClientError) -> OneM2MResponse {
+    /// MQTT clean-up: disconnect, reconnect with Clean Session 1, disconnect. Events that
+    /// arrive while waiting for the DELETE's answer (responses to earlier requests,
+    /// notifications) go to `onEvent`, whose return value answers incoming requests.
+    public mutating func deregister(
+        timeoutMilliseconds: Int = 10_000, onEvent: (OneM2MEvent) -> ResponseStatusCode?
+    ) throws(OneM2MClientError) -> OneM2MResponse {
         let me = configuration.originator
         let response = try withBytes(me) { (to) throws(OneM2MClientError) -> OneM2MResponse in
             let id = try send(.delete, to: ByteString(to))
-            return try awaitResponse(id, timeoutMilliseconds: timeoutMilliseconds) { _ in nil }
+            return try awaitResponse(id, timeoutMilliseconds: timeoutMilliseconds, onEvent: onEvent)
         }
         do { try mqtt.cleanUpSession(timeoutMilliseconds: timeoutMilliseconds) { _ in } } catch { throw .mqtt(error) }
         return response
+    }
+
+    /// `deregister(timeoutMilliseconds:onEvent:)` answering incoming requests with the defaults
+    /// (NOTIFY 2000) and not reporting other events.
+    public mutating func deregister(timeoutMilliseconds: Int = 10_000) throws(OneM2MClientError) -> OneM2MResponse {
+        try deregister(timeoutMilliseconds: timeoutMilliseconds) { _ in nil }
     }
 
     /// Disconnects without deleting anything (the AE stays registered; the broker keeps our
@@ -329,13 +339,16 @@ public struct OneM2MClient<T: Transport, Clock: MonotonicClock, Wall: WallClock>
         var delivered = false
         while true {
             let now = mqtt.clock.nowMilliseconds()
-            for i in pending.indices where pending[i].active && pending[i].deadline <= now {
+            // Request timeouts run only while connected: a request queued or in flight during an
+            // outage is replayed after the reconnect, and its time starts again then.
+            let connected = mqtt.isConnected
+            for i in pending.indices where connected && pending[i].active && pending[i].deadline <= now {
                 pending[i].active = false
                 delivered = true
                 _ = handler(.requestTimedOut(RequestID(value: pending[i].number)))
             }
             var wait = delivered ? 0 : max(0, deadline - now)
-            for p in pending where p.active { wait = min(wait, max(0, p.deadline - now)) }
+            if connected { for p in pending where p.active { wait = min(wait, max(0, p.deadline - now)) } }
             let event: ClientEvent?
             do { event = try mqtt.nextEvent(timeoutMilliseconds: Int(wait)) } catch { throw .mqtt(error) }
             guard let event else {
@@ -360,6 +373,8 @@ public struct OneM2MClient<T: Transport, Clock: MonotonicClock, Wall: WallClock>
                 receiveResponse(p.payload, handler)
             }
         case .session(.connected(let present)):
+            let restart = mqtt.clock.nowMilliseconds() + configuration.requestTimeoutMilliseconds
+            for i in pending.indices where pending[i].active { pending[i].deadline = restart }
             if !present {
                 // The broker lost our subscriptions (TS-0010 6.4.5): subscribe again.
                 if let filters = try? subscriptionFilters(), let id = try? mqtt.subscribe(filters) { subscribePacketID = id }

@@ -1,0 +1,136 @@
+import ArgumentParser
+import MQTTClient
+import OneM2M
+import OneM2MClient
+
+/// Options every subcommand takes.
+struct CommonOptions: ParsableArguments {
+    @Option(name: .customLong("broker"), help: ArgumentHelp("The MQTT broker.", valueName: "mqtt://HOST[:PORT]"))
+    var broker: String = "mqtt://127.0.0.1:1883"
+
+    @Option(name: .customLong("cse-id"), help: ArgumentHelp("The CSE-ID of the registrar CSE (topic receiver level).", valueName: "id"))
+    var cseID: String = "id-in"
+
+    @Option(name: .customLong("cse-name"), help: ArgumentHelp("The CSEBase resource name (the `to` of a registration).", valueName: "name"))
+    var cseName: String = "cse-in"
+
+    @Option(name: .customLong("origin"), help: ArgumentHelp("The originator (AE-ID) this command acts as. Default: C + 8 random letters/digits.", valueName: "CXXX"))
+    var origin: String?
+
+    @Option(name: .customLong("suffix"), help: ArgumentHelp("The topic serialization suffix: json or none.", valueName: "json|none"))
+    var suffix: SuffixArgument = .json
+
+    @Option(name: .customLong("timeout"), help: ArgumentHelp("Seconds to wait for the connection and for each response.", valueName: "SECONDS"))
+    var timeout: Double = 10
+
+    func validate() throws {
+        guard timeout.isFinite, timeout > 0, timeout <= 86_400 else {
+            throw ValidationError("--timeout must be a number of seconds between 0 and 86400, got \(timeout)")
+        }
+        guard !cseID.isEmpty else { throw ValidationError("--cse-id must not be empty") }
+        guard !cseName.isEmpty else { throw ValidationError("--cse-name must not be empty") }
+        if let origin {
+            // The originator is an MQTT topic level (TS-0010 6.4): no level separator, no wildcards.
+            guard !origin.isEmpty, !origin.contains(where: { "/+#".contains($0) || $0.isWhitespace || $0 == "\0" }) else {
+                throw ValidationError("--origin must be a non-empty AE-ID without '/', '+', '#' or spaces (e.g. Csensor1), got '\(origin)'")
+            }
+        }
+        _ = try endpoint()  // a bad --broker is a usage error
+    }
+
+    /// `--timeout` in milliseconds (at least 1).
+    var timeoutMilliseconds: Int { max(1, Int((timeout * 1000).rounded())) }
+
+    /// The originator: `--origin`, or a fresh `C` + 8 random alphanumerics (fixed per run).
+    var originator: String { origin ?? generatedOrigin }
+
+    /// `--broker` parsed (TS-0010 6.6 pointOfAccess syntax).
+    func endpoint() throws(CLIError) -> BrokerEndpoint { try BrokerEndpoint(parsing: broker, option: "--broker") }
+
+    /// The SDK configuration these options describe.
+    func configuration() -> OneM2MConfiguration {
+        var c = OneM2MConfiguration(
+            cseID: cseID, cseName: cseName, originator: originator,
+            serialization: suffix.serialization, requestTimeoutMilliseconds: Int64(timeoutMilliseconds))
+        // A command-line tool can afford roomy buffers: large retrieve responses and --pc values.
+        c.capacities = SessionCapacities(transmitBytes: 256 * 1024, receiveBytes: 1024 * 1024, storeBytes: 512 * 1024, inflight: 32)
+        return c
+    }
+}
+
+/// Generated once per process so every use of `originator` agrees.
+let generatedOrigin: String = {
+    let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
+    var g = SystemRandomNumberGenerator()
+    return "C" + String((0..<8).map { _ in alphabet[Int(g.next(upperBound: UInt64(alphabet.count)))] })
+}()
+
+/// `--suffix json|none`.
+enum SuffixArgument: String, ExpressibleByArgument, CaseIterable {
+    case json
+    case none
+
+    var serialization: Serialization? { self == .json ? .json : nil }
+}
+
+/// `--type ae|container|contentInstance|subscription|NUMBER`.
+struct ResourceTypeArgument: ExpressibleByArgument {
+    let type: ResourceType
+
+    static let names: [(String, ResourceType)] = [
+        ("ae", .ae), ("container", .container), ("contentInstance", .contentInstance), ("subscription", .subscription),
+        // Short forms (the oneM2M short resource names).
+        ("cnt", .container), ("cin", .contentInstance), ("sub", .subscription),
+    ]
+
+    init?(argument: String) {
+        if let hit = Self.names.first(where: { $0.0.lowercased() == argument.lowercased() }) {
+            type = hit.1
+        } else if let n = UInt16(argument), n > 0 {
+            type = ResourceType(rawValue: n)
+        } else {
+            return nil
+        }
+    }
+
+    static var allValueStrings: [String] { ["ae", "container", "contentInstance", "subscription", "NUMBER"] }
+
+    var name: String {
+        switch type {
+        case .ae: return "ae"
+        case .container: return "container"
+        case .contentInstance: return "contentInstance"
+        case .subscription: return "subscription"
+        default: return String(type.rawValue)
+        }
+    }
+}
+
+/// A broker address from `mqtt://HOST[:PORT]` (or `mqtts://`, `ws://`, `wss://`, which this build
+/// recognises but cannot connect to yet).
+struct BrokerEndpoint {
+    let scheme: PointOfAccessScheme
+    /// Host name or address (an IPv6 literal without brackets).
+    let host: String
+    let port: UInt16
+    let text: String
+
+    init(parsing text: String, option: String) throws(CLIError) {
+        var bytes = Array(text.utf8)
+        let parsed: Result<(PointOfAccessScheme, String, UInt16), OneM2MError> = bytes.withUnsafeMutableBytes { b in
+            do throws(OneM2MError) {
+                let p = try PointOfAccess.parse(UnsafeRawBufferPointer(b))
+                return .success((p.scheme, String(decoding: p.host, as: UTF8.self), p.port))
+            } catch { return .failure(error) }
+        }
+        switch parsed {
+        case .success(let (scheme, host, port)):
+            self.scheme = scheme
+            self.host = host
+            self.port = port
+            self.text = text
+        case .failure(let e):
+            throw .usage("invalid \(option) '\(text)': \(describe(e)) (expected mqtt://HOST[:PORT])")
+        }
+    }
+}
