@@ -42,7 +42,8 @@ public struct SessionCapacities: Sendable, Equatable {
 
     /// Whether every capacity is usable (positive, buffers large enough for the smallest packets).
     public var isValid: Bool {
-        transmitBytes >= 16 && receiveBytes >= 16 && storeBytes >= 0 && inflight >= 1 && inboundHistory >= 1
+        transmitBytes >= 16 && receiveBytes >= 16 && storeBytes >= 0 && inflight >= 1 && inflight <= 4096
+            && inboundHistory >= 1 && inboundHistory <= 4096 && pendingSubscriptions <= 64
             && pendingSubscriptions >= 1 && transmitBytes <= 1 << 28 && receiveBytes <= 1 << 28 && storeBytes <= 1 << 30
     }
 
