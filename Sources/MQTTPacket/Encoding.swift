@@ -216,48 +216,40 @@ public enum PacketEncoder {
     public static func subscribe(
         packetID: UInt16, filters: [TopicSubscription], into buffer: UnsafeMutableRawBufferPointer
     ) throws(PacketError) -> Int {
-        if packetID == 0 { throw .zeroPacketIdentifier }
-        if filters.isEmpty { throw .emptyPayload }
-        var remaining = 2
-        for f in filters {
-            try f.withBytes { (b) throws(PacketError) in
-                try validateTopicFilter(b)
-                if b.count > 0xFFFF { throw .lengthTooLarge }
-            }
-            remaining += 3 + f.filter.count
-        }
-        _ = try check(remaining, buffer.count)
-        var w = ByteWriter(buffer)
-        w.byte(0x82)  // MQTT 3.8.1: flags 0010
-        w.remainingLength(remaining)
-        w.uint16(packetID)
-        for f in filters {
-            f.withBytes { w.lengthPrefixed($0) }
-            w.byte(f.qos.rawValue)
-        }
-        return w.count
+        try subscription(0x82, packetID: packetID, filters: filters, into: buffer)  // MQTT 3.8.1: flags 0010
     }
 
     /// UNSUBSCRIBE (MQTT 3.10).
     public static func unsubscribe(
         packetID: UInt16, filters: [TopicSubscription], into buffer: UnsafeMutableRawBufferPointer
     ) throws(PacketError) -> Int {
+        try subscription(0xA2, packetID: packetID, filters: filters, into: buffer)  // MQTT 3.10.1: flags 0010
+    }
+
+    /// SUBSCRIBE (with a QoS byte per filter) or UNSUBSCRIBE (without).
+    static func subscription(
+        _ first: UInt8, packetID: UInt16, filters: [TopicSubscription], into buffer: UnsafeMutableRawBufferPointer
+    ) throws(PacketError) -> Int {
         if packetID == 0 { throw .zeroPacketIdentifier }
         if filters.isEmpty { throw .emptyPayload }
+        let withQoS = first == 0x82
         var remaining = 2
         for f in filters {
             try f.withBytes { (b) throws(PacketError) in
                 try validateTopicFilter(b)
                 if b.count > 0xFFFF { throw .lengthTooLarge }
             }
-            remaining += 2 + f.filter.count
+            remaining += 2 + f.filter.count + (withQoS ? 1 : 0)
         }
         _ = try check(remaining, buffer.count)
         var w = ByteWriter(buffer)
-        w.byte(0xA2)  // MQTT 3.10.1: flags 0010
+        w.byte(first)
         w.remainingLength(remaining)
         w.uint16(packetID)
-        for f in filters { f.withBytes { w.lengthPrefixed($0) } }
+        for f in filters {
+            f.withBytes { w.lengthPrefixed($0) }
+            if withQoS { w.byte(f.qos.rawValue) }
+        }
         return w.count
     }
 

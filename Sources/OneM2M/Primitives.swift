@@ -2,7 +2,7 @@
 
 /// The parameters of a request primitive to send (TS-0010 6.5.1, TS-0004 7.1.1.1). Text fields
 /// are zero-copy `ByteString`s; the bytes must stay alive while encoding.
-public struct RequestPrimitive {
+public struct RequestPrimitive: PrimitiveEncoding {
     /// `op`.
     public var operation: Operation
     /// `to`: the target resource (structured, unstructured, SP-relative or absolute).
@@ -72,46 +72,12 @@ public struct RequestPrimitive {
         if let rcn = resultContent { try w.member("rcn", integer: rcn.rawValue) }
     }
 
-    /// Writes the request as one JSON object without `pc` (RETRIEVE, DELETE).
-    /// Atomic: on error the writer is unchanged.
-    public func encode(into w: inout JSONWriter) throws(OneM2MError) {
-        let saved = w
-        do {
-            try w.beginObject()
-            try writeParameters(into: &w)
-            try w.endObject()
-        } catch { w = saved; throw error }
-    }
 
-    /// Writes the request with `pc` set to an already serialized JSON value (validated unless
-    /// `validateContent` is false). Atomic: on error the writer is unchanged.
-    public func encode(into w: inout JSONWriter, content: UnsafeRawBufferPointer,
-                       validateContent: Bool = true) throws(OneM2MError) {
-        let saved = w
-        do {
-            try w.beginObject()
-            try writeParameters(into: &w)
-            try w.member("pc", rawJSON: content, validate: validateContent)
-            try w.endObject()
-        } catch { w = saved; throw error }
-    }
-
-    /// Writes the request with `pc` produced by `content`, which must write exactly one value
-    /// (e.g. `{"m2m:cin":{...}}`) into the same writer. Atomic: on error the writer is unchanged.
-    public func encode(into w: inout JSONWriter, content: (inout JSONWriter) throws(OneM2MError) -> Void) throws(OneM2MError) {
-        let saved = w
-        do {
-            try w.beginObject()
-            try writeParameters(into: &w)
-            try w.member("pc", content: content)
-            try w.endObject()
-        } catch { w = saved; throw error }
-    }
 }
 
 /// The parameters of a response primitive to send, e.g. the answer to a NOTIFY
 /// (TS-0010 6.5.2: `rsc` and `rqi` are mandatory; ACME also drops responses without `rvi`).
-public struct ResponsePrimitive {
+public struct ResponsePrimitive: PrimitiveEncoding {
     /// `rsc`.
     public var statusCode: ResponseStatusCode
     /// `rqi` of the request being answered; `nil` only if the request had none.
@@ -149,35 +115,41 @@ public struct ResponsePrimitive {
         }
     }
 
-    /// Writes the response as one JSON object without `pc`. Atomic: on error the writer is unchanged.
+
+}
+
+/// A primitive that writes its parameters as object members; the encoders below wrap them in
+/// one JSON object, with or without `pc`. Used only as a generic constraint.
+public protocol PrimitiveEncoding {
+    /// Writes the parameters as members of an open object.
+    func writeParameters(into w: inout JSONWriter) throws(OneM2MError)
+}
+
+extension PrimitiveEncoding {
+    /// Writes the primitive as one JSON object without `pc` (e.g. RETRIEVE, DELETE, most
+    /// responses). Atomic: on error the writer is unchanged.
     public func encode(into w: inout JSONWriter) throws(OneM2MError) {
-        let saved = w
-        do {
-            try w.beginObject()
-            try writeParameters(into: &w)
-            try w.endObject()
-        } catch { w = saved; throw error }
+        try wrap(&w) { (_: inout JSONWriter) throws(OneM2MError) in }
     }
 
-    /// Writes the response with `pc` set to an already serialized JSON value. Atomic.
-    public func encode(into w: inout JSONWriter, content: UnsafeRawBufferPointer,
-                       validateContent: Bool = true) throws(OneM2MError) {
-        let saved = w
-        do {
-            try w.beginObject()
-            try writeParameters(into: &w)
-            try w.member("pc", rawJSON: content, validate: validateContent)
-            try w.endObject()
-        } catch { w = saved; throw error }
+    /// Writes the primitive with `pc` set to an already serialized JSON value (validated unless
+    /// `validateContent` is false). Atomic: on error the writer is unchanged.
+    public func encode(into w: inout JSONWriter, content: UnsafeRawBufferPointer, validateContent: Bool = true) throws(OneM2MError) {
+        try wrap(&w) { (w: inout JSONWriter) throws(OneM2MError) in try w.member("pc", rawJSON: content, validate: validateContent) }
     }
 
-    /// Writes the response with `pc` produced by `content` (exactly one value). Atomic.
+    /// Writes the primitive with `pc` produced by `content`, which must write exactly one value
+    /// (e.g. `{"m2m:cin":{...}}`) into the same writer. Atomic: on error the writer is unchanged.
     public func encode(into w: inout JSONWriter, content: (inout JSONWriter) throws(OneM2MError) -> Void) throws(OneM2MError) {
+        try wrap(&w) { (w: inout JSONWriter) throws(OneM2MError) in try w.member("pc", content: content) }
+    }
+
+    func wrap(_ w: inout JSONWriter, _ extra: (inout JSONWriter) throws(OneM2MError) -> Void) throws(OneM2MError) {
         let saved = w
         do {
             try w.beginObject()
             try writeParameters(into: &w)
-            try w.member("pc", content: content)
+            try extra(&w)
             try w.endObject()
         } catch { w = saved; throw error }
     }
