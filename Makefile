@@ -1,6 +1,6 @@
 # oneM2M-over-MQTT device SDK. `make demo` and `make test` are the whole set-up.
 SWIFT ?= swift
-CORE_MODULES = MQTTPacket MQTTTransport MQTTSession MQTTClient PosixTransport OneM2M OneM2MClient
+CORE_MODULES = MQTTPacket MQTTTransport MQTTSession MQTTClient PosixTransport OneM2M OneM2MClient TLSTransport WebSocketTransport OneM2MSecure
 RUN_DIR ?= .run/demo
 
 .PHONY: all build test unit embedded demo deps clean
@@ -11,7 +11,7 @@ build:
 	$(SWIFT) build
 
 deps:
-	bash scripts/deps.sh
+	bash scripts/deps.sh libmbedtls-dev openssl
 
 ## The core modules compile in Embedded Swift mode (no Foundation, no existentials, typed throws).
 embedded:

@@ -16,6 +16,7 @@ let package = Package(
     products: [
         .library(name: "MQTTClient", targets: ["MQTTClient", "PosixTransport"]),
         .library(name: "OneM2MClient", targets: ["OneM2MClient"]),
+        .library(name: "OneM2MSecure", targets: ["OneM2MSecure", "TLSTransport", "WebSocketTransport"]),
         .executable(name: "onem2m", targets: ["onem2m"]),
     ],
     traits: [
@@ -41,11 +42,22 @@ let package = Package(
         .target(name: "OneM2M", swiftSettings: core),
         // The AE device API.
         .target(name: "OneM2MClient", dependencies: ["OneM2M", "MQTTClient", "PosixTransport"], swiftSettings: core),
+        // mbedTLS client shim (C): one opaque context, BIO callbacks supplied by Swift.
+        .target(
+            name: "CMbedTLS",
+            linkerSettings: [.linkedLibrary("mbedtls"), .linkedLibrary("mbedx509"), .linkedLibrary("mbedcrypto")]
+        ),
+        // Non-blocking TLS transport (mqtts://) over CMbedTLS + CPosix.
+        .target(name: "TLSTransport", dependencies: ["CMbedTLS", "CPosix", "MQTTTransport", "PosixTransport"], swiftSettings: core),
+        // RFC 6455 client framing over any inner Transport (ws:// over TCP, wss:// over TLS).
+        .target(name: "WebSocketTransport", dependencies: ["CPosix", "MQTTTransport"], swiftSettings: core),
+        // pointOfAccess → transport (mqtt/mqtts/ws/wss) and the secure AE client conveniences.
+        .target(name: "OneM2MSecure", dependencies: ["OneM2MClient", "TLSTransport", "WebSocketTransport"], swiftSettings: core),
         // Command-line tool.
         .executableTarget(
             name: "onem2m",
             dependencies: [
-                "OneM2MClient",
+                "OneM2MClient", "OneM2MSecure",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -58,7 +70,7 @@ let package = Package(
         .testTarget(name: "OneM2MTests", dependencies: ["OneM2M", "TestSupport"], swiftSettings: [.enableExperimentalFeature("Lifetimes")]),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["MQTTClient", "PosixTransport", "OneM2MClient", "TestSupport"],
+            dependencies: ["MQTTClient", "PosixTransport", "OneM2MClient", "TestSupport", "TLSTransport", "WebSocketTransport", "OneM2MSecure"],
             swiftSettings: [.enableExperimentalFeature("Lifetimes")]
         ),
         .testTarget(name: "CLITests", dependencies: ["TestSupport"], swiftSettings: [.enableExperimentalFeature("Lifetimes")]),

@@ -2,6 +2,9 @@ import ArgumentParser
 import MQTTClient
 import OneM2M
 import OneM2MClient
+import OneM2MSecure
+import TLSTransport
+import WebSocketTransport
 
 /// Options every subcommand takes.
 struct CommonOptions: ParsableArguments {
@@ -23,6 +26,24 @@ struct CommonOptions: ParsableArguments {
     @Option(name: .customLong("timeout"), help: ArgumentHelp("Seconds to wait for the connection and for each response.", valueName: "SECONDS"))
     var timeout: Double = 10
 
+    @Option(name: .customLong("ca"), help: ArgumentHelp("mqtts/wss: PEM file of the CA(s) that sign the broker's certificate (default: the system bundle).", valueName: "FILE"))
+    var ca: String?
+
+    @Option(name: .customLong("cert"), help: ArgumentHelp("mqtts/wss: client certificate (PEM), with --key.", valueName: "FILE"))
+    var cert: String?
+
+    @Option(name: .customLong("key"), help: ArgumentHelp("mqtts/wss: client private key (PEM), with --cert.", valueName: "FILE"))
+    var key: String?
+
+    @Option(name: .customLong("psk-identity"), help: ArgumentHelp("mqtts: TLS-PSK identity (TS-0003 pre-shared key), with --psk-hex.", valueName: "ID"))
+    var pskIdentity: String?
+
+    @Option(name: .customLong("psk-hex"), help: ArgumentHelp("mqtts: TLS-PSK key in hex, with --psk-identity.", valueName: "HEX"))
+    var pskHex: String?
+
+    @Flag(name: .customLong("insecure"), help: "mqtts/wss: do NOT verify the broker's certificate (development only; anyone can intercept).")
+    var insecure = false
+
     func validate() throws {
         guard timeout.isFinite, timeout > 0, timeout <= 86_400 else {
             throw ValidationError("--timeout must be a number of seconds between 0 and 86400, got \(timeout)")
@@ -36,6 +57,27 @@ struct CommonOptions: ParsableArguments {
             }
         }
         _ = try endpoint()  // a bad --broker is a usage error
+        guard (cert == nil) == (key == nil) else { throw ValidationError("--cert and --key go together") }
+        guard (pskIdentity == nil) == (pskHex == nil) else { throw ValidationError("--psk-identity and --psk-hex go together") }
+        if let id = pskIdentity, let hex = pskHex, TLSConfiguration.PreSharedKey(identity: id, hexKey: hex) == nil {
+            throw ValidationError("--psk-hex must be an even number of hex digits, got '\(hex)'")
+        }
+    }
+
+    /// The TLS settings for mqtts:// and wss:// (verification on unless --insecure).
+    func tlsConfiguration() -> TLSConfiguration {
+        var t = TLSConfiguration()
+        if let ca { t.certificateAuthorities = .file(ca) }
+        if let cert, let key {
+            t.clientCertificate = .file(cert)
+            t.clientKey = .file(key)
+        }
+        if let id = pskIdentity, let hex = pskHex { t.preSharedKey = TLSConfiguration.PreSharedKey(identity: id, hexKey: hex) }
+        if t.certificateAuthorities == nil && t.preSharedKey == nil {
+            t.certificateAuthorities = .file(TLSConfiguration.systemCertificateBundle)
+        }
+        t.insecureSkipVerification = insecure
+        return t
     }
 
     /// `--timeout` in milliseconds (at least 1).
@@ -113,24 +155,27 @@ struct BrokerEndpoint {
     /// Host name or address (an IPv6 literal without brackets).
     let host: String
     let port: UInt16
+    /// The WebSocket path (ws://, wss://), empty otherwise.
+    let path: String
     let text: String
 
     init(parsing text: String, option: String) throws(CLIError) {
         var bytes = Array(text.utf8)
-        let parsed: Result<(PointOfAccessScheme, String, UInt16), OneM2MError> = bytes.withUnsafeMutableBytes { b in
+        let parsed: Result<(PointOfAccessScheme, String, UInt16, String), OneM2MError> = bytes.withUnsafeMutableBytes { b in
             do throws(OneM2MError) {
                 let p = try PointOfAccess.parse(UnsafeRawBufferPointer(b))
-                return .success((p.scheme, String(decoding: p.host, as: UTF8.self), p.port))
+                return .success((p.scheme, String(decoding: p.host, as: UTF8.self), p.port, String(decoding: p.path, as: UTF8.self)))
             } catch { return .failure(error) }
         }
         switch parsed {
-        case .success(let (scheme, host, port)):
+        case .success(let (scheme, host, port, path)):
             self.scheme = scheme
             self.host = host
             self.port = port
+            self.path = path
             self.text = text
         case .failure(let e):
-            throw .usage("invalid \(option) '\(text)': \(describe(e)) (expected mqtt://HOST[:PORT])")
+            throw .usage("invalid \(option) '\(text)': \(describe(e)) (expected mqtt://, mqtts://, ws:// or wss://HOST[:PORT])")
         }
     }
 }

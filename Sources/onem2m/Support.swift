@@ -2,6 +2,9 @@ import ArgumentParser
 import MQTTClient
 import OneM2M
 import OneM2MClient
+import OneM2MSecure
+import TLSTransport
+import WebSocketTransport
 import PosixTransport
 
 #if canImport(Glibc)
@@ -61,6 +64,9 @@ struct CLIError: Error {
             self = .connection("\(what): malformed response: \(describe(m))")
         }
     }
+
+    /// The same error with more detail appended.
+    func adding(_ detail: String) -> CLIError { CLIError(status: status, message: message + " (" + detail + ")") }
 
     private init(status: Int32, message: String) {
         self.status = status
@@ -294,28 +300,46 @@ func withConnectedClient<J: ClientJob>(_ options: CommonOptions, _ job: inout J)
             throw context.fail(error, "cannot set up the client for origin '\(options.originator)'")
         }
         return try connectAndRun(&client, &job, context)
-    case .mqtts:
-        // ==== TLS PLUG-IN POINT ====
-        // When a TLS transport exists (TLSTransport, being added to the SDK), build the client
-        // over it here and hand it to `connectAndRun`, which is generic over the transport:
-        //
-        //     var client = try CLIClient(configuration: configuration,
-        //                                transport: TLSTransport(host: endpoint.host, port: endpoint.port, ...),
-        //                                clock: PosixMonotonicClock(), wallClock: PosixWallClock(),
-        //                                reconnectPolicy: policy)
-        //     return try connectAndRun(&client, &job, context)
-        throw .connection("cannot connect to \(endpoint.text): TLS not available in this build")
-    case .ws, .wss:
-        throw .connection("cannot connect to \(endpoint.text): MQTT over WebSocket not available in this build")
+    case .mqtts, .ws, .wss:
+        // TS-0010 6.2/7.3: TLS (mbedTLS) and WebSocket transports, chosen by the URL's scheme.
+        if options.insecure && endpoint.scheme != .ws {
+            writeErr("onem2m: WARNING: --insecure: the broker's certificate is NOT verified; anyone on the path can read and change this traffic\n")
+        }
+        let transport = PointOfAccessTransport(
+            scheme: endpoint.scheme, host: endpoint.host, port: endpoint.port, path: endpoint.path, tls: options.tlsConfiguration())
+        var client: CLIClient<PointOfAccessTransport>
+        do {
+            client = try CLIClient(configuration: configuration, transport: transport, clock: PosixMonotonicClock(), wallClock: PosixWallClock(), reconnectPolicy: policy)
+        } catch {
+            throw context.fail(error, "cannot set up the client for origin '\(options.originator)'")
+        }
+        return try connectAndRun(&client, &job, context)
     }
+}
+
+/// What a secure transport knows about why it failed (certificate flags, mbedTLS text).
+func transportDetail<T: Transport>(_ transport: T) -> String? {
+    guard let p = transport as? PointOfAccessTransport else { return nil }
+    var parts: [String] = []
+    if let f = p.tlsFailure { parts.append(f.summary.description) }
+    if let tls = p.tls {
+        let flags = tls.lastVerificationFlags.text
+        if !flags.isEmpty { parts.append(flags) }
+        if tls.lastErrorCode != 0 { parts.append(TLSTransport.errorText(code: tls.lastErrorCode)) }
+    }
+    if let w = p.webSocketFailure { parts.append(w.summary.description) }
+    return parts.isEmpty ? nil : parts.joined(separator: "; ")
 }
 
 func connectAndRun<T: Transport, J: ClientJob>(_ client: inout CLIClient<T>, _ job: inout J, _ context: JobContext) throws(CLIError) -> Int32 {
     do {
         try client.connect(timeoutMilliseconds: context.timeoutMilliseconds)
     } catch {
+        let detail = transportDetail(client.mqtt.transport)
         client.disconnect()
-        throw context.fail(error, "cannot connect to \(context.endpoint.text)")
+        var failure = context.fail(error, "cannot connect to \(context.endpoint.text)")
+        if let detail { failure = failure.adding(detail) }
+        throw failure
     }
     do {
         let status = try job.run(&client, context)
