@@ -42,6 +42,10 @@ let package = Package(
         .target(name: "OneM2M", swiftSettings: core),
         // The AE device API.
         .target(name: "OneM2MClient", dependencies: ["OneM2M", "MQTTClient", "PosixTransport"], swiftSettings: core),
+        // C API for firmware daemons: include/onem2m.h (COneM2M) implemented in Swift with @_cdecl
+        // (OneM2MCAPI). scripts/cross.sh builds it in Embedded mode as libonem2m.a per target.
+        .target(name: "COneM2M"),
+        .target(name: "OneM2MCAPI", dependencies: ["COneM2M", "MQTTClient", "PosixTransport", "OneM2M"], swiftSettings: core),
         // mbedTLS client shim (C): one opaque context, BIO callbacks supplied by Swift.
         .target(
             name: "CMbedTLS",

@@ -10,7 +10,8 @@ for pkg in "$@"; do dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg"); done
 if [ ${#need[@]} -gt 0 ]; then
   echo "deps: installing ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
+  # A mirror hiccup in update must not stop an install that can still succeed from the lists we have.
+  apt-get update -qq || echo "deps: apt-get update reported errors; trying the install anyway"
   apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 "$here/acme.sh" install

@@ -1,0 +1,576 @@
+// The oneM2M C API (include/onem2m.h in COneM2M), implemented over the sans-I/O core: an
+// MQTTClient over TCP whose session lives in the caller's arena, and the OneM2M primitives,
+// topics and JSON writer/reader. Exported with @_cdecl; builds in Embedded Swift and in normal
+// Swift. One blocking request at a time; notifications are served while waiting.
+import COneM2M
+import MQTTClient
+import MQTTPacket
+import OneM2M
+import PosixTransport
+
+/// Where the pieces of a client sit in the caller's arena.
+struct CLayout {
+    static let idBytes = ONEM2M_MAX_ID + 1
+    static let urlBytes = 256
+    static let scratchBytes = 512
+    var state = 0, session = 0, ids = 0, url = 0, scratch = 0, total = 0
+
+    init(_ caps: SessionCapacities) {
+        var offset = 0
+        func place(_ bytes: Int, align: Int) -> Int {
+            offset = (offset + align - 1) / align * align
+            defer { offset += bytes }
+            return offset
+        }
+        state = place(MemoryLayout<CClient>.size, align: max(8, MemoryLayout<CClient>.alignment))
+        session = place(caps.arenaBytes, align: 8)
+        ids = place(3 * Int(CLayout.idBytes), align: 8)
+        url = place(CLayout.urlBytes, align: 8)
+        scratch = place(CLayout.scratchBytes, align: 8)
+        total = offset
+    }
+}
+
+func capacities(_ c: onem2m_config) -> SessionCapacities {
+    SessionCapacities(
+        transmitBytes: Int(c.tx_bytes), receiveBytes: Int(c.rx_bytes), storeBytes: Int(c.store_bytes),
+        inflight: Int(c.inflight), inboundHistory: 16, pendingSubscriptions: 2)
+}
+
+/// Length of a NUL-terminated string, or nil if it is longer than `limit`.
+func cLength(_ s: UnsafePointer<CChar>, limit: Int) -> Int? {
+    var n = 0
+    while s[n] != 0 {
+        n += 1
+        if n > limit { return nil }
+    }
+    return n
+}
+
+func cBytes(_ s: UnsafePointer<CChar>?, limit: Int = 4096) -> ByteString? {
+    guard let s, let n = cLength(s, limit: limit), n > 0 else { return nil }
+    return ByteString(UnsafeRawBufferPointer(start: UnsafeRawPointer(s), count: n))
+}
+
+let clientMagic: UInt32 = 0x4F4E_454D  // "ONEM"
+
+/// The `pc` of a request. One enum (not one closure per request kind) so that exactly one
+/// closure reaches `MQTTClient.publish(writePayload:)`: the optimizer clones that function (and
+/// `MQTTSession.publish`, ~1.2 KB on Thumb-2) once per distinct closure.
+enum Content {
+    case none
+    case ae(name: ByteString, appID: ByteString, pointOfAccess: ByteString)
+    case container(name: ByteString)
+    case contentInstance(ByteString)
+    case subscription(name: ByteString, notify: ByteString)
+
+    func write(into w: inout JSONWriter) throws(OneM2MError) {
+        try w.beginObject()
+        switch self {
+        case .none: break
+        case .ae(let rn, let api, let poa):
+            try w.key("m2m:ae")
+            try w.beginObject()
+            try w.member("rn", rn)
+            try w.member("api", api)
+            try w.member("rr", bool: true)
+            try w.key("srv")
+            try w.beginArray()
+            try w.string("3")
+            try w.endArray()
+            if !poa.isEmpty {
+                try w.key("poa")
+                try w.beginArray()
+                try w.string(poa)
+                try w.endArray()
+            }
+            try w.endObject()
+        case .container(let rn):
+            try w.key("m2m:cnt")
+            try w.beginObject()
+            try w.member("rn", rn)
+            try w.endObject()
+        case .contentInstance(let con):
+            try w.key("m2m:cin")
+            try w.beginObject()
+            try w.member("cnf", "text/plain:0")
+            try w.member("con", con)
+            try w.endObject()
+        case .subscription(let rn, let nu):
+            try w.key("m2m:sub")
+            try w.beginObject()
+            try w.member("rn", rn)
+            try w.key("nu")
+            try w.beginArray()
+            try w.string(nu)
+            try w.endArray()
+            try w.key("enc")
+            try w.beginObject()
+            try w.key("net")
+            try w.beginArray()
+            try w.integer(3)
+            try w.endArray()
+            try w.endObject()
+            try w.endObject()
+        }
+        try w.endObject()
+    }
+}
+
+/// What goes out: one of our requests, or our answer to a request.
+enum Outgoing {
+    case request(RequestPrimitive, Content)
+    case response(ResponsePrimitive)
+
+    func write(into w: inout JSONWriter) throws(OneM2MError) {
+        switch self {
+        case .request(let r, .none): try r.encode(into: &w)
+        case .request(let r, let content): try r.encode(into: &w) { (w) throws(OneM2MError) in try content.write(into: &w) }
+        case .response(let r): try r.encode(into: &w)
+        }
+    }
+}
+
+/// The client state, placed at the start of the arena.
+struct CClient: ~Copyable {
+    var magic = clientMagic
+    var mqtt: MQTTClient<TCPTransport, PosixMonotonicClock>
+    let ids: UnsafeMutableRawBufferPointer
+    let urlBuffer: UnsafeMutableRawBufferPointer
+    let scratch: UnsafeMutableRawBufferPointer
+    var aeLength = 0, cseIDLength = 0, cseNameLength = 0, urlLength = 0
+    var requestTimeout: Int
+    var counter: UInt32 = 0
+    var salt: UInt32
+    var notify: onem2m_notify_fn? = nil
+    var context: UnsafeMutableRawPointer? = nil
+    var everConnected = false
+    /// The request number awaiting its response (0: none) and the status that answered it.
+    var awaiting: UInt32 = 0
+    var answer: ResponseStatusCode? = nil
+    var answerMalformed = false
+    var delivered = 0
+
+    var ae: ByteString { ByteString(UnsafeRawBufferPointer(rebasing: ids[0..<aeLength])) }
+    var cseID: ByteString { ByteString(UnsafeRawBufferPointer(rebasing: ids[Int(CLayout.idBytes)..<(Int(CLayout.idBytes) + cseIDLength)])) }
+    var cseName: ByteString {
+        let at = 2 * Int(CLayout.idBytes)
+        return ByteString(UnsafeRawBufferPointer(rebasing: ids[at..<(at + cseNameLength)]))
+    }
+    var url: ByteString { ByteString(UnsafeRawBufferPointer(rebasing: urlBuffer[0..<urlLength])) }
+
+    /// Scratch regions: the `rqi` of the request being sent, and a topic.
+    var rqiSpace: UnsafeMutableRawBufferPointer { UnsafeMutableRawBufferPointer(rebasing: scratch[0..<32]) }
+    var topicSpace: UnsafeMutableRawBufferPointer { UnsafeMutableRawBufferPointer(rebasing: scratch[32...]) }
+
+    // MARK: Connecting
+
+    mutating func connect(url text: ByteString, timeout: Int) -> Int32 {
+        guard let n = try? text.copy(into: urlBuffer), n > 0 else { return ONEM2M_EURL.rawValue }
+        urlLength = n
+        let view = UnsafeRawBufferPointer(rebasing: urlBuffer[0..<n])
+        guard let poa = try? PointOfAccess.parse(view), poa.scheme == .mqtt else { return ONEM2M_EURL.rawValue }
+        if mqtt.isOpen { mqtt.disconnect(timeoutMilliseconds: 1_000) }
+        mqtt.transport = TCPTransport(host: String(decoding: poa.host, as: UTF8.self), port: poa.port)
+        do throws(ClientError) {
+            try mqtt.connect(timeoutMilliseconds: timeout) { _ in }
+        } catch { return code(error) }
+        everConnected = true
+        guard let filters = subscriptionFilters() else { return ONEM2M_EINVAL.rawValue }
+        do throws(ClientError) {
+            let granted = try mqtt.subscribeAndWait(filters, timeoutMilliseconds: timeout) { _ in }
+            if granted.contains(0x80) { return ONEM2M_EREFUSED.rawValue }
+        } catch { return code(error) }
+        return ONEM2M_OK.rawValue
+    }
+
+    /// TS-0010 6.4.5: requests to me from anyone, and responses to my requests.
+    func subscriptionFilters() -> [TopicSubscription]? {
+        let me = ae, cse = cseID, space = topicSpace
+        guard let a = try? OneM2MTopic.writeFilter(kind: .request, originator: nil, receiver: me, suffix: .anyLevels, into: space) else { return nil }
+        let requests = Array(UnsafeRawBufferPointer(rebasing: space[0..<a]))
+        guard let b = try? OneM2MTopic.writeFilter(kind: .response, originator: me, receiver: cse, suffix: .anyLevels, into: space) else { return nil }
+        let responses = Array(UnsafeRawBufferPointer(rebasing: space[0..<b]))
+        return [TopicSubscription(filter: requests, qos: .atLeastOnce), TopicSubscription(filter: responses, qos: .atLeastOnce)]
+    }
+
+    // MARK: Requests
+
+    /// `rqi` = 8 hex digits of salt, `-`, decimal request number.
+    func writeRequestIdentifier(_ number: UInt32) -> ByteString {
+        let out = rqiSpace
+        var i = 0
+        var shift: UInt32 = 28
+        while i < 8 {
+            let d = UInt8(truncatingIfNeeded: (salt >> shift) & 0xF)
+            out[i] = d < 10 ? 48 + d : 87 + d
+            i += 1
+            shift &-= 4
+        }
+        out[8] = UInt8(ascii: "-")
+        var digits = 0
+        var v = number
+        repeat { digits += 1; v /= 10 } while v > 0
+        v = number
+        var at = 9 + digits - 1
+        repeat {
+            out[at] = 48 + UInt8(truncatingIfNeeded: v % 10)
+            v /= 10
+            at -= 1
+        } while v > 0
+        return ByteString(UnsafeRawBufferPointer(rebasing: out[0..<(9 + digits)]))
+    }
+
+    /// The request number of one of our `rqi`s, or nil.
+    func requestNumber(_ rqi: ByteString) -> UInt32? {
+        var i = 0
+        var value: UInt64 = 0
+        var shift: UInt32 = 28
+        for b in rqi {
+            if i < 8 {
+                let d = UInt8(truncatingIfNeeded: (salt >> shift) & 0xF)
+                if b != (d < 10 ? 48 + d : 87 + d) { return nil }
+                shift &-= 4
+            } else if i == 8 {
+                if b != UInt8(ascii: "-") { return nil }
+            } else {
+                guard b >= 48 && b <= 57, i < 20 else { return nil }
+                value = value * 10 + UInt64(b - 48)
+            }
+            i += 1
+        }
+        guard i > 9, value <= UInt64(UInt32.max) else { return nil }
+        return UInt32(value)
+    }
+
+    /// Publishes a primitive at QoS 1 on `topic` (the only call of `mqtt.publish`). Returns nil
+    /// or a C result code.
+    mutating func publishJSON(_ topic: UnsafeRawBufferPointer, _ out: Outgoing) -> Int32? {
+        var encodeError: OneM2MError? = nil
+        do throws(ClientError) {
+            try mqtt.publish(topic: topic, qos: .atLeastOnce) { space in
+                var w = JSONWriter(buffer: space)
+                do throws(OneM2MError) { try out.write(into: &w) } catch {
+                    encodeError = error
+                    return nil
+                }
+                return w.count
+            }
+        } catch {
+            if let e = encodeError, e != .bufferTooSmall { return ONEM2M_EINVAL.rawValue }
+            return code(error)
+        }
+        return nil
+    }
+
+    /// Sends one request and waits for its response.
+    mutating func request(
+        _ operation: OneM2M.Operation, to: ByteString, type: ResourceType?, timeout: Int, rsc: UnsafeMutablePointer<Int32>?,
+        _ content: Content
+    ) -> Int32 {
+        rsc?.pointee = 0
+        guard everConnected else { return ONEM2M_ENOTCONN.rawValue }
+        let number = counter &+ 1 == 0 ? 1 : counter &+ 1
+        let primitive = RequestPrimitive(
+            operation: operation, to: to, from: ae, requestIdentifier: writeRequestIdentifier(number), resourceType: type)
+        guard let topicLength = try? OneM2MTopic.write(kind: .request, originator: ae, receiver: cseID, serialization: .json, into: topicSpace) else {
+            return ONEM2M_EINVAL.rawValue
+        }
+        if let failed = publishJSON(UnsafeRawBufferPointer(rebasing: topicSpace[0..<topicLength]), .request(primitive, content)) {
+            return failed
+        }
+        counter = number
+        awaiting = number
+        answer = nil
+        answerMalformed = false
+        let deadline = mqtt.clock.nowMilliseconds() + Int64(timeout)
+        defer { awaiting = 0 }
+        while answer == nil {
+            let left = deadline - mqtt.clock.nowMilliseconds()
+            if left <= 0 { return answerMalformed ? ONEM2M_EBADRESPONSE.rawValue : ONEM2M_ETIMEDOUT.rawValue }
+            let event: ClientEvent?
+            do throws(ClientError) { event = try mqtt.nextEvent(timeoutMilliseconds: Int(left)) } catch { return code(error) }
+            if let event { handle(event) }
+        }
+        let status = answer!
+        rsc?.pointee = Int32(status.rawValue)
+        return status.isSuccess ? ONEM2M_OK.rawValue : ONEM2M_EREJECTED.rawValue
+    }
+
+    // MARK: Incoming traffic
+
+    mutating func poll(timeout: Int) -> Int32 {
+        guard everConnected else { return ONEM2M_ENOTCONN.rawValue }
+        delivered = 0
+        let deadline = mqtt.clock.nowMilliseconds() + Int64(timeout)
+        var wait = timeout
+        while true {
+            let event: ClientEvent?
+            do throws(ClientError) { event = try mqtt.nextEvent(timeoutMilliseconds: wait) } catch { return code(error) }
+            guard let event else {
+                if mqtt.clock.nowMilliseconds() >= deadline || wait == 0 { break }
+                wait = Int(max(0, deadline - mqtt.clock.nowMilliseconds()))
+                continue
+            }
+            handle(event)
+            wait = 0  // drain what is ready, then return
+        }
+        return Int32(truncatingIfNeeded: delivered)
+    }
+
+    mutating func handle(_ event: ClientEvent) {
+        switch event {
+        case .session(.message(let p)):
+            guard let topic = try? OneM2MTopic.parse(p.topic) else { return }
+            if topic.kind.carriesRequest {
+                serve(topic, p.payload)
+            } else {
+                receiveResponse(p.payload)
+            }
+        case .session(.connected(let present)):
+            // The broker lost our subscriptions (TS-0010 6.4.5): subscribe again.
+            if !present, let filters = subscriptionFilters() { _ = try? mqtt.subscribe(filters) }
+        default:
+            break
+        }
+    }
+
+    mutating func receiveResponse(_ payload: UnsafeRawBufferPointer) {
+        guard awaiting != 0 else { return }
+        guard let view = try? ResponsePrimitiveView(decoding: payload) else {
+            answerMalformed = true
+            return
+        }
+        if let rqi = view.requestIdentifier, requestNumber(rqi) == awaiting { answer = view.statusCode }
+    }
+
+    /// TS-0010 6.4.3: answer every request addressed to us; NOTIFY goes to the callback.
+    mutating func serve(_ topic: TopicView, _ payload: UnsafeRawBufferPointer) {
+        guard let request = try? RequestPrimitiveView(decoding: payload) else {
+            respond(topic, .badRequest, rqi: RequestPrimitiveView.salvageRequestIdentifier(from: payload), rvi: nil, to: nil)
+            return
+        }
+        let now = PosixWallClock().unixMicroseconds()
+        if request.hasExpired(now: now, receivedAt: now) {
+            respond(topic, .requestTimeout, rqi: request.requestIdentifier, rvi: request.releaseVersionText, to: request.from)
+            return
+        }
+        if request.operation != .notify {
+            respond(topic, .operationNotAllowed, rqi: request.requestIdentifier, rvi: request.releaseVersionText, to: request.from)
+            return
+        }
+        if let fn = notify {
+            let pc = request.content?.rawBytes ?? UnsafeRawBufferPointer(start: nil, count: 0)
+            fn(pc.baseAddress?.assumingMemoryBound(to: CChar.self), pc.count, context)
+        }
+        delivered += 1
+        respond(topic, .ok, rqi: request.requestIdentifier, rvi: request.releaseVersionText, to: request.from)
+    }
+
+    mutating func respond(_ topic: TopicView, _ status: ResponseStatusCode, rqi: ByteString?, rvi: ByteString?, to: ByteString?) {
+        guard let n = try? topic.writeResponseTopic(into: topicSpace) else { return }
+        let responseTopic = UnsafeRawBufferPointer(rebasing: topicSpace[0..<n])
+        let version = rvi.flatMap { ReleaseVersion(text: $0) } ?? .r3
+        let response = ResponsePrimitive(statusCode: status, requestIdentifier: rqi, releaseVersion: version, from: ae, to: to)
+        _ = publishJSON(responseTopic, .response(response))
+    }
+}
+
+/// Maps the client's typed errors onto the C result codes.
+func code(_ e: ClientError) -> Int32 {
+    switch e {
+    case .transport(let t):
+        switch t {
+        case .resolveFailed: return ONEM2M_ERESOLVE.rawValue
+        case .refused, .unreachable: return ONEM2M_ECONNECT.rawValue
+        case .timedOut: return ONEM2M_ETIMEDOUT.rawValue
+        case .reset, .closed: return ONEM2M_ECLOSED.rawValue
+        case .notConnected: return ONEM2M_ENOTCONN.rawValue
+        case .invalidEndpoint: return ONEM2M_EURL.rawValue
+        case .tls, .system: return ONEM2M_EIO.rawValue
+        }
+    case .session(let s):
+        switch s {
+        case .busy: return ONEM2M_EBUSY.rawValue
+        case .packetTooLarge: return ONEM2M_ETOOBIG.rawValue
+        case .notConnected: return ONEM2M_ENOTCONN.rawValue
+        case .alreadyConnected: return ONEM2M_ESTATE.rawValue
+        case .invalidArgument: return ONEM2M_EINVAL.rawValue
+        case .protocolViolation, .unexpectedPacket: return ONEM2M_EPROTOCOL.rawValue
+        case .connectionRefused: return ONEM2M_EREFUSED.rawValue
+        case .connectTimedOut, .pingTimedOut: return ONEM2M_ETIMEDOUT.rawValue
+        case .invalidCapacities: return ONEM2M_EARENA.rawValue
+        }
+    case .timedOut: return ONEM2M_ETIMEDOUT.rawValue
+    case .notConnected: return ONEM2M_ENOTCONN.rawValue
+    }
+}
+
+/// The client behind a handle, or nil for NULL / a pointer that is not a live client.
+func client(_ handle: OpaquePointer?) -> UnsafeMutablePointer<CClient>? {
+    guard let handle else { return nil }
+    let p = UnsafeMutablePointer<CClient>(handle)
+    return p.pointee.magic == clientMagic ? p : nil
+}
+
+func timeout(_ p: UnsafeMutablePointer<CClient>, _ ms: UInt32) -> Int {
+    ms == 0 ? p.pointee.requestTimeout : Int(ms)
+}
+
+// MARK: - Exported functions
+
+@_cdecl("onem2m_config_init")
+public func onem2mConfigInit(_ cfg: UnsafeMutablePointer<onem2m_config>?) {
+    guard let cfg else { return }
+    cfg.pointee = onem2m_config(
+        ae_id: nil, cse_id: nil, cse_name: nil, request_timeout_ms: 10_000, keep_alive_s: 60, inflight: 8,
+        tx_bytes: 2048, rx_bytes: 2048, store_bytes: 4096)
+}
+
+@_cdecl("onem2m_arena_size")
+public func onem2mArenaSize(_ cfg: UnsafePointer<onem2m_config>?) -> Int {
+    guard let cfg else { return 0 }
+    let caps = capacities(cfg.pointee)
+    guard caps.isValid else { return 0 }
+    return CLayout(caps).total
+}
+
+@_cdecl("onem2m_create")
+public func onem2mCreate(
+    _ cfg: UnsafePointer<onem2m_config>?, _ arena: UnsafeMutableRawPointer?, _ arenaLength: Int,
+    _ out: UnsafeMutablePointer<OpaquePointer?>?
+) -> Int32 {
+    guard let cfg, let out else { return ONEM2M_EINVAL.rawValue }
+    out.pointee = nil
+    let c = cfg.pointee
+    let limit = Int(ONEM2M_MAX_ID)
+    guard let aeID = c.ae_id, let aeLength = cLength(aeID, limit: limit), aeLength > 0 else { return ONEM2M_EINVAL.rawValue }
+    var cseIDLength = 5, cseNameLength = 6
+    if let s = c.cse_id { guard let n = cLength(s, limit: limit), n > 0 else { return ONEM2M_EINVAL.rawValue }; cseIDLength = n }
+    if let s = c.cse_name { guard let n = cLength(s, limit: limit), n > 0 else { return ONEM2M_EINVAL.rawValue }; cseNameLength = n }
+    let caps = capacities(c)
+    guard caps.isValid else { return ONEM2M_EINVAL.rawValue }
+    let layout = CLayout(caps)
+    guard let arena, arenaLength >= layout.total, UInt(bitPattern: arena) % 8 == 0 else { return ONEM2M_EARENA.rawValue }
+
+    let ids = UnsafeMutableRawBufferPointer(start: arena + layout.ids, count: 3 * Int(CLayout.idBytes))
+    func store(_ s: UnsafePointer<CChar>?, _ fallback: StaticString, _ n: Int, at slot: Int) {
+        let dst = ids.baseAddress! + slot * Int(CLayout.idBytes)
+        if let s { dst.copyMemory(from: s, byteCount: n) } else { dst.copyMemory(from: fallback.utf8Start, byteCount: n) }
+    }
+    store(aeID, "", aeLength, at: 0)
+    store(c.cse_id, "id-in", cseIDLength, at: 1)
+    store(c.cse_name, "cse-in", cseNameLength, at: 2)
+
+    // TS-0010 6.3: client ID "A::<AE-ID>", Clean Session 0.
+    var clientID: [UInt8] = [UInt8(ascii: "A"), UInt8(ascii: ":"), UInt8(ascii: ":")]
+    clientID.append(contentsOf: UnsafeRawBufferPointer(start: ids.baseAddress!, count: aeLength))
+    let session: MQTTSession
+    do throws(SessionError) {
+        session = try MQTTSession(
+            configuration: SessionConfiguration(clientID: clientID, keepAliveSeconds: c.keep_alive_s),
+            capacities: caps, arena: UnsafeMutableRawBufferPointer(start: arena + layout.session, count: caps.arenaBytes))
+    } catch { return ONEM2M_EARENA.rawValue }
+    let clock = PosixMonotonicClock()
+    let salt = UInt32(truncatingIfNeeded: PosixWallClock().unixMicroseconds() &* 0x9E37_79B9 ^ clock.nowMilliseconds())
+    var state = CClient(
+        mqtt: MQTTClient(session: session, transport: TCPTransport(host: "", port: 0), clock: clock),
+        ids: ids,
+        urlBuffer: UnsafeMutableRawBufferPointer(start: arena + layout.url, count: CLayout.urlBytes),
+        scratch: UnsafeMutableRawBufferPointer(start: arena + layout.scratch, count: CLayout.scratchBytes),
+        requestTimeout: Int(c.request_timeout_ms == 0 ? 10_000 : c.request_timeout_ms),
+        salt: salt | 0x1000_0000)
+    state.aeLength = aeLength
+    state.cseIDLength = cseIDLength
+    state.cseNameLength = cseNameLength
+    let p = (arena + layout.state).bindMemory(to: CClient.self, capacity: 1)
+    p.initialize(to: state)
+    out.pointee = OpaquePointer(p)
+    return ONEM2M_OK.rawValue
+}
+
+@_cdecl("onem2m_set_notify_callback")
+public func onem2mSetNotifyCallback(_ handle: OpaquePointer?, _ fn: onem2m_notify_fn?, _ ctx: UnsafeMutableRawPointer?) -> Int32 {
+    guard let p = client(handle) else { return ONEM2M_EINVAL.rawValue }
+    p.pointee.notify = fn
+    p.pointee.context = ctx
+    return ONEM2M_OK.rawValue
+}
+
+@_cdecl("onem2m_connect")
+public func onem2mConnect(_ handle: OpaquePointer?, _ url: UnsafePointer<CChar>?, _ timeoutMs: UInt32) -> Int32 {
+    guard let p = client(handle) else { return ONEM2M_EINVAL.rawValue }
+    guard let text = cBytes(url, limit: CLayout.urlBytes) else { return ONEM2M_EURL.rawValue }
+    return p.pointee.connect(url: text, timeout: timeout(p, timeoutMs))
+}
+
+@_cdecl("onem2m_register_ae")
+public func onem2mRegisterAE(
+    _ handle: OpaquePointer?, _ appID: UnsafePointer<CChar>?, _ name: UnsafePointer<CChar>?, _ timeoutMs: UInt32,
+    _ rsc: UnsafeMutablePointer<Int32>?
+) -> Int32 {
+    guard let p = client(handle), let api = cBytes(appID), let rn = cBytes(name) else { return ONEM2M_EINVAL.rawValue }
+    let poa = p.pointee.url
+    return p.pointee.request(.create, to: p.pointee.cseName, type: .ae, timeout: timeout(p, timeoutMs), rsc: rsc,
+                             .ae(name: rn, appID: api, pointOfAccess: poa))
+}
+
+@_cdecl("onem2m_create_container")
+public func onem2mCreateContainer(
+    _ handle: OpaquePointer?, _ parent: UnsafePointer<CChar>?, _ name: UnsafePointer<CChar>?, _ timeoutMs: UInt32,
+    _ rsc: UnsafeMutablePointer<Int32>?
+) -> Int32 {
+    guard let p = client(handle), let to = cBytes(parent), let rn = cBytes(name) else { return ONEM2M_EINVAL.rawValue }
+    return p.pointee.request(.create, to: to, type: .container, timeout: timeout(p, timeoutMs), rsc: rsc, .container(name: rn))
+}
+
+@_cdecl("onem2m_create_content_instance")
+public func onem2mCreateContentInstance(
+    _ handle: OpaquePointer?, _ container: UnsafePointer<CChar>?, _ content: UnsafePointer<CChar>?, _ contentLength: Int,
+    _ timeoutMs: UInt32, _ rsc: UnsafeMutablePointer<Int32>?
+) -> Int32 {
+    guard let p = client(handle), let to = cBytes(container), contentLength >= 0, content != nil || contentLength == 0 else {
+        return ONEM2M_EINVAL.rawValue
+    }
+    let con = ByteString(UnsafeRawBufferPointer(start: UnsafeRawPointer(content), count: contentLength))
+    return p.pointee.request(.create, to: to, type: .contentInstance, timeout: timeout(p, timeoutMs), rsc: rsc, .contentInstance(con))
+}
+
+@_cdecl("onem2m_create_subscription")
+public func onem2mCreateSubscription(
+    _ handle: OpaquePointer?, _ parent: UnsafePointer<CChar>?, _ name: UnsafePointer<CChar>?, _ timeoutMs: UInt32,
+    _ rsc: UnsafeMutablePointer<Int32>?
+) -> Int32 {
+    guard let p = client(handle), let to = cBytes(parent), let rn = cBytes(name) else { return ONEM2M_EINVAL.rawValue }
+    let me = p.pointee.ae
+    return p.pointee.request(.create, to: to, type: .subscription, timeout: timeout(p, timeoutMs), rsc: rsc, .subscription(name: rn, notify: me))
+}
+
+@_cdecl("onem2m_poll")
+public func onem2mPoll(_ handle: OpaquePointer?, _ timeoutMs: UInt32) -> Int32 {
+    guard let p = client(handle) else { return ONEM2M_EINVAL.rawValue }
+    return p.pointee.poll(timeout: Int(timeoutMs))
+}
+
+@_cdecl("onem2m_deregister")
+public func onem2mDeregister(_ handle: OpaquePointer?, _ timeoutMs: UInt32, _ rsc: UnsafeMutablePointer<Int32>?) -> Int32 {
+    guard let p = client(handle) else { return ONEM2M_EINVAL.rawValue }
+    let limit = timeout(p, timeoutMs)
+    let status = p.pointee.request(.delete, to: p.pointee.ae, type: nil, timeout: limit, rsc: rsc, .none)
+    // TS-0010 6.3 clean-up: the broker discards our session and subscriptions.
+    do throws(ClientError) {
+        try p.pointee.mqtt.cleanUpSession(timeoutMilliseconds: limit) { _ in }
+    } catch {
+        return status == ONEM2M_OK.rawValue ? code(error) : status
+    }
+    p.pointee.everConnected = false
+    return status
+}
+
+@_cdecl("onem2m_destroy")
+public func onem2mDestroy(_ handle: OpaquePointer?) {
+    guard let p = client(handle) else { return }
+    if p.pointee.mqtt.isOpen { p.pointee.mqtt.disconnect(timeoutMilliseconds: 1_000) }
+    p.pointee.magic = 0
+    p.deinitialize(count: 1)
+}

@@ -1,0 +1,275 @@
+#!/usr/bin/env bash
+# Embedded Swift cross builds of the core, with plain swiftc and the toolset JSONs in Toolchains/
+# (the same flags `swift build --toolset` uses), for three targets:
+#
+#   host     x86_64-unknown-linux-gnu in Embedded mode       Toolchains/x86_64-linux-gnu-embedded.json
+#   aarch64  aarch64-none-none-elf + Debian arm64 glibc      Toolchains/aarch64-linux-gnu.json   (qemu-aarch64)
+#   armv7    armv7-none-none-eabi, Thumb-2, hard-float glibc Toolchains/armv7-linux-gnueabihf.json (qemu-arm)
+#
+# Usage:
+#   scripts/cross.sh deps                install the cross compilers, sysroots and qemu-user (only if missing)
+#   scripts/cross.sh build [TARGET...]   core modules + CPosix + C API (libonem2m.a) + EmbeddedRunner +
+#                                        EmbeddedAE + c-daemon + size probe, into .build-cross/<target>/
+#   scripts/cross.sh test  [TARGET...]   build, then run EmbeddedRunner natively / under qemu
+#   scripts/cross.sh e2e   [TARGET...]   start mosquitto + ACME (scripts/services.sh), run EmbeddedAE and
+#                                        c-daemon for each target against them, stop them
+#                                        (E2E_PROGRAMS="c-daemon" runs only the C daemon)
+#   scripts/cross.sh all                 deps, test and e2e for every target (`make cross`)
+#
+# TARGET defaults to "host aarch64 armv7"; targets build in parallel (CROSS_JOBS, default nproc).
+# Nothing here is a SwiftPM target, so `swift build` and
+# `swift test` of the package never see these executables.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+OUT_ROOT=${CROSS_OUT:-$ROOT/.build-cross}
+ALL_TARGETS="host aarch64 armv7"
+E2E_PROGRAMS=${E2E_PROGRAMS:-EmbeddedAE c-daemon}
+CORE="MQTTPacket MQTTTransport MQTTSession MQTTClient PosixTransport OneM2M OneM2MClient OneM2MCAPI"
+SWIFTC=${SWIFTC:-swiftc}
+CLANG=${CLANG:-$(dirname "$(command -v "$SWIFTC")")/clang}
+[ -x "$CLANG" ] || CLANG=clang
+NM=${NM:-$(dirname "$(command -v "$SWIFTC")")/llvm-nm}
+AR=${AR:-$(dirname "$(command -v "$SWIFTC")")/llvm-ar}
+[ -x "$AR" ] || AR=ar
+
+log() { echo "cross: $*" >&2; }
+die() { echo "cross: $*" >&2; exit 1; }
+
+# --- targets -------------------------------------------------------------------------------------
+
+target_vars() { # sets TRIPLE TOOLSET QEMU SYSROOT for $1
+    case "$1" in
+        host) TRIPLE=x86_64-unknown-linux-gnu; TOOLSET=Toolchains/x86_64-linux-gnu-embedded.json; QEMU=(); SYSROOT= ;;
+        aarch64) TRIPLE=aarch64-none-none-elf; TOOLSET=Toolchains/aarch64-linux-gnu.json
+                 QEMU=(qemu-aarch64 -L /usr/aarch64-linux-gnu); SYSROOT=/usr/aarch64-linux-gnu ;;
+        armv7) TRIPLE=armv7-none-none-eabi; TOOLSET=Toolchains/armv7-linux-gnueabihf.json
+               QEMU=(qemu-arm -L /usr/arm-linux-gnueabihf); SYSROOT=/usr/arm-linux-gnueabihf ;;
+        *) die "unknown target '$1' (host, aarch64, armv7)" ;;
+    esac
+}
+
+# The toolset JSON split into: Swift compile flags, clang link flags (the -Xclang-linker values),
+# C flags. One flag per line.
+toolset_flags() { # $1 = json, $2 = swift|link|c
+    python3 - "$1" "$2" <<'PY'
+import json, sys
+t = json.load(open(sys.argv[1]))
+swift = t.get("swiftCompiler", {}).get("extraCLIOptions", [])
+out, i = [], 0
+while i < len(swift):
+    if swift[i] == "-Xclang-linker":
+        if sys.argv[2] == "link": out.append(swift[i + 1])
+        i += 2
+        continue
+    if sys.argv[2] == "swift": out.append(swift[i])
+    i += 1
+if sys.argv[2] == "c": out = t.get("cCompiler", {}).get("extraCLIOptions", [])
+print("\n".join(out))
+PY
+}
+
+load_target() { # $1 = target; sets the *_FLAGS arrays and OUT
+    target_vars "$1"
+    mapfile -t SWIFT_FLAGS < <(toolset_flags "$TOOLSET" swift)
+    mapfile -t LINK_FLAGS < <(toolset_flags "$TOOLSET" link)
+    mapfile -t C_FLAGS < <(toolset_flags "$TOOLSET" c)
+    SWIFT_FLAGS+=(-target "$TRIPLE" -Osize -parse-as-library)
+    # Extra flags for experiments (e.g. CROSS_SWIFT_FLAGS="-Xllvm -sil-disable-pass=closure-specialize"
+    # with CROSS_OUT=.build-cross-exp); word-split on purpose.
+    # shellcheck disable=SC2206
+    SWIFT_FLAGS+=(${CROSS_SWIFT_FLAGS:-})
+    C_FLAGS+=(-target "$TRIPLE" -Os)
+    OUT="$OUT_ROOT/$1"
+    mkdir -p "$OUT/mod" "$OUT/obj" "$OUT/bin"
+}
+
+# --- dependencies --------------------------------------------------------------------------------
+
+deps() {
+    local need=()
+    for p in gcc-aarch64-linux-gnu libc6-dev-arm64-cross gcc-arm-linux-gnueabihf libc6-dev-armhf-cross qemu-user; do
+        dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
+    done
+    if [ ${#need[@]} -gt 0 ]; then
+        log "installing ${need[*]}"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq || log "apt-get update reported errors; trying the install anyway"
+        apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+    fi
+    command -v ld.lld >/dev/null 2>&1 || [ -x "$(dirname "$CLANG")/ld.lld" ] || die "ld.lld missing (the Swift toolchain ships it)"
+}
+
+gcc_dir_check() { # the toolset JSONs name gcc 12's cross directories (Debian 12)
+    local d
+    for d in $(printf '%s\n' "${LINK_FLAGS[@]}" | sed -n 's/^--gcc-install-dir=//p'); do
+        [ -d "$d" ] || die "$d missing: run scripts/cross.sh deps (or edit $TOOLSET for your gcc version)"
+    done
+}
+
+# --- building ------------------------------------------------------------------------------------
+
+swift_module() { # $1 = module name, $2... = sources
+    local m=$1; shift
+    "$SWIFTC" "${SWIFT_FLAGS[@]}" -I "$OUT/mod" -I Sources/CPosix/include -I Sources/COneM2M/include \
+        -module-name "$m" "$@" -emit-module -emit-module-path "$OUT/mod/$m.swiftmodule" -c -o "$OUT/obj/$m.o"
+}
+
+swift_exec_obj() { # $1 = module name, $2... = sources (an executable's own code)
+    local m=$1; shift
+    "$SWIFTC" "${SWIFT_FLAGS[@]}" -I "$OUT/mod" -I Sources/CPosix/include -I Sources/COneM2M/include \
+        -module-name "$m" "$@" -c -o "$OUT/obj/$m.o"
+}
+
+c_obj() { # $1 = source, $2 = object
+    "$CLANG" "${C_FLAGS[@]}" -I Sources/CPosix/include -I Sources/COneM2M/include -c "$1" -o "$2"
+}
+
+link() { # $1 = output, $2... = objects and archives
+    local out=$1; shift
+    "$CLANG" "${LINK_FLAGS[@]}" "$@" -o "$out"
+}
+
+# True when $1 exists and is newer than every other argument (and the toolset and this script).
+fresh() {
+    local out=$1 f; shift
+    [ -e "$out" ] || return 1
+    [ -z "${CROSS_SWIFT_FLAGS:-}" ] || return 1
+    for f in "$@" "$TOOLSET" "$0"; do [ "$f" -nt "$out" ] && return 1; done
+    return 0
+}
+
+build() { # $1 = target
+    local t=$1 m start=$SECONDS stale=0
+    load_target "$t"
+    gcc_dir_check
+    # One build per target directory at a time (make -j may run size-check, c-example and cross together).
+    exec 8>"$OUT/.lock"
+    flock 8
+    log "[$t] core modules ($TRIPLE)"
+    # Modules build in dependency order; once one is rebuilt, everything after it is too.
+    for m in $CORE; do
+        if [ $stale -eq 1 ] || ! fresh "$OUT/obj/$m.o" Sources/"$m"/*.swift Sources/CPosix/include/* Sources/COneM2M/include/*; then
+            swift_module "$m" Sources/"$m"/*.swift
+            stale=1
+        fi
+    done
+    c_obj Sources/CPosix/cposix.c "$OUT/obj/CPosix.o"
+    c_obj Sources/COneM2M/onem2m.c "$OUT/obj/COneM2M.o"
+    # The C API as one static library: everything a C daemon links, nothing else.
+    rm -f "$OUT/bin/libonem2m.a"
+    "$AR" rcs "$OUT/bin/libonem2m.a" "$OUT"/obj/{MQTTPacket,MQTTTransport,MQTTSession,MQTTClient,PosixTransport,OneM2M,OneM2MCAPI,CPosix,COneM2M}.o
+    cp Sources/COneM2M/include/onem2m.h "$OUT/bin/"
+
+    log "[$t] EmbeddedRunner, EmbeddedAE, MQTTClientProbe, c-daemon"
+    [ $stale -eq 0 ] && fresh "$OUT/obj/EmbeddedRunner.o" Tests/EmbeddedRunner/*.swift || swift_exec_obj EmbeddedRunner Tests/EmbeddedRunner/*.swift
+    link "$OUT/bin/EmbeddedRunner" "$OUT/obj/EmbeddedRunner.o" "$OUT"/obj/{MQTTPacket,MQTTTransport,MQTTSession,MQTTClient,OneM2M}.o
+    [ $stale -eq 0 ] && fresh "$OUT/obj/EmbeddedAE.o" Examples/EmbeddedAE/main.swift || swift_exec_obj EmbeddedAE Examples/EmbeddedAE/main.swift
+    link "$OUT/bin/EmbeddedAE" "$OUT/obj/EmbeddedAE.o" "$OUT"/obj/{MQTTPacket,MQTTTransport,MQTTSession,MQTTClient,PosixTransport,OneM2M,OneM2MClient,CPosix}.o
+    [ $stale -eq 0 ] && fresh "$OUT/obj/MQTTClientProbe.o" Tests/SizeProbes/MQTTClientProbe.swift || swift_exec_obj MQTTClientProbe Tests/SizeProbes/MQTTClientProbe.swift
+    link "$OUT/bin/MQTTClientProbe" "$OUT/obj/MQTTClientProbe.o" "$OUT"/obj/{MQTTPacket,MQTTTransport,MQTTSession,MQTTClient,CPosix}.o
+    c_obj Examples/c-daemon/main.c "$OUT/obj/c-daemon.o"
+    link "$OUT/bin/c-daemon" "$OUT/obj/c-daemon.o" "$OUT/bin/libonem2m.a"
+    check_no_unicode_tables "$t"
+    log "[$t] built in $((SECONDS - start)) s"
+}
+
+# No Unicode data tables and no Foundation in any linked Embedded binary.
+check_no_unicode_tables() {
+    local b bad=0
+    for b in EmbeddedRunner EmbeddedAE MQTTClientProbe c-daemon; do
+        if "$NM" "$OUT/bin/$b" 2>/dev/null | grep -E '_swift_stdlib_(getNormData|getComposition|getDecompose|getGraphemeBreak|getWordBreak|isExtendedPictographic|getScalar|getSpecialMapping|getMapping|getNameAlias|getAge|getGeneralCategory|getNumericType|getNumericValue|getScriptExtension)|_swift_stdlib_(nfd|nfc|grapheme|word|case|special)|Foundation' >/dev/null; then
+            echo "cross: $b links Unicode tables or Foundation:" >&2
+            "$NM" "$OUT/bin/$b" | grep -E '_swift_stdlib_|Foundation' | head >&2
+            bad=1
+        fi
+    done
+    [ $bad -eq 0 ] || die "Unicode tables / Foundation found"
+}
+
+run_on() { # $1 = target, rest = binary and arguments
+    local t=$1; shift
+    target_vars "$t"
+    "${QEMU[@]}" "$@"
+}
+
+test_target() { # $1 = target
+    local t=$1 out
+    build "$t"
+    log "[$t] EmbeddedRunner ${QEMU[*]:+under ${QEMU[0]}}"
+    if ! out=$(run_on "$t" "$OUT/bin/EmbeddedRunner" 2>&1); then
+        echo "$out" >&2
+        die "[$t] EmbeddedRunner failed"
+    fi
+    echo "$out" | sed "s/^/  [$t] /"
+    run_on "$t" "$OUT/bin/MQTTClientProbe" | sed "s/^/  [$t] /"
+}
+
+e2e() { # targets...
+    local rundir="$OUT_ROOT/run-$$" line port rc=0 t
+    rm -rf "$rundir"
+    mkdir -p "$rundir"
+    line=$(bash scripts/services.sh start "$rundir") || die "services did not start"
+    port=${line#MQTT_PORT=}
+    trap 'bash scripts/services.sh stop "'"$rundir"'" >/dev/null 2>&1 || true' EXIT
+    log "mosquitto + ACME on 127.0.0.1:$port"
+    local suffix=$$
+    for t in "$@"; do
+        target_vars "$t"
+        OUT="$OUT_ROOT/$t"
+        [ -x "$OUT/bin/EmbeddedAE" ] || die "[$t] not built (scripts/cross.sh build $t)"
+        if [[ " $E2E_PROGRAMS " == *" EmbeddedAE "* ]]; then
+            log "[$t] EmbeddedAE ${QEMU[*]:+under ${QEMU[0]}}"
+            if run_on "$t" "$OUT/bin/EmbeddedAE" "$port" "$t$suffix" 2>&1 | sed "s/^/  [$t] /"; then :; fi
+            [ "${PIPESTATUS[0]}" -eq 0 ] || { log "[$t] EmbeddedAE FAILED"; rc=1; }
+        fi
+        if [[ " $E2E_PROGRAMS " == *" c-daemon "* ]]; then
+            log "[$t] c-daemon ${QEMU[*]:+under ${QEMU[0]}}"
+            if run_on "$t" "$OUT/bin/c-daemon" "mqtt://127.0.0.1:$port" "$t$suffix" 2>&1 | sed "s/^/  [$t] /"; then :; fi
+            [ "${PIPESTATUS[0]}" -eq 0 ] || { log "[$t] c-daemon FAILED"; rc=1; }
+        fi
+    done
+    bash scripts/services.sh stop "$rundir" >/dev/null 2>&1 || rc=1
+    trap - EXIT
+    [ $rc -eq 0 ] || die "end-to-end run failed (logs: $rundir)"
+    rm -rf "$rundir"
+    log "end-to-end: every AE registered, posted, deregistered"
+}
+
+# Runs "$1 TARGET" for every target, at most $(nproc) at a time (each swiftc is single-threaded),
+# printing each target's log when it finishes. Fails if any failed.
+parallel() {
+    local fn=$1 t pids=() names=() i rc=0 jobs
+    shift
+    jobs=${CROSS_JOBS:-$(nproc 2>/dev/null || echo 2)}
+    mkdir -p "$OUT_ROOT/logs"
+    for t in "$@"; do
+        while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do sleep 1; done
+        ( "$fn" "$t" ) >"$OUT_ROOT/logs/$fn-$t.log" 2>&1 &
+        pids+=($!)
+        names+=("$t")
+    done
+    for i in "${!pids[@]}"; do
+        if ! wait "${pids[$i]}"; then rc=1; fi
+        cat "$OUT_ROOT/logs/$fn-${names[$i]}.log" >&2
+    done
+    return $rc
+}
+
+cmd=${1:-all}
+shift || true
+targets=${*:-$ALL_TARGETS}
+case "$cmd" in
+    deps) deps ;;
+    build) parallel build $targets ;;
+    test) parallel test_target $targets ;;
+    e2e) e2e $targets ;;
+    all)
+        start=$SECONDS
+        deps
+        parallel test_target $targets || die "embedded runner failed"
+        e2e $targets
+        log "all done in $((SECONDS - start)) s"
+        ;;
+    *) sed -n '2,20p' "$0"; exit 2 ;;
+esac
