@@ -6,7 +6,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 need=()
 [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
 command -v mosquitto_pub >/dev/null 2>&1 || need+=(mosquitto-clients)
-for pkg in "$@"; do dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg"); done
+# dpkg-query, not dpkg -s: with foreign architectures added (cross builds) `dpkg -s NAME` is ambiguous.
+installed() { dpkg-query -W -f='${db:Status-Abbrev}\n' "$1" 2>/dev/null | grep -q '^ii'; }
+for pkg in "$@"; do installed "$pkg" || need+=("$pkg"); done
 if [ ${#need[@]} -gt 0 ]; then
   echo "deps: installing ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive
