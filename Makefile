@@ -3,7 +3,7 @@ SWIFT ?= swift
 CORE_MODULES = MQTTPacket MQTTTransport MQTTSession MQTTClient PosixTransport OneM2M OneM2MClient TLSTransport WebSocketTransport OneM2MSecure
 RUN_DIR ?= .run/demo
 
-.PHONY: all build test unit embedded demo deps clean cross size size-check c-example bench bench-smoke
+.PHONY: all build test unit embedded demo deps clean cross size size-check c-example tls-cross bench bench-smoke
 
 all: build
 
@@ -18,7 +18,7 @@ embedded:
 	bash scripts/embedded-check.sh $(CORE_MODULES)
 
 ## Everything: Embedded build check, unit tests, integration tests against real mosquitto + ACME.
-test: deps embedded size-check c-example cross
+test: deps embedded size-check c-example cross tls-cross
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 
@@ -27,6 +27,11 @@ test: deps embedded size-check c-example cross
 ## against mosquitto + ACME. Installs the cross compilers and qemu-user if missing.
 cross: deps
 	bash scripts/cross.sh all
+
+## The TLS shim (mbedTLS, Embedded Swift) for aarch64 and armv7: TLS, PSK and wss:// CONNECTs
+## and oneM2M registrations over mqtts:// and wss:// under qemu against mosquitto + ACME.
+tls-cross: deps
+	bash scripts/tls-cross.sh aarch64 armv7
 
 ## Code size per module per target, static RAM, Unicode-table check, written to docs/size.md.
 size:
