@@ -258,32 +258,19 @@ public struct OneM2MClient<T: Transport, Clock: MonotonicClock, Wall: WallClock>
         let rqiLength = writeRequestIdentifier(number)
         let rqi = ByteString(UnsafeRawBufferPointer(rebasing: scratch[0..<rqiLength]))
         let useRegistration = registration && configuration.registerOnRegistrationTopic
-        var encodeError: OneM2MError? = nil
-        let publishResult: Result<UInt16, ClientError> = withBytes(configuration.originator) { me in
+        let topic = useRegistration ? registrationTopic : requestTopic
+        let outcome = withBytes(configuration.originator) { me in
             let primitive = RequestPrimitive(
                 operation: operation, to: to, from: ByteString(me), requestIdentifier: rqi,
                 releaseVersion: configuration.releaseVersion, resourceType: resourceType,
                 requestExpiration: expiration, resultContent: resultContent)
-            let topic = useRegistration ? registrationTopic : requestTopic
             return withBytes(topic) { t in
-                do throws(ClientError) {
-                    return .success(try mqtt.publish(topic: t, qos: .atLeastOnce) { space in
-                        var w = JSONWriter(buffer: space)
-                        do throws(OneM2MError) {
-                            if hasContent { try primitive.encode(into: &w, content: content) } else { try primitive.encode(into: &w) }
-                        } catch {
-                            encodeError = error
-                            return nil
-                        }
-                        return w.count
-                    })
-                } catch { return .failure(error) }
+                publishPrimitive(topic: t) { (w: inout JSONWriter) throws(OneM2MError) in
+                    if hasContent { try primitive.encode(into: &w, content: content) } else { try primitive.encode(into: &w) }
+                }
             }
         }
-        if case .failure(let e) = publishResult {
-            if let enc = encodeError, enc != .bufferTooSmall { throw .encoding(enc) }
-            throw .mqtt(e)
-        }
+        if let failure = outcome { throw failure }
         counter = number
         pending[slot] = PendingRequest(active: true, number: number, deadline: mqtt.clock.nowMilliseconds() + configuration.requestTimeoutMilliseconds)
         return RequestID(value: number)
@@ -434,26 +421,33 @@ public struct OneM2MClient<T: Transport, Clock: MonotonicClock, Wall: WallClock>
         }
         let responseTopic = UnsafeRawBufferPointer(rebasing: scratch[0..<topicLength])
         let releaseVersion = rvi.flatMap { ReleaseVersion(text: $0) } ?? configuration.releaseVersion
-        var encodeError: OneM2MError? = nil
-        let result: Result<UInt16, ClientError> = withBytes(configuration.originator) { me in
+        let failure = withBytes(configuration.originator) { me in
             let response = ResponsePrimitive(statusCode: status, requestIdentifier: rqi, releaseVersion: releaseVersion, from: ByteString(me), to: to)
-            do throws(ClientError) {
-                return .success(try mqtt.publish(topic: responseTopic, qos: .atLeastOnce) { space in
-                    var w = JSONWriter(buffer: space)
-                    do throws(OneM2MError) { try response.encode(into: &w) } catch {
-                        encodeError = error
-                        return nil
-                    }
-                    return w.count
-                })
-            } catch { return .failure(error) }
+            return publishPrimitive(topic: responseTopic) { (w: inout JSONWriter) throws(OneM2MError) in try response.encode(into: &w) }
         }
-        if case .failure(let e) = result {
-            if let enc = encodeError, enc != .bufferTooSmall {
-                _ = handler(.answerFailed(.encoding(enc)))
-            } else {
-                _ = handler(.answerFailed(.mqtt(e)))
+        if let failure { _ = handler(.answerFailed(failure)) }
+    }
+
+    /// Publishes one primitive at QoS 1, written by `encode` straight into the MQTT transmit
+    /// buffer. The single place that calls `publish(writePayload:)`, so the optimiser keeps one
+    /// copy of it. Returns nil on success.
+    mutating func publishPrimitive(topic: UnsafeRawBufferPointer, _ encode: (inout JSONWriter) throws(OneM2MError) -> Void) -> OneM2MClientError? {
+        var encodeError: OneM2MError? = nil
+        do throws(ClientError) {
+            _ = try mqtt.publish(topic: topic, qos: .atLeastOnce) { space in
+                var w = JSONWriter(buffer: space)
+                do throws(OneM2MError) { try encode(&w) } catch {
+                    encodeError = error
+                    return nil
+                }
+                return w.count
             }
+            return nil
+        } catch {
+            // A primitive that did not fit is the session's busy/too-large verdict; any other
+            // encoding failure is the caller's input.
+            if let enc = encodeError, enc != .bufferTooSmall { return .encoding(enc) }
+            return .mqtt(error)
         }
     }
 
