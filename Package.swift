@@ -45,7 +45,7 @@ let package = Package(
         // C API for firmware daemons: include/onem2m.h (COneM2M) implemented in Swift with @_cdecl
         // (OneM2MCAPI). scripts/cross.sh builds it in Embedded mode as libonem2m.a per target.
         .target(name: "COneM2M"),
-        .target(name: "OneM2MCAPI", dependencies: ["COneM2M", "MQTTClient", "PosixTransport", "OneM2M"], swiftSettings: core),
+        .target(name: "OneM2MCAPI", dependencies: ["COneM2M", "MQTTClient", "PosixTransport", "OneM2M", "TLSTransport"], swiftSettings: core),
         // mbedTLS client shim (C): one opaque context, BIO callbacks supplied by Swift.
         .target(
             name: "CMbedTLS",

@@ -7,8 +7,10 @@
 #   armv7    armv7-none-none-eabi, Thumb-2, hard-float glibc Toolchains/armv7-linux-gnueabihf.json (qemu-arm)
 #
 # Usage:
-#   scripts/cross.sh deps                install the cross compilers, sysroots and qemu-user (only if missing)
-#   scripts/cross.sh build [TARGET...]   core modules + CPosix + C API (libonem2m.a) + EmbeddedRunner +
+#   scripts/cross.sh deps                install the cross compilers, sysroots, qemu-user and mbedTLS for
+#                                        each architecture (libmbedtls-dev[:arm64|:armhf]; only if missing)
+#   scripts/cross.sh build [TARGET...]   core modules + CPosix + C API (libonem2m.a, with TLSTransport +
+#                                        CMbedTLS; links mbedTLS statically into c-daemon) + EmbeddedRunner +
 #                                        EmbeddedAE + c-daemon + size probe, into .build-cross/<target>/
 #   scripts/cross.sh test  [TARGET...]   build, then run EmbeddedRunner natively / under qemu
 #   scripts/cross.sh e2e   [TARGET...]   start mosquitto + ACME (scripts/services.sh), run EmbeddedAE and
@@ -25,7 +27,7 @@ ROOT=$(pwd)
 OUT_ROOT=${CROSS_OUT:-$ROOT/.build-cross}
 ALL_TARGETS="host aarch64 armv7"
 E2E_PROGRAMS=${E2E_PROGRAMS:-EmbeddedAE c-daemon}
-CORE="MQTTPacket MQTTTransport MQTTSession MQTTClient PosixTransport OneM2M OneM2MClient OneM2MCAPI"
+CORE="MQTTPacket MQTTTransport MQTTSession MQTTClient PosixTransport OneM2M OneM2MClient TLSTransport OneM2MCAPI"
 SWIFTC=${SWIFTC:-swiftc}
 CLANG=${CLANG:-$(dirname "$(command -v "$SWIFTC")")/clang}
 [ -x "$CLANG" ] || CLANG=clang
@@ -40,11 +42,14 @@ die() { echo "cross: $*" >&2; exit 1; }
 
 target_vars() { # sets TRIPLE TOOLSET QEMU SYSROOT for $1
     case "$1" in
-        host) TRIPLE=x86_64-unknown-linux-gnu; TOOLSET=Toolchains/x86_64-linux-gnu-embedded.json; QEMU=(); SYSROOT= ;;
+        host) TRIPLE=x86_64-unknown-linux-gnu; TOOLSET=Toolchains/x86_64-linux-gnu-embedded.json; QEMU=(); SYSROOT=
+              MBEDTLS_LIB=/usr/lib/x86_64-linux-gnu ;;
         aarch64) TRIPLE=aarch64-none-none-elf; TOOLSET=Toolchains/aarch64-linux-gnu.json
-                 QEMU=(qemu-aarch64 -L /usr/aarch64-linux-gnu); SYSROOT=/usr/aarch64-linux-gnu ;;
+                 QEMU=(qemu-aarch64 -L /usr/aarch64-linux-gnu); SYSROOT=/usr/aarch64-linux-gnu
+                 MBEDTLS_LIB=/usr/lib/aarch64-linux-gnu ;;
         armv7) TRIPLE=armv7-none-none-eabi; TOOLSET=Toolchains/armv7-linux-gnueabihf.json
-               QEMU=(qemu-arm -L /usr/arm-linux-gnueabihf); SYSROOT=/usr/arm-linux-gnueabihf ;;
+               QEMU=(qemu-arm -L /usr/arm-linux-gnueabihf); SYSROOT=/usr/arm-linux-gnueabihf
+               MBEDTLS_LIB=/usr/lib/arm-linux-gnueabihf ;;
         *) die "unknown target '$1' (host, aarch64, armv7)" ;;
     esac
 }
@@ -97,6 +102,24 @@ deps() {
         apt-get update -qq || log "apt-get update reported errors; trying the install anyway"
         apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
     fi
+    # The C API links mbedTLS (static archives of Debian's libmbedtls-dev for each architecture,
+    # as scripts/tls-cross.sh does; the headers are architecture-independent).
+    need=()
+    local arch
+    [ -f /usr/include/mbedtls/ssl.h ] && [ -f /usr/lib/x86_64-linux-gnu/libmbedtls.a ] || need+=(libmbedtls-dev)
+    for arch in arm64:aarch64-linux-gnu armhf:arm-linux-gnueabihf; do
+        if [ ! -f "/usr/lib/${arch#*:}/libmbedtls.a" ]; then
+            dpkg --print-foreign-architectures | grep -qx "${arch%%:*}" || dpkg --add-architecture "${arch%%:*}"
+            need+=("libmbedtls-dev:${arch%%:*}")
+        fi
+    done
+    if [ ${#need[@]} -gt 0 ]; then
+        log "installing ${need[*]}"
+        export DEBIAN_FRONTEND=noninteractive
+        # A partial index (one architecture mid-sync) must not stop the install.
+        apt-get -o DPkg::Lock::Timeout=600 update -qq || log "apt-get update reported errors; trying the install anyway"
+        apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+    fi
     command -v ld.lld >/dev/null 2>&1 || [ -x "$(dirname "$CLANG")/ld.lld" ] || die "ld.lld missing (the Swift toolchain ships it)"
 }
 
@@ -111,7 +134,7 @@ gcc_dir_check() { # the toolset JSONs name gcc 12's cross directories (Debian 12
 
 swift_module() { # $1 = module name, $2... = sources
     local m=$1; shift
-    "$SWIFTC" "${SWIFT_FLAGS[@]}" -I "$OUT/mod" -I Sources/CPosix/include -I Sources/COneM2M/include \
+    "$SWIFTC" "${SWIFT_FLAGS[@]}" -I "$OUT/mod" -I Sources/CPosix/include -I Sources/COneM2M/include -I Sources/CMbedTLS/include \
         -module-name "$m" "$@" -emit-module -emit-module-path "$OUT/mod/$m.swiftmodule" -c -o "$OUT/obj/$m.o"
 }
 
@@ -149,16 +172,20 @@ build() { # $1 = target
     log "[$t] core modules ($TRIPLE)"
     # Modules build in dependency order; once one is rebuilt, everything after it is too.
     for m in $CORE; do
-        if [ $stale -eq 1 ] || ! fresh "$OUT/obj/$m.o" Sources/"$m"/*.swift Sources/CPosix/include/* Sources/COneM2M/include/*; then
+        if [ $stale -eq 1 ] || ! fresh "$OUT/obj/$m.o" Sources/"$m"/*.swift Sources/CPosix/include/* Sources/COneM2M/include/* Sources/CMbedTLS/include/*; then
             swift_module "$m" Sources/"$m"/*.swift
             stale=1
         fi
     done
     c_obj Sources/CPosix/cposix.c "$OUT/obj/CPosix.o"
     c_obj Sources/COneM2M/onem2m.c "$OUT/obj/COneM2M.o"
-    # The C API as one static library: everything a C daemon links, nothing else.
+    # The mbedTLS shim: mbedTLS's headers are only in /usr/include (not in the cross sysroots).
+    mkdir -p "$OUT/xinc"
+    ln -sfn /usr/include/mbedtls "$OUT/xinc/mbedtls"
+    "$CLANG" "${C_FLAGS[@]}" -I "$OUT/xinc" -I Sources/CMbedTLS/include -c Sources/CMbedTLS/cmbedtls.c -o "$OUT/obj/CMbedTLS.o"
+    # The C API as one static library: everything a C daemon links except libc and mbedTLS.
     rm -f "$OUT/bin/libonem2m.a"
-    "$AR" rcs "$OUT/bin/libonem2m.a" "$OUT"/obj/{MQTTPacket,MQTTTransport,MQTTSession,MQTTClient,PosixTransport,OneM2M,OneM2MCAPI,CPosix,COneM2M}.o
+    "$AR" rcs "$OUT/bin/libonem2m.a" "$OUT"/obj/{MQTTPacket,MQTTTransport,MQTTSession,MQTTClient,PosixTransport,TLSTransport,OneM2M,OneM2MCAPI,CPosix,CMbedTLS,COneM2M}.o
     cp Sources/COneM2M/include/onem2m.h "$OUT/bin/"
 
     log "[$t] EmbeddedRunner, EmbeddedAE, MQTTClientProbe, c-daemon"
@@ -169,7 +196,10 @@ build() { # $1 = target
     [ $stale -eq 0 ] && fresh "$OUT/obj/MQTTClientProbe.o" Tests/SizeProbes/MQTTClientProbe.swift || swift_exec_obj MQTTClientProbe Tests/SizeProbes/MQTTClientProbe.swift
     link "$OUT/bin/MQTTClientProbe" "$OUT/obj/MQTTClientProbe.o" "$OUT"/obj/{MQTTPacket,MQTTTransport,MQTTSession,MQTTClient,CPosix}.o
     c_obj Examples/c-daemon/main.c "$OUT/obj/c-daemon.o"
-    link "$OUT/bin/c-daemon" "$OUT/obj/c-daemon.o" "$OUT/bin/libonem2m.a"
+    # mbedTLS statically (Debian's archives for the target), so the daemon runs under qemu with the
+    # cross sysroot alone; on a board -lmbedtls -lmbedx509 -lmbedcrypto may be the shared libraries.
+    link "$OUT/bin/c-daemon" "$OUT/obj/c-daemon.o" "$OUT/bin/libonem2m.a" \
+        -L"$MBEDTLS_LIB" -l:libmbedtls.a -l:libmbedx509.a -l:libmbedcrypto.a
     check_no_unicode_tables "$t"
     log "[$t] built in $((SECONDS - start)) s"
 }

@@ -1,12 +1,61 @@
 // The oneM2M C API (include/onem2m.h in COneM2M), implemented over the sans-I/O core: an
-// MQTTClient over TCP whose session lives in the caller's arena, and the OneM2M primitives,
-// topics and JSON writer/reader. Exported with @_cdecl; builds in Embedded Swift and in normal
-// Swift. One blocking request at a time; notifications are served while waiting.
+// MQTTClient over TCP (mqtt://) or TLS (mqtts://, TLSTransport over mbedTLS) whose session lives
+// in the caller's arena, and the OneM2M primitives, topics and JSON writer/reader. Exported with
+// @_cdecl; builds in Embedded Swift and in normal Swift. One blocking request at a time;
+// notifications are served while waiting. The TLS-specific parts are in TLS.swift.
 import COneM2M
 import MQTTClient
 import MQTTPacket
 import OneM2M
 import PosixTransport
+import TLSTransport
+
+/// The broker connection: TCP for `mqtt://`, TLS for `mqtts://`. An enum over the two concrete
+/// transports that forwards each call to its case (as OneM2MSecure's `PointOfAccessTransport`
+/// does, without its WebSocket cases), so the client stays generic over one concrete type: no
+/// existential, no dynamic dispatch. `send` and `close` are kept out of line: inlined, both
+/// branches would be copied into each of MQTTClient's call sites (flush, writeSome, ...).
+enum CTransport: Transport {
+    case mqtt(TCPTransport)
+    case mqtts(TLSTransport)
+
+    mutating func open(timeoutMilliseconds: Int) throws(TransportError) {
+        switch self {
+        case .mqtt(var t): defer { self = .mqtt(t) }; try t.open(timeoutMilliseconds: timeoutMilliseconds)
+        case .mqtts(var t): defer { self = .mqtts(t) }; try t.open(timeoutMilliseconds: timeoutMilliseconds)
+        }
+    }
+
+    @inline(never)
+    mutating func send(_ bytes: UnsafeRawBufferPointer) throws(TransportError) -> Int {
+        switch self {
+        case .mqtt(var t): defer { self = .mqtt(t) }; return try t.send(bytes)
+        case .mqtts(var t): defer { self = .mqtts(t) }; return try t.send(bytes)
+        }
+    }
+
+    mutating func receive(into buffer: UnsafeMutableRawBufferPointer) throws(TransportError) -> Int {
+        switch self {
+        case .mqtt(var t): defer { self = .mqtt(t) }; return try t.receive(into: buffer)
+        case .mqtts(var t): defer { self = .mqtts(t) }; return try t.receive(into: buffer)
+        }
+    }
+
+    mutating func wait(for interest: TransportReadiness, timeoutMilliseconds: Int) throws(TransportError) -> TransportReadiness {
+        switch self {
+        case .mqtt(var t): defer { self = .mqtt(t) }; return try t.wait(for: interest, timeoutMilliseconds: timeoutMilliseconds)
+        case .mqtts(var t): defer { self = .mqtts(t) }; return try t.wait(for: interest, timeoutMilliseconds: timeoutMilliseconds)
+        }
+    }
+
+    @inline(never)
+    mutating func close() {
+        switch self {
+        case .mqtt(var t): t.close(); self = .mqtt(t)
+        case .mqtts(var t): t.close(); self = .mqtts(t)
+        }
+    }
+}
 
 /// Where the pieces of a client sit in the caller's arena.
 struct CLayout {
@@ -134,7 +183,11 @@ enum Outgoing {
 /// The client state, placed at the start of the arena.
 struct CClient: ~Copyable {
     var magic = clientMagic
-    var mqtt: MQTTClient<TCPTransport, PosixMonotonicClock>
+    var mqtt: MQTTClient<CTransport, PosixMonotonicClock>
+    /// For mqtts://, built from the config's tls_* fields by onem2m_create.
+    let tls: TLSConfiguration
+    /// The config's point_of_access (a heap copy, freed by onem2m_destroy), or nil.
+    let pointOfAccessCopy: UnsafeMutableRawBufferPointer?
     let ids: UnsafeMutableRawBufferPointer
     let urlBuffer: UnsafeMutableRawBufferPointer
     let scratch: UnsafeMutableRawBufferPointer
@@ -158,6 +211,8 @@ struct CClient: ~Copyable {
         return ByteString(UnsafeRawBufferPointer(rebasing: ids[at..<(at + cseNameLength)]))
     }
     var url: ByteString { ByteString(UnsafeRawBufferPointer(rebasing: urlBuffer[0..<urlLength])) }
+    /// What onem2m_register_ae registers: the config's point_of_access, or the connect URL.
+    var pointOfAccess: ByteString { pointOfAccessCopy.map { ByteString(UnsafeRawBufferPointer($0)) } ?? url }
 
     /// Scratch regions: the `rqi` of the request being sent, and a topic.
     var rqiSpace: UnsafeMutableRawBufferPointer { UnsafeMutableRawBufferPointer(rebasing: scratch[0..<32]) }
@@ -169,12 +224,16 @@ struct CClient: ~Copyable {
         guard let n = try? text.copy(into: urlBuffer), n > 0 else { return ONEM2M_EURL.rawValue }
         urlLength = n
         let view = UnsafeRawBufferPointer(rebasing: urlBuffer[0..<n])
-        guard let poa = try? PointOfAccess.parse(view), poa.scheme == .mqtt else { return ONEM2M_EURL.rawValue }
+        guard let poa = try? PointOfAccess.parse(view), poa.scheme == .mqtt || poa.scheme == .mqtts else { return ONEM2M_EURL.rawValue }
+        // Verification is on unless tls_insecure: without a CA or a PSK nothing could pass it.
+        if poa.scheme == .mqtts && !tls.canAuthenticateServer { return ONEM2M_ETLSNOAUTH.rawValue }
         if mqtt.isOpen { mqtt.disconnect(timeoutMilliseconds: 1_000) }
-        mqtt.transport = TCPTransport(host: String(decoding: poa.host, as: UTF8.self), port: poa.port)
+        let host = String(decoding: poa.host, as: UTF8.self)
+        mqtt.transport = poa.scheme == .mqtt
+            ? .mqtt(TCPTransport(host: host, port: poa.port)) : .mqtts(TLSTransport.make(host: host, port: poa.port, configuration: tls))
         do throws(ClientError) {
             try mqtt.connect(timeoutMilliseconds: timeout) { _ in }
-        } catch { return code(error) }
+        } catch { return connectionCode(error) }
         everConnected = true
         guard let filters = subscriptionFilters() else { return ONEM2M_EINVAL.rawValue }
         do throws(ClientError) {
@@ -182,6 +241,15 @@ struct CClient: ~Copyable {
             if granted.contains(0x80) { return ONEM2M_EREFUSED.rawValue }
         } catch { return code(error) }
         return ONEM2M_OK.rawValue
+    }
+
+    /// The C result code of an error from opening the connection: TLS failures are told apart
+    /// by what the transport recorded. (Once connected, the client reconnects by itself and
+    /// reports no transport errors.)
+    @inline(never)
+    mutating func connectionCode(_ e: ClientError) -> Int32 {
+        if case .transport(.tls) = e { return TLSFailure.code(of: &mqtt.transport) }
+        return code(e)
     }
 
     /// TS-0010 6.4.5: requests to me from anyone, and responses to my requests.
@@ -377,6 +445,7 @@ struct CClient: ~Copyable {
 }
 
 /// Maps the client's typed errors onto the C result codes.
+@inline(never)
 func code(_ e: ClientError) -> Int32 {
     switch e {
     case .transport(let t):
@@ -387,7 +456,7 @@ func code(_ e: ClientError) -> Int32 {
         case .reset, .closed: return ONEM2M_ECLOSED.rawValue
         case .notConnected: return ONEM2M_ENOTCONN.rawValue
         case .invalidEndpoint: return ONEM2M_EURL.rawValue
-        case .tls, .system: return ONEM2M_EIO.rawValue
+        case .tls, .system: return ONEM2M_EIO.rawValue  // .tls: CClient.connectionCode tells TLS failures apart
         }
     case .session(let s):
         switch s {
@@ -422,9 +491,14 @@ func timeout(_ p: UnsafeMutablePointer<CClient>, _ ms: UInt32) -> Int {
 @_cdecl("onem2m_config_init")
 public func onem2mConfigInit(_ cfg: UnsafeMutablePointer<onem2m_config>?) {
     guard let cfg else { return }
-    cfg.pointee = onem2m_config(
-        ae_id: nil, cse_id: nil, cse_name: nil, request_timeout_ms: 10_000, keep_alive_s: 60, inflight: 8,
-        tx_bytes: 2048, rx_bytes: 2048, store_bytes: 4096)
+    var c = onem2m_config()  // every pointer NULL, every number 0: no TLS credentials, tls_insecure 0
+    c.request_timeout_ms = 10_000
+    c.keep_alive_s = 60
+    c.inflight = 8
+    c.tx_bytes = 2048
+    c.rx_bytes = 2048
+    c.store_bytes = 4096
+    cfg.pointee = c
 }
 
 @_cdecl("onem2m_arena_size")
@@ -450,6 +524,12 @@ public func onem2mCreate(
     if let s = c.cse_name { guard let n = cLength(s, limit: limit), n > 0 else { return ONEM2M_EINVAL.rawValue }; cseNameLength = n }
     let caps = capacities(c)
     guard caps.isValid else { return ONEM2M_EINVAL.rawValue }
+    guard let tls = TLSConfiguration(c) else { return ONEM2M_EINVAL.rawValue }
+    var poaLength = 0
+    if let s = c.point_of_access {
+        guard let n = cLength(s, limit: Int(ONEM2M_MAX_TLS_STRING)), n > 0 else { return ONEM2M_EINVAL.rawValue }
+        poaLength = n
+    }
     let layout = CLayout(caps)
     guard let arena, arenaLength >= layout.total, UInt(bitPattern: arena) % 8 == 0 else { return ONEM2M_EARENA.rawValue }
 
@@ -473,8 +553,15 @@ public func onem2mCreate(
     } catch { return ONEM2M_EARENA.rawValue }
     let clock = PosixMonotonicClock()
     let salt = UInt32(truncatingIfNeeded: PosixWallClock().unixMicroseconds() &* 0x9E37_79B9 ^ clock.nowMilliseconds())
+    var poa: UnsafeMutableRawBufferPointer? = nil
+    if let s = c.point_of_access {
+        poa = UnsafeMutableRawBufferPointer.allocate(byteCount: poaLength, alignment: 1)
+        poa!.copyMemory(from: UnsafeRawBufferPointer(start: UnsafeRawPointer(s), count: poaLength))
+    }
     var state = CClient(
-        mqtt: MQTTClient(session: session, transport: TCPTransport(host: "", port: 0), clock: clock),
+        mqtt: MQTTClient(session: session, transport: .mqtt(TCPTransport(host: "", port: 0)), clock: clock),
+        tls: tls,
+        pointOfAccessCopy: poa,
         ids: ids,
         urlBuffer: UnsafeMutableRawBufferPointer(start: arena + layout.url, count: CLayout.urlBytes),
         scratch: UnsafeMutableRawBufferPointer(start: arena + layout.scratch, count: CLayout.scratchBytes),
@@ -510,7 +597,7 @@ public func onem2mRegisterAE(
     _ rsc: UnsafeMutablePointer<Int32>?
 ) -> Int32 {
     guard let p = client(handle), let api = cBytes(appID), let rn = cBytes(name) else { return ONEM2M_EINVAL.rawValue }
-    let poa = p.pointee.url
+    let poa = p.pointee.pointOfAccess
     return p.pointee.request(.create, to: p.pointee.cseName, type: .ae, timeout: timeout(p, timeoutMs), rsc: rsc,
                              .ae(name: rn, appID: api, pointOfAccess: poa))
 }
@@ -561,7 +648,7 @@ public func onem2mDeregister(_ handle: OpaquePointer?, _ timeoutMs: UInt32, _ rs
     do throws(ClientError) {
         try p.pointee.mqtt.cleanUpSession(timeoutMilliseconds: limit) { _ in }
     } catch {
-        return status == ONEM2M_OK.rawValue ? code(error) : status
+        return status == ONEM2M_OK.rawValue ? p.pointee.connectionCode(error) : status
     }
     p.pointee.everConnected = false
     return status
@@ -572,5 +659,14 @@ public func onem2mDestroy(_ handle: OpaquePointer?) {
     guard let p = client(handle) else { return }
     if p.pointee.mqtt.isOpen { p.pointee.mqtt.disconnect(timeoutMilliseconds: 1_000) }
     p.pointee.magic = 0
-    p.deinitialize(count: 1)
+    p.pointee.pointOfAccessCopy?.deallocate()
+    p.deinitialize(count: 1)  // frees the TLS context (TLSTransport) and the copied settings
+}
+
+@_cdecl("onem2m_tls_detail")
+public func onem2mTLSDetail(_ handle: OpaquePointer?, _ buffer: UnsafeMutablePointer<CChar>?, _ length: Int) -> Int {
+    guard let buffer, length > 0 else { return 0 }
+    buffer[0] = 0
+    guard let p = client(handle) else { return 0 }
+    return TLSTransport.writeDetail(of: &p.pointee.mqtt.transport, into: UnsafeMutableRawBufferPointer(start: buffer, count: length))
 }
