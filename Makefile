@@ -18,7 +18,7 @@ embedded:
 	bash scripts/embedded-check.sh $(CORE_MODULES)
 
 ## Everything: Embedded build check, unit tests, integration tests against real mosquitto + ACME.
-test: deps embedded size-check c-example cross tls-cross
+test: deps embedded size-check c-example cross tls-cross bench-smoke
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 
