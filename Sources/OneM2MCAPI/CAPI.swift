@@ -264,51 +264,15 @@ struct CClient: ~Copyable {
 
     // MARK: Requests
 
-    /// `rqi` = 8 hex digits of salt, `-`, decimal request number.
+    /// `rqi` for `number` (`RequestIdentifier`: 8 hex digits of salt, `-`, the number).
     func writeRequestIdentifier(_ number: UInt32) -> ByteString {
-        let out = rqiSpace
-        var i = 0
-        var shift: UInt32 = 28
-        while i < 8 {
-            let d = UInt8(truncatingIfNeeded: (salt >> shift) & 0xF)
-            out[i] = d < 10 ? 48 + d : 87 + d
-            i += 1
-            shift &-= 4
-        }
-        out[8] = UInt8(ascii: "-")
-        var digits = 0
-        var v = number
-        repeat { digits += 1; v /= 10 } while v > 0
-        v = number
-        var at = 9 + digits - 1
-        repeat {
-            out[at] = 48 + UInt8(truncatingIfNeeded: v % 10)
-            v /= 10
-            at -= 1
-        } while v > 0
-        return ByteString(UnsafeRawBufferPointer(rebasing: out[0..<(9 + digits)]))
+        let n = RequestIdentifier.write(salt: salt, number: number, into: rqiSpace)
+        return ByteString(UnsafeRawBufferPointer(rebasing: rqiSpace[0..<n]))
     }
 
     /// The request number of one of our `rqi`s, or nil.
     func requestNumber(_ rqi: ByteString) -> UInt32? {
-        var i = 0
-        var value: UInt64 = 0
-        var shift: UInt32 = 28
-        for b in rqi {
-            if i < 8 {
-                let d = UInt8(truncatingIfNeeded: (salt >> shift) & 0xF)
-                if b != (d < 10 ? 48 + d : 87 + d) { return nil }
-                shift &-= 4
-            } else if i == 8 {
-                if b != UInt8(ascii: "-") { return nil }
-            } else {
-                guard b >= 48 && b <= 57, i < 20 else { return nil }
-                value = value * 10 + UInt64(b - 48)
-            }
-            i += 1
-        }
-        guard i > 9, value <= UInt64(UInt32.max) else { return nil }
-        return UInt32(value)
+        RequestIdentifier.number(in: rqi, salt: salt)
     }
 
     /// Publishes a primitive at QoS 1 on `topic` (the only call of `mqtt.publish`). Returns nil

@@ -70,8 +70,8 @@ public struct OneM2MClient<T: Transport, Clock: MonotonicClock, Wall: WallClock>
     /// Scratch for response topics and `rqi` text.
     let scratch: UnsafeMutableRawBufferPointer
     let pending: UnsafeMutableBufferPointer<PendingRequest>
-    /// `rqi` = 8 hex digits of a per-client salt, `-`, a decimal counter.
-    var salt: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) = (0, 0, 0, 0, 0, 0, 0, 0)
+    /// Salt of this client's request identifiers (`RequestIdentifier`).
+    let salt: UInt32
     var counter: UInt32 = 0
     var subscribePacketID: UInt16 = 0
 
@@ -102,8 +102,7 @@ public struct OneM2MClient<T: Transport, Clock: MonotonicClock, Wall: WallClock>
         pending.initialize(repeating: PendingRequest())
         var seed = UInt64(bitPattern: wallClock.unixMicroseconds()) ^ UInt64(bitPattern: clock.nowMilliseconds()) &* 0x9E37_79B9_7F4A_7C15
         for b in configuration.originator { seed = (seed ^ UInt64(b)) &* 0x100_0000_01B3 }
-        func hex(_ v: UInt64) -> UInt8 { let d = UInt8(truncatingIfNeeded: v & 0xF); return d < 10 ? 48 + d : 87 + d }
-        salt = (hex(seed >> 60), hex(seed >> 52), hex(seed >> 44), hex(seed >> 36), hex(seed >> 28), hex(seed >> 20), hex(seed >> 12), hex(seed >> 4))
+        salt = UInt32(truncatingIfNeeded: seed >> 32)
     }
 
     static func makeSession(_ c: SessionConfiguration, _ capacities: SessionCapacities) throws(OneM2MClientError) -> MQTTSession {
@@ -278,42 +277,12 @@ public struct OneM2MClient<T: Transport, Clock: MonotonicClock, Wall: WallClock>
 
     /// Writes the `rqi` for `number` at the start of `scratch`; returns its length.
     func writeRequestIdentifier(_ number: UInt32) -> Int {
-        let s = salt
-        scratch[0] = s.0; scratch[1] = s.1; scratch[2] = s.2; scratch[3] = s.3
-        scratch[4] = s.4; scratch[5] = s.5; scratch[6] = s.6; scratch[7] = s.7
-        scratch[8] = UInt8(ascii: "-")
-        var digits = 0
-        var v = number
-        repeat { digits += 1; v /= 10 } while v > 0
-        v = number
-        var i = 9 + digits - 1
-        repeat {
-            scratch[i] = 48 + UInt8(truncatingIfNeeded: v % 10)
-            v /= 10
-            i -= 1
-        } while v > 0
-        return 9 + digits
+        RequestIdentifier.write(salt: salt, number: number, into: scratch)
     }
 
     /// The request number an `rqi` of ours carries, or nil if it is not one of ours.
     func requestNumber(_ rqi: ByteString) -> UInt32? {
-        var s = salt
-        var i = 0
-        var value: UInt64 = 0
-        for b in rqi {
-            if i < 8 {
-                let expected = withUnsafeBytes(of: &s) { $0[i] }
-                if b != expected { return nil }
-            } else if i == 8 {
-                if b != UInt8(ascii: "-") { return nil }
-            } else {
-                guard b >= 48 && b <= 57, i < 20 else { return nil }
-                value = value * 10 + UInt64(b - 48)
-            }
-            i += 1
-        }
-        guard i > 9, value <= UInt64(UInt32.max) else { return nil }
-        return UInt32(value)
+        RequestIdentifier.number(in: rqi, salt: salt)
     }
 
     // MARK: - The loop
