@@ -69,7 +69,7 @@ let package = Package(
         .executableTarget(name: "SensorDaemon", dependencies: ["OneM2MClient"], path: "Examples/SensorDaemon"),
         .target(name: "CAllocCounter", path: "Tests/CAllocCounter"),
         .target(name: "TestSupport", dependencies: ["CAllocCounter", "MQTTTransport"], path: "Tests/TestSupport"),
-        .testTarget(name: "MQTTPacketTests", dependencies: ["MQTTPacket"], swiftSettings: [.enableExperimentalFeature("Lifetimes")]),
+        .testTarget(name: "MQTTPacketTests", dependencies: ["MQTTPacket", "TestSupport"], swiftSettings: [.enableExperimentalFeature("Lifetimes")]),
         .testTarget(name: "MQTTSessionTests", dependencies: ["MQTTSession", "MQTTClient", "TestSupport"], swiftSettings: [.enableExperimentalFeature("Lifetimes")]),
         .testTarget(name: "OneM2MTests", dependencies: ["OneM2M", "TestSupport"], swiftSettings: [.enableExperimentalFeature("Lifetimes")]),
         .testTarget(

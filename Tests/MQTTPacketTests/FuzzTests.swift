@@ -1,5 +1,6 @@
 import MQTTPacket
 import Testing
+import TestSupport
 
 /// A deterministic stand-in for CBMC proofs: many random and mutated inputs through the
 /// decoder. A trap anywhere kills the test process; anything decoded must re-encode to the

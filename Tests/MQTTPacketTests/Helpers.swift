@@ -1,5 +1,6 @@
 import MQTTPacket
 import Testing
+import TestSupport
 
 /// Bytes from hex pairs separated by spaces ("30 07 00 03").
 func hex(_ s: String) -> [UInt8] {
@@ -199,14 +200,3 @@ func thrownError<R>(_ body: () throws -> R, sourceLocation: SourceLocation = #_s
     }
 }
 
-/// Deterministic xorshift64* generator.
-struct SeededRandom: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed == 0 ? 0x9E37_79B9_7F4A_7C15 : seed }
-    mutating func next() -> UInt64 {
-        state ^= state >> 12
-        state ^= state << 25
-        state ^= state >> 27
-        return state &* 2_685_821_657_736_338_717
-    }
-}
