@@ -233,10 +233,34 @@ public struct MQTTClient<T: Transport, Clock: MonotonicClock>: ~Copyable {
     /// the connection alive (PINGREQ), writes queued output and, after a loss, reconnects with
     /// back-off when the policy allows. Throws only when there is no connection and none will
     /// be made.
+    ///
+    /// After the first event, only events already received are handed out (no further system
+    /// call), and acknowledgements they cause stay queued: they leave with the next publish or
+    /// at the start of the next `poll`, so an answer and the next request share one write.
     public mutating func poll(timeoutMilliseconds: Int, _ handler: (ClientEvent) -> Void) throws(ClientError) {
         guard let first = try nextEvent(timeoutMilliseconds: timeoutMilliseconds) else { return }
         handler(first)
-        while let e = try nextEvent(timeoutMilliseconds: 0) { handler(e) }
+        while let e = nextBufferedEvent() { handler(e) }
+    }
+
+    /// The next event from bytes already received (or a report already due), without any I/O:
+    /// nothing is written, read or waited for. Returns nil when more input is needed.
+    public mutating func nextBufferedEvent() -> ClientEvent? {
+        if let d = pendingDisconnect {
+            pendingDisconnect = nil
+            return d
+        }
+        guard isOpen, let event = session.nextEvent(now: clock.nowMilliseconds()) else { return nil }
+        return report(event)
+    }
+
+    mutating func report(_ event: SessionEvent) -> ClientEvent {
+        if case .connectionFailed(let err) = event {
+            pendingDisconnect = lose(.session(err))
+        } else if case .connected = event {
+            backoff = reconnectPolicy.initialDelayMilliseconds
+        }
+        return .session(event)
     }
 
     /// Writes queued output until it is all written or `timeoutMilliseconds` pass.
@@ -287,14 +311,7 @@ public struct MQTTClient<T: Transport, Clock: MonotonicClock>: ~Copyable {
             // 1. Write what is queued (never blocking here).
             if let e = writeSome() { return lose(e) }
             // 2. Hand out the next event the session has ready.
-            if let event = session.nextEvent(now: clock.nowMilliseconds()) {
-                if case .connectionFailed(let err) = event {
-                    pendingDisconnect = lose(.session(err))
-                } else if case .connected = event {
-                    backoff = reconnectPolicy.initialDelayMilliseconds
-                }
-                return .session(event)
-            }
+            if let event = session.nextEvent(now: clock.nowMilliseconds()) { return report(event) }
             if let e = writeSome() { return lose(e) }
             // 3. Wait for input, writability or the session's next timer.
             let now = clock.nowMilliseconds()

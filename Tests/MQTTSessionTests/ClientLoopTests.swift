@@ -201,6 +201,25 @@ struct ClientLoopTests {
         #expect(rig.broker.packets.last == .puback(300))
     }
 
+    @Test func acknowledgementLeavesWithTheNextPublishInOneWrite() throws {
+        let rig = Rig()
+        var c = rig.client()
+        try c.connect { _ in }
+        // Two requests arrive in one read: both are handed out by one poll, with no further
+        // transport call after the read that brought them.
+        rig.peer.deliver(publishBytes("in/a", [1], qos: .atLeastOnce, id: 7) + publishBytes("in/a", [2], qos: .atLeastOnce, id: 8))
+        var calls = rig.peer.log.count
+        #expect(pollEvents(&c, 1_000).count == 2)
+        let pollCalls = Array(rig.peer.log[calls...])
+        #expect(pollCalls.last == "recv 22", "poll made these transport calls: \(pollCalls)")
+        #expect(!rig.broker.packets.contains(.puback(7)))
+        // The answer to them carries both PUBACKs in the same write.
+        calls = rig.peer.log.count
+        try clientPublish(&c, "out/b", [9])
+        #expect(Array(rig.peer.log[calls...]) == ["send 20/20"])  // 2 PUBACKs (4 B each) + PUBLISH (12 B)
+        #expect(Array(rig.broker.packets.suffix(3)) == [.puback(7), .puback(8), .publish(topic: utf8("out/b"), payload: [9], qos: 1, dup: false, retain: false, id: 1)])
+    }
+
     @Test func keepAliveThroughTheLoop() throws {
         let rig = Rig(start: 0)
         var c = rig.client(config(keepAlive: 10))
