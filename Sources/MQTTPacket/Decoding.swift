@@ -148,11 +148,41 @@ public enum PacketDecoder {
 
     /// Decodes a whole packet: `header` from `fixedHeader`, `body` exactly its remaining length.
     public static func decode(header: FixedHeader, body: UnsafeRawBufferPointer) throws(PacketError) -> Packet {
+        if let packet = try decodeServerPacket(header: header, body: body) { return packet }
+        // CONNECT, SUBSCRIBE, UNSUBSCRIBE: the packets only a client sends.
+        var r = ByteReader(body)
+        let packet: Packet
+        if header.typeCode == 1 {
+            packet = .connect(try decodeConnect(&r))
+        } else {
+            let id = try r.uint16()
+            if id == 0 { throw .zeroPacketIdentifier }
+            let filters = UnsafeRawBufferPointer(rebasing: body[2...])
+            if filters.isEmpty { throw .emptyPayload }
+            let withQoS = header.typeCode == 8
+            while r.remaining > 0 {
+                let f = try r.lengthPrefixed()
+                try validateTopicFilter(f)
+                if withQoS {
+                    let q = try r.byte()
+                    if q > 2 { throw .invalidQoS }  // MQTT 3.8.3-4: reserved bits must be 0
+                }
+            }
+            packet = withQoS ? .subscribe(packetID: id, filters: filters) : .unsubscribe(packetID: id, filters: filters)
+        }
+        if r.remaining != 0 { throw .lengthMismatch }
+        return packet
+    }
+
+    /// Decodes every packet type except CONNECT, SUBSCRIBE and UNSUBSCRIBE, for which it returns
+    /// nil without looking at the body: a client rejects those by their type, and leaving their
+    /// decoders out keeps them out of a client's binary.
+    public static func decodeServerPacket(header: FixedHeader, body: UnsafeRawBufferPointer) throws(PacketError) -> Packet? {
         if body.count != header.remainingLength { throw .lengthMismatch }
         var r = ByteReader(body)
         let packet: Packet
         switch header.typeCode {
-        case 1: packet = .connect(try decodeConnect(&r))
+        case 1, 8, 10: return nil
         case 2:
             if body.count != 2 { throw .lengthMismatch }
             let ack = try r.byte()
@@ -186,21 +216,6 @@ public enum PacketDecoder {
             case 7: packet = .pubcomp(packetID: id)
             default: packet = .unsuback(packetID: id)
             }
-        case 8, 10:
-            let id = try r.uint16()
-            if id == 0 { throw .zeroPacketIdentifier }
-            let filters = UnsafeRawBufferPointer(rebasing: body[2...])
-            if filters.isEmpty { throw .emptyPayload }
-            let withQoS = header.typeCode == 8
-            while r.remaining > 0 {
-                let f = try r.lengthPrefixed()
-                try validateTopicFilter(f)
-                if withQoS {
-                    let q = try r.byte()
-                    if q > 2 { throw .invalidQoS }  // MQTT 3.8.3-4: reserved bits must be 0
-                }
-            }
-            packet = withQoS ? .subscribe(packetID: id, filters: filters) : .unsubscribe(packetID: id, filters: filters)
         case 9:
             let id = try r.uint16()
             if id == 0 { throw .zeroPacketIdentifier }

@@ -216,6 +216,37 @@ public struct MQTTSession: ~Copyable {
         topic: UnsafeRawBufferPointer, qos: QoS = .atLeastOnce, retain: Bool = false, now: Int64,
         writePayload: (UnsafeMutableRawBufferPointer) -> Int?
     ) throws(SessionError) -> UInt16 {
+        let staging = try stagePublish(topic: topic, qos: qos)
+        let written = writePayload(staging.payloadSpace)
+        return try finishPublish(staging, topic: topic, qos: qos, retain: retain, written: written, now: now)
+    }
+
+    /// A publication being staged: `stagePublish` hands out the space for its payload,
+    /// `finishPublish` completes it. Nothing else may be done with the session in between.
+    public struct PublishStaging {
+        /// The packet's bytes (transmit buffer when live, else the store), worst-case header first.
+        let base: UnsafeMutableRawBufferPointer
+        let bodyOffset: Int
+        let slot: Int
+        let live: Bool
+        let room: Int
+        let maxPacket: Int
+
+        /// Where the payload goes.
+        public var payloadSpace: UnsafeMutableRawBufferPointer {
+            UnsafeMutableRawBufferPointer(rebasing: base[bodyOffset...])
+        }
+    }
+
+    // `publish(writePayload:)` in two halves, for callers that write a payload in several
+    // steps. They are out of line so each distinct `writePayload` closure specialises only the
+    // three lines above, not the whole publish path.
+
+    /// First half of `publish(writePayload:)`: checks the topic and finds room; the payload is
+    /// then written into `payloadSpace` of the result and `finishPublish` called with the same
+    /// topic and QoS, before any other use of the session.
+    @inline(never)
+    public mutating func stagePublish(topic: UnsafeRawBufferPointer, qos: QoS) throws(SessionError) -> PublishStaging {
         if qos == .exactlyOnce { throw .invalidArgument(.invalidQoS) }  // outbound QoS 2 not offered
         do throws(PacketError) {
             try validateTopicName(topic)
@@ -250,9 +281,19 @@ public struct MQTTSession: ~Copyable {
             guard let at = storeAllocationOffset(size: room) else { throw .busy }
             stageBase = UnsafeMutableRawBufferPointer(rebasing: store[at..<(at + room)])
         }
-        let space = UnsafeMutableRawBufferPointer(rebasing: stageBase[bodyOffset...])
-        guard let written = writePayload(space), written >= 0, written <= space.count else {
-            throw room >= maxPacket ? .packetTooLarge(needed: maxPacket + 1) : .busy
+        return PublishStaging(base: stageBase, bodyOffset: bodyOffset, slot: slot, live: live, room: room, maxPacket: maxPacket)
+    }
+
+    /// Second half of `publish(writePayload:)`: `written` is the payload's length in
+    /// `payloadSpace`, or nil if it did not fit (then `busy` or `packetTooLarge` is thrown).
+    @inline(never)
+    public mutating func finishPublish(
+        _ staging: PublishStaging, topic: UnsafeRawBufferPointer, qos: QoS, retain: Bool, written: Int?, now: Int64
+    ) throws(SessionError) -> UInt16 {
+        let stageBase = staging.base, live = staging.live, slot = staging.slot
+        let idLength = qos == .atMostOnce ? 0 : 2
+        guard let written, written >= 0, written <= stageBase.count - staging.bodyOffset else {
+            throw staging.room >= staging.maxPacket ? .packetTooLarge(needed: staging.maxPacket + 1) : .busy
         }
         let packetID = qos == .atLeastOnce ? allocatePacketID() : 0
         // Write variable header, then the fixed header right before it, then slide it down.
@@ -578,7 +619,11 @@ public struct MQTTSession: ~Copyable {
             statistics.packetsReceived += 1
             let packet: Packet
             do {
-                packet = try PacketDecoder.decode(header: header, body: body)
+                // CONNECT, SUBSCRIBE and UNSUBSCRIBE never come from a broker.
+                guard let p = try PacketDecoder.decodeServerPacket(header: header, body: body) else {
+                    return fail(.unexpectedPacket(type: header.typeCode))
+                }
+                packet = p
             } catch {
                 return fail(.protocolViolation(error))
             }
