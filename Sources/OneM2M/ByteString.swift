@@ -342,11 +342,9 @@ func writeZeroPadded(_ value: Int, width: Int, _ out: UnsafeMutableRawBufferPoin
 
 /// Copies bytes into `out` at `offset` (the caller checked the space).
 func copyBytes(_ src: UnsafeRawBufferPointer, _ out: UnsafeMutableRawBufferPointer, _ offset: Int) {
-    var i = 0
-    while i < src.count {
-        out[offset + i] = src[i]
-        i += 1
-    }
+    guard let from = src.baseAddress, let to = out.baseAddress, !src.isEmpty else { return }
+    precondition(offset >= 0 && offset + src.count <= out.count)
+    (to + offset).copyMemory(from: from, byteCount: src.count)
 }
 
 /// The bytes of a static text, for internal use (literals in this module always have pointer representation).

@@ -35,10 +35,19 @@ public struct JSONDocument {
     /// literals, and at most `maxDepth` nested containers (clamped to 1...64). Throws
     /// `malformedJSON` with the offending byte offset. Never allocates, never recurses.
     public init(validating bytes: UnsafeRawBufferPointer, maxDepth: Int = JSONDocument.defaultMaxDepth) throws(OneM2MError) {
-        let limit = maxDepth < 1 ? 1 : (maxDepth > JSONDocument.maxSupportedDepth ? JSONDocument.maxSupportedDepth : maxDepth)
-        let start = try validateJSON(bytes, maxDepth: limit)
+        var slots = PrimitiveSlots()
+        let start = try validateJSON(bytes, maxDepth: JSONDocument.clamp(maxDepth), slots: &slots)
         self.bytes = bytes
         self.root = JSONValue(document: bytes, at: start)
+        self.slots = slots
+    }
+
+    /// Where the top-level members named like primitive parameters start, noted while
+    /// validating, so reading a primitive needs no second pass over it.
+    let slots: PrimitiveSlots
+
+    static func clamp(_ maxDepth: Int) -> Int {
+        maxDepth < 1 ? 1 : (maxDepth > JSONDocument.maxSupportedDepth ? JSONDocument.maxSupportedDepth : maxDepth)
     }
 }
 
@@ -50,17 +59,29 @@ public struct JSONValue {
     public let document: UnsafeRawBufferPointer
     /// Offset of the value's first byte in `document`.
     public let start: Int
-    /// Offset one past the value's last byte.
-    public let end: Int
+    /// The end offset if already known, else -1 (found by scanning when first asked for).
+    let knownEnd: Int
     /// The value's kind.
     public let kind: JSONKind
 
-    /// A value starting at `i` in a validated document.
+    /// Offset one past the value's last byte (found by scanning the value unless known).
+    public var end: Int { knownEnd >= 0 ? knownEnd : skipValue(document, start) }
+
+    /// A value starting at `i` in a validated document; its end is found only when needed, so
+    /// looking up a member does not scan the member's value.
     init(document: UnsafeRawBufferPointer, at i: Int) {
         self.document = document
         self.start = i
-        self.end = skipValue(document, i)
+        self.knownEnd = -1
         self.kind = kindOf(document[i])
+    }
+
+    /// A value whose end is already known.
+    init(document: UnsafeRawBufferPointer, start: Int, end: Int) {
+        self.document = document
+        self.start = start
+        self.knownEnd = end
+        self.kind = kindOf(document[start])
     }
 
     /// The value's bytes exactly as they appear in the document (quotes included for strings).
@@ -175,29 +196,42 @@ public struct JSONMembers: Sequence {
 
     /// An iterator over the members.
     public func makeIterator() -> Iterator {
-        if let o = object { return Iterator(document: o.document, position: o.start + 1, end: o.end) }
-        return Iterator(document: UnsafeRawBufferPointer(start: nil, count: 0), position: 0, end: 0)
+        if let o = object { return Iterator(document: o.document, position: o.start + 1) }
+        return Iterator(document: UnsafeRawBufferPointer(start: nil, count: 0), position: 0)
     }
 
-    /// Iterates object members by scanning the validated bytes.
+    /// Iterates object members by scanning the validated bytes. A member's value is stepped
+    /// over only when the next member is asked for.
     public struct Iterator: IteratorProtocol {
         let document: UnsafeRawBufferPointer
         var position: Int
-        let end: Int
+        /// Where the value handed out last starts (-1: none), to be skipped by `next()`.
+        var pendingValue = -1
+
+        init(document: UnsafeRawBufferPointer, position: Int) {
+            self.document = document
+            self.position = position
+        }
 
         /// The next member, or `nil` after the last.
         public mutating func next() -> JSONMember? {
-            var i = skipWhitespace(document, position)
-            guard i < end, document[i] == UInt8(ascii: "\"") else { position = end; return nil }
-            let key = JSONValue(document: document, at: i)
-            i = skipWhitespace(document, key.end)
-            i = skipWhitespace(document, i + 1)  // ':'
-            guard i < end else { position = end; return nil }
-            let value = JSONValue(document: document, at: i)
-            i = skipWhitespace(document, value.end)
-            if i < end && document[i] == UInt8(ascii: ",") { i += 1 }
-            position = i
-            return JSONMember(key: key, value: value)
+            let n = document.count
+            var i = position
+            if pendingValue >= 0 {
+                i = skipWhitespace(document, skipValue(document, pendingValue))
+                if i < n && document[i] == UInt8(ascii: ",") { i += 1 }
+                pendingValue = -1
+            }
+            i = skipWhitespace(document, i)
+            // In a validated document, anything but a name here is the object's `}`.
+            guard i < n, document[i] == UInt8(ascii: "\"") else { position = n; return nil }
+            let keyEnd = skipString(document, i)
+            let key = JSONValue(document: document, start: i, end: keyEnd)
+            let v = skipWhitespace(document, skipWhitespace(document, keyEnd) + 1)  // past ':'
+            guard v < n else { position = n; return nil }
+            pendingValue = v
+            position = v
+            return JSONMember(key: key, value: JSONValue(document: document, at: v))
         }
     }
 }
@@ -209,25 +243,37 @@ public struct JSONElements: Sequence {
 
     /// An iterator over the elements.
     public func makeIterator() -> Iterator {
-        if let a = array { return Iterator(document: a.document, position: a.start + 1, end: a.end) }
-        return Iterator(document: UnsafeRawBufferPointer(start: nil, count: 0), position: 0, end: 0)
+        if let a = array { return Iterator(document: a.document, position: a.start + 1) }
+        return Iterator(document: UnsafeRawBufferPointer(start: nil, count: 0), position: 0)
     }
 
-    /// Iterates array elements by scanning the validated bytes.
+    /// Iterates array elements by scanning the validated bytes; an element is stepped over
+    /// only when the next one is asked for.
     public struct Iterator: IteratorProtocol {
         let document: UnsafeRawBufferPointer
         var position: Int
-        let end: Int
+        var pendingValue = -1
+
+        init(document: UnsafeRawBufferPointer, position: Int) {
+            self.document = document
+            self.position = position
+        }
 
         /// The next element, or `nil` after the last.
         public mutating func next() -> JSONValue? {
-            var i = skipWhitespace(document, position)
-            guard i < end - 1, document[i] != UInt8(ascii: "]") else { position = end; return nil }
-            let value = JSONValue(document: document, at: i)
-            i = skipWhitespace(document, value.end)
-            if i < end && document[i] == UInt8(ascii: ",") { i += 1 }
+            let n = document.count
+            var i = position
+            if pendingValue >= 0 {
+                i = skipWhitespace(document, skipValue(document, pendingValue))
+                if i < n && document[i] == UInt8(ascii: ",") { i += 1 }
+                pendingValue = -1
+            }
+            i = skipWhitespace(document, i)
+            // In a validated document, `]` is the only thing here that is not a value.
+            guard i < n, document[i] != UInt8(ascii: "]") else { position = n; return nil }
+            pendingValue = i
             position = i
-            return value
+            return JSONValue(document: document, at: i)
         }
     }
 }
@@ -283,16 +329,51 @@ func kindOf(_ b: UInt8) -> JSONKind {
     }
 }
 
-/// End (exclusive) of the string starting with the quote at `i`; bounded by the buffer.
-func skipString(_ p: UnsafeRawBufferPointer, _ i: Int) -> Int {
-    var j = i + 1
-    while j < p.count {
-        let c = p[j]
-        if c == UInt8(ascii: "\\") { j += 2; continue }
-        if c == UInt8(ascii: "\"") { return j + 1 }
+/// The offset of the first byte in `p[i..<n]` that a string scan must look at: `"`, `\`, a
+/// control character or a non-ASCII byte; `n` if there is none. Reads a machine word at a time
+/// (SWAR), so plain text costs a few instructions per word rather than per byte.
+func plainEnd(_ p: UnsafeRawBufferPointer, _ i: Int, _ n: Int) -> Int {
+    var j = i
+    if let base = p.baseAddress {
+        let ones = UInt(truncatingIfNeeded: 0x0101_0101_0101_0101 as UInt64)
+        let width = MemoryLayout<UInt>.size
+        while j + width <= n {
+            let x = base.loadUnaligned(fromByteOffset: j, as: UInt.self)
+            let quote = x ^ (ones &* 0x22), backslash = x ^ (ones &* 0x5C)
+            // A byte's top bit ends up set if it is 0 after the XOR (a quote or backslash), if
+            // it is below 0x20, or if it is non-ASCII. A borrow only runs upwards from a byte
+            // that is flagged anyway, so a flagged word always holds a byte to look at.
+            let flags = (((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash) | (x &- ones &* 0x20) | x) & (ones &* 0x80)
+            if flags != 0 {
+                // The lowest flagged byte is a real one (borrows only run upwards).
+                #if _endian(little)
+                return j + flags.trailingZeroBitCount / 8
+                #else
+                break  // big-endian: borrows run towards lower addresses; find it bytewise
+                #endif
+            }
+            j += width
+        }
+    }
+    while j < n {
+        let b = p[j]
+        if b == UInt8(ascii: "\"") || b == UInt8(ascii: "\\") || b < 0x20 || b >= 0x80 { return j }
         j += 1
     }
-    return p.count
+    return n
+}
+
+/// End (exclusive) of the string starting with the quote at `i`; bounded by the buffer.
+func skipString(_ p: UnsafeRawBufferPointer, _ i: Int) -> Int {
+    let n = p.count
+    var j = i + 1
+    while true {
+        j = plainEnd(p, j, n)
+        guard j < n else { return n }
+        let c = p[j]
+        if c == UInt8(ascii: "\"") { return j + 1 }
+        j += c == UInt8(ascii: "\\") ? 2 : 1
+    }
 }
 
 /// End (exclusive) of the value starting at `i` in a validated document; bounded by the buffer.
@@ -336,7 +417,7 @@ func skipValue(_ p: UnsafeRawBufferPointer, _ i: Int) -> Int {
 // MARK: - Validation
 
 /// Validates a whole document; returns the offset of the top-level value.
-func validateJSON(_ p: UnsafeRawBufferPointer, maxDepth: Int) throws(OneM2MError) -> Int {
+func validateJSON(_ p: UnsafeRawBufferPointer, maxDepth: Int, slots: inout PrimitiveSlots) throws(OneM2MError) -> Int {
     let n = p.count
     var i = skipWhitespace(p, 0)
     guard i < n else { throw .malformedJSON(.unexpectedEnd, offset: i) }
@@ -363,7 +444,9 @@ func validateJSON(_ p: UnsafeRawBufferPointer, maxDepth: Int) throws(OneM2MError
                     depth -= 1
                     expectValue = false
                 } else if isObject {
+                    let k = i
                     i = try validateMemberName(p, i)
+                    if depth == 1 { slots.record(p, key: k, value: i) }
                 }
                 continue
             case UInt8(ascii: "\""):
@@ -394,7 +477,11 @@ func validateJSON(_ p: UnsafeRawBufferPointer, maxDepth: Int) throws(OneM2MError
                 guard i < n else { throw .malformedJSON(.unexpectedEnd, offset: i) }
                 let close = inObject ? UInt8(ascii: "}") : UInt8(ascii: "]")
                 if p[i] == close { throw .malformedJSON(.trailingComma, offset: i) }
-                if inObject { i = try validateMemberName(p, i) }
+                if inObject {
+                    let k = i
+                    i = try validateMemberName(p, i)
+                    if depth == 1 { slots.record(p, key: k, value: i) }
+                }
                 expectValue = true
             } else if c == (inObject ? UInt8(ascii: "}") : UInt8(ascii: "]")) {
                 i += 1
@@ -421,6 +508,7 @@ func validateString(_ p: UnsafeRawBufferPointer, _ i: Int) throws(OneM2MError) -
     let n = p.count
     var j = i + 1
     while true {
+        j = plainEnd(p, j, n)
         guard j < n else { throw .malformedJSON(.unterminatedString, offset: j) }
         let b = p[j]
         if b == UInt8(ascii: "\"") { return j + 1 }
@@ -438,7 +526,6 @@ func validateString(_ p: UnsafeRawBufferPointer, _ i: Int) throws(OneM2MError) -
             continue
         }
         if b < 0x20 { throw .malformedJSON(.controlCharacterInString, offset: j) }
-        if b < 0x80 { j += 1; continue }
         switch checkUTF8(p, j, n) {
         case .valid(let len): j += len
         case .truncated: throw .malformedJSON(.unterminatedString, offset: n)

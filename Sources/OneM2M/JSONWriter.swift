@@ -49,7 +49,7 @@ public struct JSONWriter {
     var topIsNonEmpty: Bool { depth > 0 && (nonEmptyBits >> UInt64(depth - 1)) & 1 == 1 }
 
     /// Bytes needed before a value here (0 or 1 for a comma); throws when no value may go here.
-    func valueSeparator() throws(OneM2MError) -> Int {
+    mutating func valueSeparator() throws(OneM2MError) -> Int {
         if depth == 0 {
             if rootPlaced { throw .invalidWriterState }
             return 0
@@ -74,7 +74,7 @@ public struct JSONWriter {
     }
 
     /// Reserves `length` bytes after a separator of `separator` bytes; returns where the token starts.
-    func reserve(_ separator: Int, _ length: Int) throws(OneM2MError) -> Int {
+    mutating func reserve(_ separator: Int, _ length: Int) throws(OneM2MError) -> Int {
         guard length >= 0, separator + length <= buffer.count - count else { throw .bufferTooSmall }
         return count + separator
     }
@@ -134,15 +134,7 @@ public struct JSONWriter {
     /// Writes an object member name (`"name":`); the member's value must follow.
     public mutating func key(_ name: ByteString) throws(OneM2MError) {
         guard topIsObject, !awaitingValue else { throw .invalidWriterState }
-        let sep = topIsNonEmpty ? 1 : 0
-        let len = try escapedLength(name)
-        let at = try reserve(sep, len + 3)
-        emitSeparator(sep)
-        buffer[at] = UInt8(ascii: "\"")
-        let n = writeEscaped(name, at + 1)
-        buffer[at + 1 + n] = UInt8(ascii: "\"")
-        buffer[at + 2 + n] = UInt8(ascii: ":")
-        count = at + 3 + n
+        try quoted(name, separator: topIsNonEmpty ? 1 : 0, colon: true)
         if depth == watchDepth { watchCount += 1 }
         nonEmptyBits |= 1 << UInt64(depth - 1)
         awaitingValue = true
@@ -154,14 +146,7 @@ public struct JSONWriter {
     /// `invalidUTF8Input` if the bytes are not UTF-8. Contents of a string from a validated
     /// JSON document (`JSONValue.text`) are copied in their original escaped form.
     public mutating func string(_ value: ByteString) throws(OneM2MError) {
-        let sep = try valueSeparator()
-        let len = try escapedLength(value)
-        let at = try reserve(sep, len + 2)
-        emitSeparator(sep)
-        buffer[at] = UInt8(ascii: "\"")
-        let n = writeEscaped(value, at + 1)
-        buffer[at + 1 + n] = UInt8(ascii: "\"")
-        count = at + 2 + n
+        try quoted(value, separator: try valueSeparator(), colon: false)
         placeValue()
     }
 
@@ -324,7 +309,32 @@ public struct JSONWriter {
     // MARK: Escaping
 
     /// The escaped length of `text` (without quotes); validates UTF-8.
-    func escapedLength(_ text: ByteString) throws(OneM2MError) -> Int {
+    /// Writes the separator, `text` as a JSON string and, for a key, the colon. Plain text
+    /// (the usual case) is checked once and copied as it is.
+    mutating func quoted(_ text: ByteString, separator sep: Int, colon: Bool) throws(OneM2MError) {
+        let plain = verbatim(text)
+        let len: Int
+        if let plain { len = plain.count } else { len = try escapedLength(text) }
+        let extra = colon ? 3 : 2
+        let at = try reserve(sep, len + extra)
+        emitSeparator(sep)
+        buffer[at] = UInt8(ascii: "\"")
+        if let plain { copyBytes(plain, buffer, at + 1) } else { _ = writeEscaped(text, at + 1) }
+        buffer[at + 1 + len] = UInt8(ascii: "\"")
+        if colon { buffer[at + 2 + len] = UInt8(ascii: ":") }
+        count = at + extra + len
+    }
+
+    /// The bytes of `text` when they can be copied as they are (plain ASCII, nothing to escape).
+    func verbatim(_ text: ByteString) -> UnsafeRawBufferPointer? {
+        switch text.storage {
+        case .jsonEscaped(let b): return b
+        case .raw(let b): return plainEnd(b, 0, b.count) == b.count ? b : nil
+        case .inline: return nil
+        }
+    }
+
+    mutating func escapedLength(_ text: ByteString) throws(OneM2MError) -> Int {
         switch text.storage {
         case .jsonEscaped(let b):
             return b.count
@@ -366,7 +376,7 @@ public struct JSONWriter {
     }
 
     /// Writes the escaped `text` at `at` (space was reserved); returns the bytes written.
-    func writeEscaped(_ text: ByteString, _ at: Int) -> Int {
+    mutating func writeEscaped(_ text: ByteString, _ at: Int) -> Int {
         if case .jsonEscaped(let b) = text.storage {
             copyBytes(b, buffer, at)
             return b.count

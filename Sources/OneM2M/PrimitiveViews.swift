@@ -1,31 +1,133 @@
 // TS-0010 6.5: decoding received request and response primitives (unwrapped, or wrapped in
 // `m2m:rqp` / `m2m:rsp`) as zero-copy views into the payload.
 
-/// The object carrying the primitive: the top-level object, or the object inside a wrapper member.
-func primitiveObject(_ root: JSONValue, wrapper: ByteString) throws(OneM2MError) -> JSONValue {
-    guard root.kind == .object else { throw .notAPrimitive }
-    if let inner = root.member(named: wrapper) {
-        guard inner.kind == .object else { throw .notAPrimitive }
-        return inner
+/// Where the parameters of a primitive object start, by slot: `PrimitiveParameter` raw values,
+/// then the wrapper members `m2m:rqp` and `m2m:rsp`. Filled while a document is validated (its
+/// top-level members) or in one pass over an object's members; the first of duplicate members
+/// counts, as with `member(named:)`.
+struct PrimitiveSlots {
+    static let requestWrapperSlot = 11, responseWrapperSlot = 12
+    /// Per slot: the value's start + 1 (0: absent).
+    var starts: (Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int) = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+    /// Added to every offset: where the validated bytes start in the document.
+    var base = 0
+
+    init() {}
+
+    /// Collects the members of `object` (of a validated document) by validating it again on
+    /// its own: the rare wrapped primitive costs a second pass, the usual one none.
+    init(members object: JSONValue) {
+        let range = UnsafeRawBufferPointer(rebasing: object.document[object.start..<object.end])
+        _ = try? validateJSON(range, maxDepth: JSONDocument.maxSupportedDepth, slots: &self)
+        base = object.start
     }
-    return root
+
+    /// Notes the member whose name starts (with its quote) at `key` and whose value starts at
+    /// `value`, if its name is one we look for.
+    mutating func record(_ p: UnsafeRawBufferPointer, key: Int, value: Int) {
+        guard let slot = slot(forKeyAt: key, in: p), start(slot) == 0 else { return }
+        withUnsafeMutableBytes(of: &starts) {
+            $0.storeBytes(of: value + 1, toByteOffset: slot * MemoryLayout<Int>.stride, as: Int.self)
+        }
+    }
+
+    func start(_ slot: Int) -> Int {
+        withUnsafeBytes(of: starts) { $0.load(fromByteOffset: slot * MemoryLayout<Int>.stride, as: Int.self) }
+    }
+
+    /// The value in `slot` of `document`, or nil.
+    func value(_ slot: Int, in document: UnsafeRawBufferPointer) -> JSONValue? {
+        let v = start(slot)
+        guard v != 0 else { return nil }
+        return JSONValue(document: document, at: base + v - 1)
+    }
+
+    /// The slot of the (validated) member name starting at `k`, compared on unescaped bytes.
+    func slot(forKeyAt k: Int, in p: UnsafeRawBufferPointer) -> Int? {
+        // The name's bytes, big-endian in one integer (every name we look for has 2 to 8).
+        var packed: UInt64 = 0
+        var count = 0
+        var j = k + 1
+        while p[j] != UInt8(ascii: "\"") {
+            if p[j] == UInt8(ascii: "\\") { return Self.slot(escapedNameAt: k, in: p) }
+            count += 1
+            if count > 8 { return nil }
+            packed = packed << 8 | UInt64(p[j])
+            j += 1
+        }
+        return Self.slot(packed: packed, count: count)
+    }
+
+    /// `slot(forKeyAt:in:)` for a name with escapes (rare): unescaped first.
+    static func slot(escapedNameAt k: Int, in p: UnsafeRawBufferPointer) -> Int? {
+        var name: UInt64 = 0
+        let contents = ByteString(jsonStringContents: UnsafeRawBufferPointer(rebasing: p[(k + 1)..<(skipString(p, k) - 1)]))
+        guard let count = withUnsafeMutableBytes(of: &name, { try? contents.copy(into: $0) }) else { return nil }
+        var packed: UInt64 = 0
+        withUnsafeBytes(of: &name) { for i in 0..<count { packed = packed << 8 | UInt64($0[i]) } }
+        return slot(packed: packed, count: count)
+    }
+
+    static func slot(packed: UInt64, count: Int) -> Int? {
+        if count < 2 { return nil }
+        let parameter: PrimitiveParameter
+        switch packed {
+        case 0x6D32_6D3A_7271_70: return requestWrapperSlot   // m2m:rqp
+        case 0x6D32_6D3A_7273_70: return responseWrapperSlot  // m2m:rsp
+        case 0x6F70: parameter = .operation                  // op
+        case 0x746F: parameter = .to                         // to
+        case 0x6672: parameter = .from                       // fr
+        case 0x72_7169: parameter = .requestIdentifier       // rqi
+        case 0x72_7669: parameter = .releaseVersion          // rvi
+        case 0x7479: parameter = .resourceType               // ty
+        case 0x6F74: parameter = .originatingTimestamp       // ot
+        case 0x7271_6574: parameter = .requestExpiration     // rqet
+        case 0x72_636E: parameter = .resultContent           // rcn
+        case 0x7063: parameter = .content                    // pc
+        case 0x72_7363: parameter = .responseStatusCode      // rsc
+        default: return nil
+        }
+        return Int(parameter.rawValue)
+    }
+}
+
+/// The parameters of a primitive object.
+struct PrimitiveFields {
+    /// The primitive object.
+    let object: JSONValue
+    let slots: PrimitiveSlots
+
+    /// The primitive in a validated document: the top-level object, or the object inside the
+    /// wrapper member in `wrapperSlot`.
+    init(document: JSONDocument, wrapperSlot: Int) throws(OneM2MError) {
+        let root = document.root
+        guard root.kind == .object else { throw .notAPrimitive }
+        guard let inner = document.slots.value(wrapperSlot, in: root.document) else {
+            object = root
+            slots = document.slots
+            return
+        }
+        guard inner.kind == .object else { throw .notAPrimitive }
+        object = inner
+        slots = PrimitiveSlots(members: inner)
+    }
 }
 
 /// A present, non-null member.
-func present(_ object: JSONValue, _ p: PrimitiveParameter) -> JSONValue? {
-    guard let v = object.member(named: ByteString(p.shortName)), !v.isNull else { return nil }
+func present(_ object: PrimitiveFields, _ p: PrimitiveParameter) -> JSONValue? {
+    guard let v = object.slots.value(Int(p.rawValue), in: object.object.document), !v.isNull else { return nil }
     return v
 }
 
 /// A mandatory string parameter.
-func requiredText(_ object: JSONValue, _ p: PrimitiveParameter) throws(OneM2MError) -> ByteString {
+func requiredText(_ object: PrimitiveFields, _ p: PrimitiveParameter) throws(OneM2MError) -> ByteString {
     guard let v = present(object, p) else { throw .missingParameter(p) }
     guard let t = v.text else { throw .invalidParameter(p) }
     return t
 }
 
 /// An optional string parameter.
-func optionalText(_ object: JSONValue, _ p: PrimitiveParameter) throws(OneM2MError) -> ByteString? {
+func optionalText(_ object: PrimitiveFields, _ p: PrimitiveParameter) throws(OneM2MError) -> ByteString? {
     guard let v = present(object, p) else { return nil }
     guard let t = v.text else { throw .invalidParameter(p) }
     return t
@@ -48,7 +150,7 @@ func releaseVersionParameter(_ v: JSONValue) throws(OneM2MError) -> ByteString {
 }
 
 /// `ot` parsed to Unix microseconds.
-func timestampParameter(_ object: JSONValue, _ p: PrimitiveParameter) throws(OneM2MError) -> Int64? {
+func timestampParameter(_ object: PrimitiveFields, _ p: PrimitiveParameter) throws(OneM2MError) -> Int64? {
     guard let t = try optionalText(object, p) else { return nil }
     do { return try OneM2MTimestamp.parse(t) } catch { throw .invalidParameter(p) }
 }
@@ -90,15 +192,14 @@ public struct RequestPrimitiveView {
     /// Validates `payload` (JSON, at most `maxDepth` nested containers) and decodes the request.
     /// Throws `malformedJSON`, `notAPrimitive`, `missingParameter(_)` or `invalidParameter(_)`.
     public init(decoding payload: UnsafeRawBufferPointer, maxDepth: Int = JSONDocument.defaultMaxDepth) throws(OneM2MError) {
-        let doc = try JSONDocument(validating: payload, maxDepth: maxDepth)
-        try self.init(document: doc)
+        try self.init(document: try JSONDocument(validating: payload, maxDepth: maxDepth))
     }
 
     /// Decodes the request from an already validated document.
     public init(document: JSONDocument) throws(OneM2MError) {
-        let o = try primitiveObject(document.root, wrapper: "m2m:rqp")
+        let o = try PrimitiveFields(document: document, wrapperSlot: PrimitiveSlots.requestWrapperSlot)
         self.document = document
-        self.primitive = o
+        self.primitive = o.object
         // TS-0010 6.5.1 (TS-0004 7.1.1.1): op, to, rqi mandatory; ACME also requires rvi.
         guard let op = present(o, .operation) else { throw .missingParameter(.operation) }
         guard let operation = Operation(rawValue: try integerParameter(op, .operation, UInt8.self)) else {
@@ -159,8 +260,8 @@ public struct RequestPrimitiveView {
                                                 maxDepth: Int = JSONDocument.defaultMaxDepth) -> ByteString? {
         do {
             let doc = try JSONDocument(validating: payload, maxDepth: maxDepth)
-            let o = try primitiveObject(doc.root, wrapper: "m2m:rqp")
-            return o.member(named: "rqi")?.text
+            let o = try PrimitiveFields(document: doc, wrapperSlot: PrimitiveSlots.requestWrapperSlot)
+            return present(o, .requestIdentifier)?.text
         } catch {
             return nil
         }
@@ -203,15 +304,14 @@ public struct ResponsePrimitiveView {
 
     /// Validates `payload` and decodes the response.
     public init(decoding payload: UnsafeRawBufferPointer, maxDepth: Int = JSONDocument.defaultMaxDepth) throws(OneM2MError) {
-        let doc = try JSONDocument(validating: payload, maxDepth: maxDepth)
-        try self.init(document: doc)
+        try self.init(document: try JSONDocument(validating: payload, maxDepth: maxDepth))
     }
 
     /// Decodes the response from an already validated document.
     public init(document: JSONDocument) throws(OneM2MError) {
-        let o = try primitiveObject(document.root, wrapper: "m2m:rsp")
+        let o = try PrimitiveFields(document: document, wrapperSlot: PrimitiveSlots.responseWrapperSlot)
         self.document = document
-        self.primitive = o
+        self.primitive = o.object
         // TS-0010 6.5.2: every response carries the Response Status Code.
         guard let rsc = present(o, .responseStatusCode) else { throw .missingParameter(.responseStatusCode) }
         self.statusCode = ResponseStatusCode(rawValue: try integerParameter(rsc, .responseStatusCode, UInt16.self))

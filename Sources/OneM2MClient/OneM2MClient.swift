@@ -250,6 +250,33 @@ public struct OneM2MClient<T: Transport, Clock: MonotonicClock, Wall: WallClock>
         expiration: RequestExpiration?, registration: Bool, hasContent: Bool,
         content: (inout JSONWriter) throws(OneM2MError) -> Void
     ) throws(OneM2MClientError) -> RequestID {
+        // Only the content call depends on the closure; the halves around it exist once.
+        var request = try beginRequest(
+            operation, to: to, resourceType: resourceType, resultContent: resultContent, expiration: expiration,
+            registration: registration, hasContent: hasContent)
+        if hasContent && request.failure == nil {
+            do throws(OneM2MError) { try request.writer.content(content) } catch { request.failure = error }
+        }
+        return try finishRequest(&request)
+    }
+
+    /// A request primitive being written straight into the MQTT transmit buffer.
+    struct OutgoingRequest {
+        let staging: MQTTSession.PublishStaging
+        var writer: JSONWriter
+        /// The first encoding failure, if any.
+        var failure: OneM2MError?
+        let number: UInt32
+        let slot: Int
+        let registration: Bool
+    }
+
+    /// Stages the PUBLISH and writes the primitive's parameters (and the `pc` key).
+    @inline(never)
+    mutating func beginRequest(
+        _ operation: OneM2M.Operation, to: ByteString, resourceType: ResourceType?, resultContent: ResultContent?,
+        expiration: RequestExpiration?, registration: Bool, hasContent: Bool
+    ) throws(OneM2MClientError) -> OutgoingRequest {
         var slot = 0
         while slot < pending.count && pending[slot].active { slot += 1 }  // a plain loop: no generic algorithm on the hot path
         if slot == pending.count { throw .tooManyPendingRequests }
@@ -257,22 +284,37 @@ public struct OneM2MClient<T: Transport, Clock: MonotonicClock, Wall: WallClock>
         let rqiLength = writeRequestIdentifier(number)
         let rqi = ByteString(UnsafeRawBufferPointer(rebasing: scratch[0..<rqiLength]))
         let useRegistration = registration && configuration.registerOnRegistrationTopic
-        let topic = useRegistration ? registrationTopic : requestTopic
-        let outcome = withBytes(configuration.originator) { me in
+        let staging = try withBytes(useRegistration ? registrationTopic : requestTopic) { (t) throws(OneM2MClientError) in try stagePrimitive(topic: t) }
+        var w = JSONWriter(buffer: staging.payloadSpace)
+        let failure = withBytes(configuration.originator) { me -> OneM2MError? in
             let primitive = RequestPrimitive(
                 operation: operation, to: to, from: ByteString(me), requestIdentifier: rqi,
                 releaseVersion: configuration.releaseVersion, resourceType: resourceType,
                 requestExpiration: expiration, resultContent: resultContent)
-            return withBytes(topic) { t in
-                publishPrimitive(topic: t) { (w: inout JSONWriter) throws(OneM2MError) in
-                    if hasContent { try primitive.encode(into: &w, content: content) } else { try primitive.encode(into: &w) }
-                }
-            }
+            do throws(OneM2MError) {
+                try w.beginObject()
+                try primitive.writeParameters(into: &w)
+                if hasContent { try w.key("pc") }
+            } catch { return error }
+            return nil
         }
-        if let failure = outcome { throw failure }
-        counter = number
-        pending[slot] = PendingRequest(active: true, number: number, deadline: mqtt.clock.nowMilliseconds() + configuration.requestTimeoutMilliseconds)
-        return RequestID(value: number)
+        return OutgoingRequest(staging: staging, writer: w, failure: failure, number: number, slot: slot, registration: useRegistration)
+    }
+
+    /// Closes the primitive, completes the PUBLISH and records the pending request.
+    @inline(never)
+    mutating func finishRequest(_ r: inout OutgoingRequest) throws(OneM2MClientError) -> RequestID {
+        if r.failure == nil {
+            do throws(OneM2MError) { try r.writer.endObject() } catch { r.failure = error }
+        }
+        let (staging, writer, failure) = (r.staging, r.writer, r.failure)
+        let outcome = withBytes(r.registration ? registrationTopic : requestTopic) { t in
+            finishPrimitive(staging, topic: t, written: writer.count, failure: failure)
+        }
+        if let outcome { throw outcome }
+        counter = r.number
+        pending[r.slot] = PendingRequest(active: true, number: r.number, deadline: mqtt.clock.nowMilliseconds() + configuration.requestTimeoutMilliseconds)
+        return RequestID(value: r.number)
     }
 
     /// Writes the `rqi` for `number` at the start of `scratch`; returns its length.
@@ -290,6 +332,8 @@ public struct OneM2MClient<T: Transport, Clock: MonotonicClock, Wall: WallClock>
     /// Waits up to `timeoutMilliseconds` for something to happen and hands every event to
     /// `handler` (see `OneM2MEvent`): responses, timeouts, incoming requests (the handler's
     /// return value is the answer's `rsc`), connection events. Reconnects by itself.
+    /// Acknowledgements of what it delivers leave with the next publish (an answer, the next
+    /// request) or at the start of the next `poll`, in one write.
     public mutating func poll(timeoutMilliseconds: Int, _ handler: (OneM2MEvent) -> ResponseStatusCode?) throws(OneM2MClientError) {
         let deadline = mqtt.clock.nowMilliseconds() + Int64(max(0, timeoutMilliseconds))
         var delivered = false
@@ -305,8 +349,14 @@ public struct OneM2MClient<T: Transport, Clock: MonotonicClock, Wall: WallClock>
             }
             var wait = delivered ? 0 : max(0, deadline - now)
             if connected { for p in pending where p.active { wait = min(wait, max(0, p.deadline - now)) } }
+            // Once something was delivered, only what is already received follows (no system
+            // call); acknowledgements wait for the next publish or poll, so they share its write.
             let event: ClientEvent?
-            do { event = try mqtt.nextEvent(timeoutMilliseconds: Int(wait)) } catch { throw .mqtt(error) }
+            if delivered {
+                event = mqtt.nextBufferedEvent()
+            } else {
+                do { event = try mqtt.nextEvent(timeoutMilliseconds: Int(wait)) } catch { throw .mqtt(error) }
+            }
             guard let event else {
                 if delivered || mqtt.clock.nowMilliseconds() >= deadline { return }
                 continue
@@ -390,34 +440,40 @@ public struct OneM2MClient<T: Transport, Clock: MonotonicClock, Wall: WallClock>
         }
         let responseTopic = UnsafeRawBufferPointer(rebasing: scratch[0..<topicLength])
         let releaseVersion = rvi.flatMap { ReleaseVersion(text: $0) } ?? configuration.releaseVersion
-        let failure = withBytes(configuration.originator) { me in
-            let response = ResponsePrimitive(statusCode: status, requestIdentifier: rqi, releaseVersion: releaseVersion, from: ByteString(me), to: to)
-            return publishPrimitive(topic: responseTopic) { (w: inout JSONWriter) throws(OneM2MError) in try response.encode(into: &w) }
+        let staging: MQTTSession.PublishStaging
+        do { staging = try stagePrimitive(topic: responseTopic) } catch {
+            _ = handler(.answerFailed(error))
+            return
         }
-        if let failure { _ = handler(.answerFailed(failure)) }
+        var w = JSONWriter(buffer: staging.payloadSpace)
+        let encoding = withBytes(configuration.originator) { me -> OneM2MError? in
+            let response = ResponsePrimitive(statusCode: status, requestIdentifier: rqi, releaseVersion: releaseVersion, from: ByteString(me), to: to)
+            do throws(OneM2MError) { try response.encode(into: &w) } catch { return error }
+            return nil
+        }
+        if let failure = finishPrimitive(staging, topic: responseTopic, written: w.count, failure: encoding) {
+            _ = handler(.answerFailed(failure))
+        }
     }
 
-    /// Publishes one primitive at QoS 1, written by `encode` straight into the MQTT transmit
-    /// buffer. The single place that calls `publish(writePayload:)`, so the optimiser keeps one
-    /// copy of it. Returns nil on success.
-    mutating func publishPrimitive(topic: UnsafeRawBufferPointer, _ encode: (inout JSONWriter) throws(OneM2MError) -> Void) -> OneM2MClientError? {
-        var encodeError: OneM2MError? = nil
-        do throws(ClientError) {
-            _ = try mqtt.publish(topic: topic, qos: .atLeastOnce) { space in
-                var w = JSONWriter(buffer: space)
-                do throws(OneM2MError) { try encode(&w) } catch {
-                    encodeError = error
-                    return nil
-                }
-                return w.count
-            }
-            return nil
-        } catch {
-            // A primitive that did not fit is the session's busy/too-large verdict; any other
-            // encoding failure is the caller's input.
-            if let enc = encodeError, enc != .bufferTooSmall { return .encoding(enc) }
-            return .mqtt(error)
-        }
+    /// Stages a QoS 1 PUBLISH of a primitive on `topic` (see `MQTTSession.stagePublish`).
+    mutating func stagePrimitive(topic: UnsafeRawBufferPointer) throws(OneM2MClientError) -> MQTTSession.PublishStaging {
+        do { return try mqtt.session.stagePublish(topic: topic, qos: .atLeastOnce) } catch { throw .mqtt(.session(error)) }
+    }
+
+    /// Completes a primitive written into `staging` (`written` bytes, or the encoding `failure`)
+    /// and writes it out as far as the transport takes it. Returns nil on success.
+    mutating func finishPrimitive(_ staging: MQTTSession.PublishStaging, topic: UnsafeRawBufferPointer, written: Int, failure: OneM2MError?) -> OneM2MClientError? {
+        // A primitive that did not fit gets the session's busy/too-large verdict; any other
+        // encoding failure is the caller's input.
+        if let failure, failure != .bufferTooSmall { return .encoding(failure) }
+        do {
+            _ = try mqtt.session.finishPublish(
+                staging, topic: topic, qos: .atLeastOnce, retain: false, written: failure == nil ? written : nil,
+                now: mqtt.clock.nowMilliseconds())
+        } catch { return .mqtt(.session(error)) }
+        _ = try? mqtt.flush(timeoutMilliseconds: 0)
+        return nil
     }
 
     /// Polls until the response to `id` arrives and returns a copy of it. Other events that

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import OneM2M
+import TestSupport
 
 /// Documents used for prefix truncation and mutation: ACME payloads from FINDINGS.md and others.
 let validCorpus: [String] = [
@@ -317,4 +318,51 @@ func walk(_ v: JSONValue) -> Int {
     default: break
     }
     return n
+}
+
+@Suite struct JSONScanningTests {
+    /// The byte-at-a-time definition `plainEnd` must agree with.
+    func referencePlainEnd(_ p: [UInt8], _ i: Int, _ n: Int) -> Int {
+        var j = i
+        while j < n {
+            let b = p[j]
+            if b == 0x22 || b == 0x5C || b < 0x20 || b >= 0x80 { return j }
+            j += 1
+        }
+        return n
+    }
+
+    @Test func wordAtATimeScanAgreesWithBytewiseScan() {
+        var rng = SeededRandom(seed: 0x5CA7)
+        // Mostly plain text with a few special bytes, at every alignment and length.
+        let specials: [UInt8] = [0x22, 0x5C, 0x00, 0x01, 0x1F, 0x20, 0x21, 0x7F, 0x80, 0xC3, 0xFF, 0x5B, 0x5D]
+        for _ in 0..<4000 {
+            let n = Int.random(in: 0...40, using: &rng)
+            var bytes = (0..<n).map { _ in UInt8.random(in: 0x23...0x7E, using: &rng) }
+            for _ in 0..<Int.random(in: 0...3, using: &rng) where n > 0 {
+                bytes[Int.random(in: 0..<n, using: &rng)] = specials[Int.random(in: 0..<specials.count, using: &rng)]
+            }
+            let i = n == 0 ? 0 : Int.random(in: 0...n, using: &rng)
+            let end = Int.random(in: i...n, using: &rng)
+            let got = bytes.withUnsafeBytes { plainEnd($0, i, end) }
+            #expect(got == referencePlainEnd(bytes, i, end), "bytes \(bytes) from \(i) to \(end)")
+        }
+    }
+
+    @Test func valueEndsAreFoundWhenAskedFor() throws {
+        let text = #"{"a": {"b": [1, {"c": "x\"y"}], "d": "e"}, "f": [[]], "g": "h"}"#
+        try withBytes(text) { raw in
+            let doc = try JSONDocument(validating: raw)
+            let a = try #require(doc.root["a"])
+            #expect(String(decoding: a.rawBytes, as: UTF8.self) == #"{"b": [1, {"c": "x\"y"}], "d": "e"}"#)
+            #expect(a["b"]?[1]?["c"]?.text?.string == #"x"y"#)
+            #expect(a["d"]?.text?.string == "e")
+            #expect(doc.root["f"]?.count == 1 && doc.root["f"]?[0]?.count == 0)
+            #expect(doc.root["g"]?.end == raw.count - 1)
+            #expect(doc.root.end == raw.count)
+            var names: [String] = []
+            for m in doc.root.members { names.append(m.name.string) }
+            #expect(names == ["a", "f", "g"])
+        }
+    }
 }

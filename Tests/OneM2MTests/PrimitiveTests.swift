@@ -261,6 +261,23 @@ func responseError(_ text: String) -> OneM2MError? {
         #expect(responseError(#"{"m2m:rsp": "x"}"#) == .notAPrimitive)
     }
 
+    @Test func parametersAreFoundByUnescapedNameFirstOneWinning() throws {
+        // Names are compared after unescaping; the first of duplicate names counts.
+        try decodeResponse(#"{"r\u0073c": 2001, "rqi": "a", "rqi": "b", "\u0072vi": "3", "pc": {"m2m:cin": {"ri": "x"}}, "pc": 1}"#) { r in
+            #expect(r.statusCode == .created && r.requestIdentifier == "a" && r.releaseVersion == .r3)
+            #expect(r.content?["m2m:cin"]?["ri"]?.text == "x")
+        }
+        // Longer names that share a prefix with a parameter are not the parameter.
+        #expect(responseError(#"{"rscx": 2001, "rs": 1}"#) == .missingParameter(.responseStatusCode))
+        // A response wrapper does not wrap a request (and vice versa): the outer object is read.
+        #expect(requestError(#"{"m2m:rsp": {"op": 2, "to": "x", "rqi": "1", "rvi": "3"}}"#) == .missingParameter(.operation))
+        try decodeResponse(#"{"m2m:rqp": {"rsc": 4000}, "rsc": 2000}"#) { r in #expect(r.statusCode == .ok) }
+        // A wrapper inside the wrapped primitive is an ordinary member.
+        try decodeRequest(#"{"m2m:rqp": {"m2m:rqp": {}, "op": 2, "to": "x", "rqi": "1", "rvi": "3"}}"#) { r in
+            #expect(r.operation == .retrieve)
+        }
+    }
+
     @Test func lenientNumbersAndStrictParameters() throws {
         try decodeRequest(#"{"op":"1","to":"x","rqi":"1","rvi":"3","ty":"4","rcn":"0","rqet":"5000","fr":null}"#) { r in
             #expect(r.operation == .create && r.resourceType == .contentInstance && r.resultContent == .nothing)
