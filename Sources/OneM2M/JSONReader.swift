@@ -93,6 +93,11 @@ public struct JSONValue {
     /// `nil` for other kinds.
     public var text: ByteString? {
         guard kind == .string else { return nil }
+        // One scan finds the end and, usually, that there is nothing to unescape.
+        let close = plainEnd(document, start + 1, knownEnd >= 0 ? knownEnd : document.count)
+        if close < document.count && document[close] == UInt8(ascii: "\"") {
+            return ByteString(UnsafeRawBufferPointer(rebasing: document[(start + 1)..<close]))
+        }
         return ByteString(jsonStringContents: UnsafeRawBufferPointer(rebasing: document[(start + 1)..<(end - 1)]))
     }
 
@@ -313,6 +318,12 @@ func isJSONWhitespace(_ b: UInt8) -> Bool {
 }
 
 func skipWhitespace(_ p: UnsafeRawBufferPointer, _ i: Int) -> Int {
+    spaces(p, i)
+}
+
+/// `skipWhitespace`, inlined in the validator's loop.
+@inline(__always)
+func spaces(_ p: UnsafeRawBufferPointer, _ i: Int) -> Int {
     var j = i
     while j < p.count && isJSONWhitespace(p[j]) { j += 1 }
     return j
@@ -333,6 +344,12 @@ func kindOf(_ b: UInt8) -> JSONKind {
 /// control character or a non-ASCII byte; `n` if there is none. Reads a machine word at a time
 /// (SWAR), so plain text costs a few instructions per word rather than per byte.
 func plainEnd(_ p: UnsafeRawBufferPointer, _ i: Int, _ n: Int) -> Int {
+    scanPlain(p, i, n)
+}
+
+/// `plainEnd`, inlined where every call counts (the validator's string scan).
+@inline(__always)
+func scanPlain(_ p: UnsafeRawBufferPointer, _ i: Int, _ n: Int) -> Int {
     var j = i
     if let base = p.baseAddress {
         let ones = UInt(truncatingIfNeeded: 0x0101_0101_0101_0101 as UInt64)
@@ -419,38 +436,49 @@ func skipValue(_ p: UnsafeRawBufferPointer, _ i: Int) -> Int {
 /// Validates a whole document; returns the offset of the top-level value.
 func validateJSON(_ p: UnsafeRawBufferPointer, maxDepth: Int, slots: inout PrimitiveSlots) throws(OneM2MError) -> Int {
     let n = p.count
-    var i = skipWhitespace(p, 0)
+    var i = spaces(p, 0)
     guard i < n else { throw .malformedJSON(.unexpectedEnd, offset: i) }
     let rootStart = i
     var depth = 0
     var objectBits: UInt64 = 0
     var expectValue = true
+    // Where the member name being read starts (-1: the string being read is a value). Names
+    // and values go through the same string branch, so the string scan is written once.
+    var name = -1
 
     while true {
         if expectValue {
             guard i < n else { throw .malformedJSON(.unexpectedEnd, offset: i) }
             let c = p[i]
             switch c {
+            case UInt8(ascii: "\""):
+                i = try validateString(p, i)
+                if name >= 0 {
+                    i = spaces(p, i)
+                    guard i < n else { throw .malformedJSON(.unexpectedEnd, offset: i) }
+                    guard p[i] == UInt8(ascii: ":") else { throw .malformedJSON(.invalidMemberName, offset: i) }
+                    i = spaces(p, i + 1)
+                    if depth == 1 { slots.record(p, key: name, value: i) }
+                    name = -1
+                    continue  // the member's value comes next
+                }
             case UInt8(ascii: "{"), UInt8(ascii: "["):
                 guard depth < maxDepth else { throw .malformedJSON(.depthLimitExceeded, offset: i) }
                 depth += 1
                 let bit: UInt64 = 1 << UInt64(depth - 1)
                 let isObject = c == UInt8(ascii: "{")
                 if isObject { objectBits |= bit } else { objectBits &= ~bit }
-                i = skipWhitespace(p, i + 1)
+                i = spaces(p, i + 1)
                 guard i < n else { throw .malformedJSON(.unexpectedEnd, offset: i) }
                 if p[i] == (isObject ? UInt8(ascii: "}") : UInt8(ascii: "]")) {
                     i += 1
                     depth -= 1
                     expectValue = false
                 } else if isObject {
-                    let k = i
-                    i = try validateMemberName(p, i)
-                    if depth == 1 { slots.record(p, key: k, value: i) }
+                    guard p[i] == UInt8(ascii: "\"") else { throw .malformedJSON(.invalidMemberName, offset: i) }
+                    name = i
                 }
                 continue
-            case UInt8(ascii: "\""):
-                i = try validateString(p, i)
             case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
                 i = try validateNumber(p, i)
             case UInt8(ascii: "t"):
@@ -464,7 +492,7 @@ func validateJSON(_ p: UnsafeRawBufferPointer, maxDepth: Int, slots: inout Primi
             }
             expectValue = false
         } else {
-            i = skipWhitespace(p, i)
+            i = spaces(p, i)
             if depth == 0 {
                 guard i == n else { throw .malformedJSON(.trailingData, offset: i) }
                 return rootStart
@@ -473,14 +501,13 @@ func validateJSON(_ p: UnsafeRawBufferPointer, maxDepth: Int, slots: inout Primi
             let c = p[i]
             let inObject = (objectBits >> UInt64(depth - 1)) & 1 == 1
             if c == UInt8(ascii: ",") {
-                i = skipWhitespace(p, i + 1)
+                i = spaces(p, i + 1)
                 guard i < n else { throw .malformedJSON(.unexpectedEnd, offset: i) }
                 let close = inObject ? UInt8(ascii: "}") : UInt8(ascii: "]")
                 if p[i] == close { throw .malformedJSON(.trailingComma, offset: i) }
                 if inObject {
-                    let k = i
-                    i = try validateMemberName(p, i)
-                    if depth == 1 { slots.record(p, key: k, value: i) }
+                    guard p[i] == UInt8(ascii: "\"") else { throw .malformedJSON(.invalidMemberName, offset: i) }
+                    name = i
                 }
                 expectValue = true
             } else if c == (inObject ? UInt8(ascii: "}") : UInt8(ascii: "]")) {
@@ -493,22 +520,13 @@ func validateJSON(_ p: UnsafeRawBufferPointer, maxDepth: Int, slots: inout Primi
     }
 }
 
-/// Validates `"name"` `:` at `i`; returns the offset of the member value (whitespace skipped).
-func validateMemberName(_ p: UnsafeRawBufferPointer, _ i: Int) throws(OneM2MError) -> Int {
-    guard p[i] == UInt8(ascii: "\"") else { throw .malformedJSON(.invalidMemberName, offset: i) }
-    var j = skipWhitespace(p, try validateString(p, i))
-    guard j < p.count else { throw .malformedJSON(.unexpectedEnd, offset: j) }
-    guard p[j] == UInt8(ascii: ":") else { throw .malformedJSON(.invalidMemberName, offset: j) }
-    j = skipWhitespace(p, j + 1)
-    return j
-}
-
 /// Validates the string starting with the quote at `i`; returns the offset after the closing quote.
+@inline(__always)
 func validateString(_ p: UnsafeRawBufferPointer, _ i: Int) throws(OneM2MError) -> Int {
     let n = p.count
     var j = i + 1
     while true {
-        j = plainEnd(p, j, n)
+        j = scanPlain(p, j, n)
         guard j < n else { throw .malformedJSON(.unterminatedString, offset: j) }
         let b = p[j]
         if b == UInt8(ascii: "\"") { return j + 1 }

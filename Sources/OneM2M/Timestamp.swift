@@ -98,13 +98,24 @@ public enum OneM2MTimestamp {
     /// Unix microseconds. Strict: exact field widths, an upper-case `T`, real calendar dates,
     /// hours 0...23, minutes and seconds 0...59, no zone suffix.
     public static func parse(_ text: ByteString) throws(OneM2MError) -> Int64 {
-        var b = InlineArray<22, UInt8>(repeating: 0)
-        var n = 0
-        for byte in text {
-            guard n < maximumLength else { throw .invalidTimestamp(.format) }
-            b[n] = byte
-            n += 1
+        if !text.isJSONEscaped, let raw = text.storedBytes { return try parse(bytes: raw) }
+        // Escaped (or a one-character literal): unescape into 24 bytes first.
+        var storage: (UInt64, UInt64, UInt64) = (0, 0, 0)
+        let result: Result<Int64, OneM2MError> = withUnsafeMutableBytes(of: &storage) { b in
+            var n = 0
+            for byte in text {
+                guard n < maximumLength else { return .failure(.invalidTimestamp(.format)) }
+                b[n] = byte
+                n += 1
+            }
+            do throws(OneM2MError) { return .success(try parse(bytes: UnsafeRawBufferPointer(rebasing: b[0..<n]))) } catch { return .failure(error) }
         }
+        return try result.get()
+    }
+
+    static func parse(bytes b: UnsafeRawBufferPointer) throws(OneM2MError) -> Int64 {
+        let n = b.count
+        guard n <= maximumLength else { throw .invalidTimestamp(.format) }
         guard n >= basicLength, b[8] == UInt8(ascii: "T") else { throw .invalidTimestamp(.format) }
         let year = try digits(b, 0, 4)
         let month = try digits(b, 4, 2)
@@ -140,7 +151,7 @@ public enum OneM2MTimestamp {
 }
 
 /// `count` decimal digits from `from` (not a nested function: captured variables would be boxed on the heap in debug builds).
-func digits(_ b: borrowing InlineArray<22, UInt8>, _ from: Int, _ count: Int) throws(OneM2MError) -> Int {
+func digits(_ b: UnsafeRawBufferPointer, _ from: Int, _ count: Int) throws(OneM2MError) -> Int {
     var v = 0
     var i = from
     while i < from + count {

@@ -83,6 +83,17 @@ func parseError(_ text: String) -> OneM2MError? {
         #expect(parseError("20240101T000000;1") == .invalidTimestamp(.format))
     }
 
+    @Test func parsesEscapedJSONText() throws {
+        // A timestamp inside a JSON string may be escaped; it is read unescaped.
+        func escaped(_ text: String) throws -> Int64 {
+            try withBytes(text) { raw in try OneM2MTimestamp.parse(ByteString(jsonStringContents: raw)) }
+        }
+        #expect(try escaped(#"20261121T230105\u002c177134"#) == 1_795_302_065_177_134)
+        #expect(try escaped(#"\u0032\u0030\u0032\u0036\u0031\u0031\u0032\u0031T230105"#) == 1_795_302_065_000_000)
+        #expect(throws: OneM2MError.invalidTimestamp(.format)) { try escaped(#"20261121T230105,1771340\u0030"#) }
+        #expect(throws: OneM2MError.invalidTimestamp(.nonDigit)) { try escaped(#"2026112\u0078T230105"#) }
+    }
+
     @Test func civilCalendarRoundTrips() {
         var days: Int64 = -800_000
         while days < 3_000_000 {
