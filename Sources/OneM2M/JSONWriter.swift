@@ -267,8 +267,17 @@ public struct JSONWriter {
 
     /// Writes `"key":"value"` atomically.
     public mutating func member(_ key: ByteString, _ value: ByteString) throws(OneM2MError) {
-        let saved = self
-        do { try self.key(key); try string(value) } catch { self = saved; throw error }
+        // Measured first and reserved at once, so nothing needs undoing when it does not fit.
+        guard topIsObject, !awaitingValue else { throw .invalidWriterState }
+        let k = try measure(key), v = try measure(value)
+        let sep = topIsNonEmpty ? 1 : 0
+        let at = try reserve(sep, k.length + v.length + 5)
+        emitSeparator(sep)
+        let colon = put(k, at: at)
+        buffer[colon] = UInt8(ascii: ":")
+        count = put(v, at: colon + 1)
+        if depth == watchDepth { watchCount += 2 }  // as `key` then `string` count
+        nonEmptyBits |= 1 << UInt64(depth - 1)
     }
 
     /// Writes `"key":<integer>` atomically.
@@ -312,18 +321,92 @@ public struct JSONWriter {
     /// Writes the separator, `text` as a JSON string and, for a key, the colon. Plain text
     /// (the usual case) is checked once and copied as it is.
     mutating func quoted(_ text: ByteString, separator sep: Int, colon: Bool) throws(OneM2MError) {
-        let plain = verbatim(text)
-        let len: Int
-        if let plain { len = plain.count } else { len = try escapedLength(text) }
-        let extra = colon ? 3 : 2
-        let at = try reserve(sep, len + extra)
+        let m = try measure(text)
+        let at = try reserve(sep, m.length + (colon ? 3 : 2))
         emitSeparator(sep)
-        buffer[at] = UInt8(ascii: "\"")
-        if let plain { copyBytes(plain, buffer, at + 1) } else { _ = writeEscaped(text, at + 1) }
-        buffer[at + 1 + len] = UInt8(ascii: "\"")
-        if colon { buffer[at + 2 + len] = UInt8(ascii: ":") }
-        count = at + extra + len
+        var end = put(m, at: at)
+        if colon { buffer[end] = UInt8(ascii: ":"); end += 1 }
+        count = end
     }
+
+    /// A text measured for writing as a JSON string: its escaped length, and its bytes when
+    /// they can be copied as they are.
+    struct MeasuredText {
+        let text: ByteString
+        let plain: UnsafeRawBufferPointer?
+        let length: Int
+    }
+
+    mutating func measure(_ text: ByteString) throws(OneM2MError) -> MeasuredText {
+        if let plain = verbatim(text) { return MeasuredText(text: text, plain: plain, length: plain.count) }
+        return MeasuredText(text: text, plain: nil, length: try escapedLength(text))
+    }
+
+    /// Writes `"text"` at `at` (room already reserved); returns the offset after it.
+    mutating func put(_ m: MeasuredText, at: Int) -> Int {
+        buffer[at] = UInt8(ascii: "\"")
+        if let plain = m.plain { copyBytes(plain, buffer, at + 1) } else { _ = writeEscaped(m.text, at + 1) }
+        buffer[at + 1 + m.length] = UInt8(ascii: "\"")
+        return at + 2 + m.length
+    }
+
+    // MARK: Templates
+
+    /// Writes one value from `template`: JSON text in which each `%` stands for the next of
+    /// `s0`, `s1`, `s2`, written as a JSON string (quoted, escaped). One call that copies the
+    /// literal parts as they are: the fast and compact way to write a fixed shape such as
+    /// `{"m2m:cin":{"cnf":"text/plain:0","con":%}}`. The template is not checked: it must be
+    /// JSON once filled in (the SDK's own templates are checked by tests), with at most three
+    /// `%` (more repeat `s2`).
+    @_spi(Templates) @inline(never)
+    public mutating func fill(template: StaticString, _ s0: ByteString = .empty, _ s1: ByteString = .empty, _ s2: ByteString = .empty) throws(OneM2MError) {
+        let t = staticBytes(template)
+        let sep = try valueSeparator()
+        // Measured, then written: nothing is written unless all of it fits.
+        let length = try fill(t, s0, s1, s2, writingAt: nil)
+        let at = try reserve(sep, length)
+        emitSeparator(sep)
+        count = try fill(t, s0, s1, s2, writingAt: at)
+        placeValue()
+    }
+
+    /// One pass over a template: with `writingAt` nil returns the filled length, else writes
+    /// the filled template there (room reserved) and returns the offset after it.
+    @inline(never)
+    mutating func fill(
+        _ t: UnsafeRawBufferPointer, _ s0: ByteString, _ s1: ByteString, _ s2: ByteString, writingAt: Int?
+    ) throws(OneM2MError) -> Int {
+        var o = writingAt ?? 0
+        var run = 0, k = 0
+        var i = placeholder(in: t, from: 0)
+        while true {
+            if writingAt != nil { copyBytes(UnsafeRawBufferPointer(rebasing: t[run..<i]), buffer, o) }
+            o += i - run
+            if i == t.count { return o }
+            let m = try measure(k == 0 ? s0 : k == 1 ? s1 : s2)
+            if writingAt != nil { _ = put(m, at: o) }
+            o += m.length + 2
+            k += 1
+            run = i + 1
+            i = placeholder(in: t, from: run)
+        }
+    }
+
+    /// The offset of the next `%` in `t` from `i` (or `t.count`), a word at a time.
+    func placeholder(in t: UnsafeRawBufferPointer, from i: Int) -> Int {
+        var j = i
+        if let base = t.baseAddress {
+            let ones = UInt(truncatingIfNeeded: 0x0101_0101_0101_0101 as UInt64)
+            while j + MemoryLayout<UInt>.size <= t.count {
+                let x = base.loadUnaligned(fromByteOffset: j, as: UInt.self) ^ (ones &* 0x25)
+                if (x &- ones) & ~x & (ones &* 0x80) != 0 { break }
+                j += MemoryLayout<UInt>.size
+            }
+        }
+        while j < t.count && t[j] != UInt8(ascii: "%") { j += 1 }
+        return j
+    }
+
 
     /// The bytes of `text` when they can be copied as they are (plain ASCII, nothing to escape).
     func verbatim(_ text: ByteString) -> UnsafeRawBufferPointer? {

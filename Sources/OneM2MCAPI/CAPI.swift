@@ -6,7 +6,7 @@
 import COneM2M
 import MQTTClient
 import MQTTPacket
-import OneM2M
+@_spi(Templates) import OneM2M
 import PosixTransport
 import TLSTransport
 
@@ -114,55 +114,18 @@ enum Content {
     case subscription(name: ByteString, notify: ByteString)
 
     func write(into w: inout JSONWriter) throws(OneM2MError) {
-        try w.beginObject()
         switch self {
-        case .none: break
+        case .none: try w.fill(template: ContentTemplate.empty)
         case .ae(let rn, let api, let poa):
-            try w.key("m2m:ae")
-            try w.beginObject()
-            try w.member("rn", rn)
-            try w.member("api", api)
-            try w.member("rr", bool: true)
-            try w.key("srv")
-            try w.beginArray()
-            try w.string("3")
-            try w.endArray()
-            if !poa.isEmpty {
-                try w.key("poa")
-                try w.beginArray()
-                try w.string(poa)
-                try w.endArray()
+            if poa.isEmpty {
+                try w.fill(template: ContentTemplate.ae, rn, api)
+            } else {
+                try w.fill(template: ContentTemplate.aeWithPointOfAccess, rn, api, poa)
             }
-            try w.endObject()
-        case .container(let rn):
-            try w.key("m2m:cnt")
-            try w.beginObject()
-            try w.member("rn", rn)
-            try w.endObject()
-        case .contentInstance(let con):
-            try w.key("m2m:cin")
-            try w.beginObject()
-            try w.member("cnf", "text/plain:0")
-            try w.member("con", con)
-            try w.endObject()
-        case .subscription(let rn, let nu):
-            try w.key("m2m:sub")
-            try w.beginObject()
-            try w.member("rn", rn)
-            try w.key("nu")
-            try w.beginArray()
-            try w.string(nu)
-            try w.endArray()
-            try w.key("enc")
-            try w.beginObject()
-            try w.key("net")
-            try w.beginArray()
-            try w.integer(3)
-            try w.endArray()
-            try w.endObject()
-            try w.endObject()
+        case .container(let rn): try w.fill(template: ContentTemplate.container, rn)
+        case .contentInstance(let con): try w.fill(template: ContentTemplate.contentInstance, con)
+        case .subscription(let rn, let nu): try w.fill(template: ContentTemplate.subscription, rn, nu)
         }
-        try w.endObject()
     }
 }
 

@@ -1,5 +1,5 @@
 import MQTTClient
-import OneM2M
+@_spi(Templates) import OneM2M
 import PosixTransport
 
 extension PosixWallClock: WallClock {}
@@ -69,14 +69,11 @@ extension OneM2MClient {
     @discardableResult
     public mutating func createContentInstance(in container: ByteString, content: ByteString, name: ByteString? = nil) throws(OneM2MClientError) -> RequestID {
         try send(.create, to: container, resourceType: .contentInstance) { (w: inout JSONWriter) throws(OneM2MError) in
-            try w.beginObject()
-            try w.key("m2m:cin")
-            try w.beginObject()
-            if let name { try w.member("rn", name) }
-            try w.member("cnf", "text/plain:0")
-            try w.member("con", content)
-            try w.endObject()
-            try w.endObject()
+            if let name {
+                try w.fill(template: ContentTemplate.namedContentInstance, name, content)
+            } else {
+                try w.fill(template: ContentTemplate.contentInstance, content)
+            }
         }
     }
 

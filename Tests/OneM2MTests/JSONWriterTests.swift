@@ -1,5 +1,5 @@
 import Testing
-@testable import OneM2M
+@testable @_spi(Templates) import OneM2M
 
 @Suite struct JSONWriterTests {
     @Test func writesNestedDocumentWithCommas() throws {
@@ -202,6 +202,50 @@ import Testing
             w.reset()
             try w.string("x")
             #expect(String(decoding: w.written, as: UTF8.self) == #""x""#)
+        }
+    }
+}
+
+@Suite struct JSONTemplateTests {
+    @Test func fillsStringsEscapedInPlace() throws {
+        #expect(try render { w in try w.fill(template: #"{"a":%,"b":[%,-42],"c":%}"#, "x\"y", "", "\u{1}") }
+            == #"{"a":"x\"y","b":["",-42],"c":"\u0001"}"#)
+        #expect(try render { w in try w.fill(template: #"[%,%,%,%]"#, "a", "b", "c") } == #"["a","b","c","c"]"#)
+        // As a member value and an array element, with separators placed as for any value.
+        #expect(try render { w in
+            try w.beginObject()
+            try w.member("k", "v")
+            try w.key("pc")
+            try w.fill(template: ContentTemplate.contentInstance, "21.5")
+            try w.endObject()
+        } == #"{"k":"v","pc":{"m2m:cin":{"cnf":"text/plain:0","con":"21.5"}}}"#)
+        #expect(try render { w in
+            try w.beginArray()
+            try w.fill(template: "0")
+            try w.fill(template: ContentTemplate.empty)
+            try w.endArray()
+        } == "[0,{}]")
+    }
+
+    @Test func nothingIsWrittenWhenItDoesNotFit() throws {
+        var storage = [UInt8](repeating: 0, count: 24)
+        try storage.withUnsafeMutableBytes { buf in
+            var w = JSONWriter(buffer: buf)
+            try w.beginArray()
+            #expect(throws: OneM2MError.bufferTooSmall) { try w.fill(template: ContentTemplate.container, "a-long-container-name") }
+            #expect(w.count == 1)
+            try w.fill(template: ContentTemplate.container, "c")
+            try w.endArray()
+            #expect(String(decoding: w.written, as: UTF8.self) == #"[{"m2m:cnt":{"rn":"c"}}]"#)
+        }
+        // Not after a key-less position in an object.
+        #expect(throws: OneM2MError.invalidWriterState) { _ = try render { w in try w.beginObject(); try w.fill(template: "1") } }
+    }
+
+    @Test func everySDKTemplateIsJSONOnceFilled() throws {
+        for t in ContentTemplate.all {
+            let out = try render { w in try w.fill(template: t, "a\\b", "c", "d") }
+            try withBytes(out) { raw in _ = try JSONDocument(validating: raw) }
         }
     }
 }
