@@ -24,12 +24,19 @@ let package = Package(
         .package(url: "https://github.com/ordo-one/package-benchmark", from: "1.38.0", traits: ["MallocInterposer"]),
     ],
     targets: [
+        // The JSON pair measured by JSONBench and JSONLoop: ours, Codable, JSONSerialization.
+        .target(
+            name: "JSONPair",
+            dependencies: [.product(name: "OneM2MClient", package: rootIdentity)],
+            path: "Sources/JSONPair",
+            swiftSettings: [.enableExperimentalFeature("Lifetimes")]
+        ),
         // Our JSON writer/reader against Foundation's Codable and JSONSerialization.
         .executableTarget(
             name: "JSONBench",
             dependencies: [
                 .product(name: "Benchmark", package: "package-benchmark"),
-                .product(name: "OneM2MClient", package: rootIdentity),
+                "JSONPair",
             ],
             path: "Benchmarks/JSONBench",
             swiftSettings: [.enableExperimentalFeature("Lifetimes")],
@@ -45,7 +52,7 @@ let package = Package(
         // A plain loop over our encoder/decoder, for profilers (valgrind --tool=callgrind).
         .executableTarget(
             name: "JSONLoop",
-            dependencies: [.product(name: "OneM2MClient", package: rootIdentity)],
+            dependencies: ["JSONPair", .product(name: "OneM2MClient", package: rootIdentity)],
             path: "Sources/JSONLoop",
             swiftSettings: [.enableExperimentalFeature("Lifetimes")]
         ),
