@@ -46,6 +46,9 @@ public struct MQTTSession: ~Copyable {
     var connectingClean = false
     /// Lost-publication and abandoned-subscription reports not yet handed out.
     var reportsPending = false
+    /// False only when no stored publication waits to be (re)sent, so the common case skips
+    /// the scan of the outbound table.
+    var mayHaveUnsent = false
 
     /// A session over a caller-provided arena of at least `capacities.arenaBytes` bytes,
     /// 8-byte aligned (for example a static buffer in a C daemon). The caller keeps it alive.
@@ -176,6 +179,7 @@ public struct MQTTSession: ~Copyable {
         drainRemaining = 0
         pingSentAt = -1
         for i in outbound.indices where outbound[i].state == .awaitingAck { outbound[i].needsSend = true }
+        mayHaveUnsent = true
         for i in pending.indices where pending[i].packetID != 0 {
             pending[i].abandoned = true
             reportsPending = true
@@ -341,12 +345,14 @@ public struct MQTTSession: ~Copyable {
                 state: .awaitingAck, needsSend: !live, sentBefore: live, packetID: packetID,
                 sequence: nextSequence, offset: Int32(storeAt), length: Int32(length))
             nextSequence &+= 1
+            if !live { mayHaveUnsent = true }
         }
         if live { lastSend = now } else { pumpReplays() }
         return packetID
     }
 
     var hasUnsentPublications: Bool {
+        guard mayHaveUnsent else { return false }
         for r in outbound where r.state == .awaitingAck && r.needsSend { return true }
         return false
     }
@@ -457,13 +463,16 @@ public struct MQTTSession: ~Copyable {
     /// Copies stored publications marked for (re)sending into the transmit buffer, oldest
     /// first, as far as space allows.
     mutating func pumpReplays() {
-        guard state == .connected else { return }
+        guard state == .connected, mayHaveUnsent else { return }
         while true {
             var best = -1
             for i in outbound.indices where outbound[i].state == .awaitingAck && outbound[i].needsSend {
                 if best < 0 || precedes(outbound[i].sequence, outbound[best].sequence) { best = i }
             }
-            if best < 0 { return }
+            if best < 0 {
+                mayHaveUnsent = false
+                return
+            }
             let r = outbound[best]
             let len = Int(r.length)
             if tx.count - txEnd < len { compactTransmit() }
@@ -732,6 +741,7 @@ public struct MQTTSession: ~Copyable {
                 switch configuration.sessionLossPolicy {
                 case .resend:
                     outbound[i].needsSend = true
+                    mayHaveUnsent = true
                     outbound[i].sentBefore = false  // new to this broker session: DUP = 0
                 case .reportLost:
                     // Only what reached an earlier broker session can be a duplicate; a
@@ -821,10 +831,25 @@ public struct MQTTSession: ~Copyable {
     /// FNV-1a over topic and payload: tells a redelivery (same id, same content) from a new
     /// message that reuses an acknowledged packet identifier.
     static func digest(_ p: PublishView) -> UInt32 {
-        var h: UInt32 = 2_166_136_261
-        for b in p.topic { h = (h ^ UInt32(b)) &* 16_777_619 }
-        h = (h ^ 0xFF) &* 16_777_619
-        for b in p.payload { h = (h ^ UInt32(b)) &* 16_777_619 }
+        mix(mix(2_166_136_261, p.topic) ^ 0xFF, p.payload)
+    }
+
+    /// Hashes `bytes` into `h` four bytes at a time (each step a bijection of the state, so a
+    /// change confined to one word always changes the result).
+    static func mix(_ h0: UInt32, _ bytes: UnsafeRawBufferPointer) -> UInt32 {
+        var h = h0
+        var i = 0
+        if let base = bytes.baseAddress {
+            while i + 4 <= bytes.count {
+                h = (h ^ base.loadUnaligned(fromByteOffset: i, as: UInt32.self)) &* 0x9E37_79B1
+                h ^= h >> 16
+                i += 4
+            }
+        }
+        while i < bytes.count {
+            h = (h ^ UInt32(bytes[i])) &* 16_777_619
+            i += 1
+        }
         return h
     }
 }

@@ -126,7 +126,27 @@ public struct JSONValue {
     /// The value of the first member called `name` (compared on unescaped bytes), or `nil` if
     /// this is not an object or has no such member.
     public func member(named name: ByteString) -> JSONValue? {
-        for m in members where m.name == name { return m.value }
+        guard kind == .object else { return nil }
+        // Plain names (the usual case) are compared with each member name as it is scanned;
+        // other names, and member names with escapes, are compared decoded.
+        var want = UnsafeRawBufferPointer(start: nil, count: 0)
+        var plain = false
+        if case .raw(let b) = name.storage { want = b; plain = true }
+        let p = document, n = p.count
+        var i = skipWhitespace(p, start + 1)
+        while i < n && p[i] == UInt8(ascii: "\"") {
+            var j = i + 1, k = 0
+            while plain && k < want.count && j < n && p[j] == want[k] && p[j] != UInt8(ascii: "\\") { j += 1; k += 1 }
+            var matched = plain && k == want.count && j < n && p[j] == UInt8(ascii: "\"")
+            let keyEnd = matched ? j + 1 : skipString(p, i)
+            if !matched && (!plain || (k < want.count && j < n && p[j] == UInt8(ascii: "\\"))) {
+                matched = ByteString(jsonStringContents: UnsafeRawBufferPointer(rebasing: p[(i + 1)..<(keyEnd - 1)])) == name
+            }
+            let v = skipWhitespace(p, skipWhitespace(p, keyEnd) + 1)  // past ':'
+            if matched { return JSONValue(document: p, at: v) }
+            i = skipWhitespace(p, skipValue(p, v))
+            if i < n && p[i] == UInt8(ascii: ",") { i = skipWhitespace(p, i + 1) }
+        }
         return nil
     }
 

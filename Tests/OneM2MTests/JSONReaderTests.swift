@@ -349,6 +349,23 @@ func walk(_ v: JSONValue) -> Int {
         }
     }
 
+    @Test func membersAreFoundByTheirUnescapedNames() throws {
+        let text = #"{"ab": 1, "a": 2, "a\u0062c": 3, "x\\y": 4, "": 5, "ab": 6, "\u00e9": 7, "q": {"ab": 8}}"#
+        try withBytes(text) { raw in
+            let root = try JSONDocument(validating: raw).root
+            #expect(try root["ab"]?.integer() == 1)  // the first of duplicates
+            #expect(try root["a"]?.integer() == 2)
+            #expect(try root["abc"]?.integer() == 3)  // escaped in the document
+            #expect(try root["x\\y"]?.integer() == 4)  // a backslash in the name itself
+            #expect(try root[""]?.integer() == 5)
+            #expect(try root["é"]?.integer() == 7)
+            #expect(try root["q"]?["ab"]?.integer() == 8)
+            #expect(root["abcd"] == nil && root["b"] == nil && root["x"] == nil)
+            #expect(root["q"]?["a"] == nil)
+            #expect(root["q"]?["ab"]?["ab"] == nil)  // not an object
+        }
+    }
+
     @Test func valueEndsAreFoundWhenAskedFor() throws {
         let text = #"{"a": {"b": [1, {"c": "x\"y"}], "d": "e"}, "f": [[]], "g": "h"}"#
         try withBytes(text) { raw in
