@@ -267,23 +267,39 @@ public struct JSONWriter {
 
     /// Writes `"key":"value"` atomically.
     public mutating func member(_ key: ByteString, _ value: ByteString) throws(OneM2MError) {
-        // Measured first and reserved at once, so nothing needs undoing when it does not fit.
-        guard topIsObject, !awaitingValue else { throw .invalidWriterState }
-        let k = try measure(key), v = try measure(value)
-        let sep = topIsNonEmpty ? 1 : 0
-        let at = try reserve(sep, k.length + v.length + 5)
-        emitSeparator(sep)
-        let colon = put(k, at: at)
-        buffer[colon] = UInt8(ascii: ":")
-        count = put(v, at: colon + 1)
-        if depth == watchDepth { watchCount += 2 }  // as `key` then `string` count
-        nonEmptyBits |= 1 << UInt64(depth - 1)
+        let v = try measure(value)
+        let at = try beginMember(key, valueLength: v.length + 2)
+        count = put(v, at: at)
     }
 
     /// Writes `"key":<integer>` atomically.
     public mutating func member<T: FixedWidthInteger>(_ key: ByteString, integer value: T) throws(OneM2MError) {
-        let saved = self
-        do { try self.key(key); try integer(value) } catch { self = saved; throw error }
+        guard let magnitude = UInt64(exactly: value.magnitude) else { throw .integerOutOfRange }
+        try member(key, magnitude: magnitude, negative: value < 0)
+    }
+
+    mutating func member(_ key: ByteString, magnitude: UInt64, negative: Bool) throws(OneM2MError) {
+        let length = decimalDigitCount(magnitude) + (negative ? 1 : 0)
+        var at = try beginMember(key, valueLength: length)
+        if negative { buffer[at] = UInt8(ascii: "-"); at += 1 }
+        _ = writeDecimal(magnitude, buffer, at)
+        count = at + decimalDigitCount(magnitude)
+    }
+
+    /// Reserves room for a whole member at once (so nothing needs undoing when it does not
+    /// fit), writes the separator, the key and the colon, and notes the member; the caller
+    /// writes the `valueLength` bytes of the value at the offset returned and sets `count`.
+    mutating func beginMember(_ key: ByteString, valueLength: Int) throws(OneM2MError) -> Int {
+        guard topIsObject, !awaitingValue else { throw .invalidWriterState }
+        let k = try measure(key)
+        let sep = topIsNonEmpty ? 1 : 0
+        let at = try reserve(sep, k.length + 3 + valueLength)
+        emitSeparator(sep)
+        let colon = put(k, at: at)
+        buffer[colon] = UInt8(ascii: ":")
+        if depth == watchDepth { watchCount += 2 }  // as `key` and then a value count
+        nonEmptyBits |= 1 << UInt64(depth - 1)
+        return colon + 1
     }
 
     /// Writes `"key":true|false` atomically.
