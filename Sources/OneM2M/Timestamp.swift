@@ -14,21 +14,24 @@ public enum OneM2MTimestamp {
     public static let latestUnixSeconds: Int64 = 253_402_300_799
 
     /// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil).
-    /// `month` must be 1...12; any day number is accepted and counted on.
+    /// `month` must be 1...12; any day number is accepted and counted on. Computed in the
+    /// native word (cheap on 32-bit boards): years are clamped to ±1,000,000 and days to
+    /// ±100,000,000, far beyond the 0000...9999 a timestamp can carry.
     public static func daysFromCivil(year: Int, month: Int, day: Int) -> Int64 {
-        let y = Int64(year) - (month <= 2 ? 1 : 0)
+        let year = max(-1_000_000, min(1_000_000, year)), day = max(-100_000_000, min(100_000_000, day))
+        let y = year - (month <= 2 ? 1 : 0)
         let era = (y >= 0 ? y : y - 399) / 400
         let yoe = y - era * 400
-        let m = Int64(month)
-        let doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + Int64(day) - 1
+        let doy = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1
         let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
-        return era * 146_097 + doe - 719_468
+        return Int64(era) * 146_097 + Int64(doe) - 719_468
     }
 
     /// The proleptic Gregorian date of a day count since 1970-01-01 (H. Hinnant's civil_from_days).
-    /// Valid for day counts of years -9999...9999 and beyond; not for values near `Int64.min/max`.
+    /// Day counts are clamped to ±100,000,000 (about ±273,000 years), so the arithmetic fits the
+    /// native word of a 32-bit board.
     public static func civilFromDays(_ days: Int64) -> (year: Int, month: Int, day: Int) {
-        let z = days + 719_468
+        let z = Int(max(-100_000_000, min(100_000_000, days))) + 719_468
         let era = (z >= 0 ? z : z - 146_096) / 146_097
         let doe = z - era * 146_097
         let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
@@ -37,7 +40,7 @@ public enum OneM2MTimestamp {
         let mp = (5 * doy + 2) / 153
         let d = doy - (153 * mp + 2) / 5 + 1
         let m = mp < 10 ? mp + 3 : mp - 9
-        return (Int(y + (m <= 2 ? 1 : 0)), Int(m), Int(d))
+        return (y + (m <= 2 ? 1 : 0), m, d)
     }
 
     /// True for Gregorian leap years.
