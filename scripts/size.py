@@ -384,29 +384,35 @@ def analysis(result):
     return md
 
 
-PROPOSALS = """### Concrete changes, largest first
+PROPOSALS = """### Done so far, and what would shrink it further
 
-1. **One closure per `publish(writePayload:)` path.** The optimizer clones `MQTTClient.publish(writePayload:)`
-   and `MQTTSession.publish(topic:qos:retain:now:writePayload:)` (about 1.2 KB on Thumb-2) once per distinct
-   closure passed to it. The C API had five such closures: routing them all through one `Outgoing` enum
-   and a single `publish` call (Sources/OneM2MCAPI) took the C-API core from 53.8 KB to 45.0 KB. The same
-   change in `OneM2MClient.send`/`answer` (two closures) and in `MQTTSession.publish(topic:payload:)`
-   (which wraps the closure form) removes the clones listed above. Behaviour-preserving.
-2. **A client-only decoder.** `PacketDecoder.decode` also decodes CONNECT, SUBSCRIBE and UNSUBSCRIBE, which
-   a client only receives to reject them; the session links `decodeConnect` and the filter validation for
-   nothing. Splitting out `decodeFromServer` (CONNACK, PUBLISH, acks, SUBACK, UNSUBACK, PINGRESP) and
-   having the session reject types 1/8/10/12/14 from the fixed header measured **-1.1 KB** on the MQTT
-   layers (armv7, 14.4 -> 13.3 KB). The only observable change: a *malformed* CONNECT/SUBSCRIBE from a server is reported as
-   `unexpectedPacket` instead of `protocolViolation` (both close the connection), so it was not applied here.
-3. **32-bit wrap-safe millisecond timestamps** (as coreMQTT's `uint32_t` clock) instead of `Int64` in
-   the session and client: every timer comparison and deadline is a 64-bit operation on armv7. Not measured.
-4. **Optional features behind a package trait** (e.g. `MinimalMQTT`): the replay store of payload copies,
+Applied (armv7, measured with `make size-check` before and after each):
+
+- **Publishing in two out-of-line halves.** The optimizer cloned the whole publish path (about 1.2 KB)
+  once per distinct `writePayload` closure. `publish(writePayload:)` is now `stagePublish` + the closure +
+  `finishPublish`, and `OneM2MClient.send` writes a request in two out-of-line halves around the content
+  closure, so only a few lines are cloned per closure (the C API already routed its requests through one
+  `Outgoing` enum: 53.8 -> 45.0 KB earlier).
+- **A client-side decoder.** The session decodes with `PacketDecoder.decodeServerPacket`, which leaves
+  CONNECT, SUBSCRIBE and UNSUBSCRIBE to the full decoder; a client rejects them by type (a *malformed*
+  CONNECT from a server is now `unexpectedPacket`, not `protocolViolation`; both close the connection).
+  MQTT layers 14.4 -> 13.7 KB.
+- **Calendar arithmetic in the native word** (days from/to civil dates ran in `Int64`, so each division
+  was a libgcc call): -540 B for the AE and the C daemon.
+- **Fixed JSON shapes from templates** (`JSONWriter.fill(template:)`): the C API's four content shapes
+  and the contentInstance content are one call each instead of a dozen writer calls.
+
+Not done:
+
+1. **32-bit wrap-safe millisecond timestamps** (as coreMQTT's `uint32_t` clock) instead of `Int64` in
+   the session and client: every timer comparison and deadline is a 64-bit operation on armv7.
+2. **Optional features behind a package trait** (e.g. `MinimalMQTT`): the replay store of payload copies,
    inbound QoS 2, duplicate digests, oversize draining and the reconnect back-off are what coreMQTT leaves
    to the application; compiled out they would bring the layers near coreMQTT's feature set and size.
-5. **oneM2M layer:** the AE needs `OneM2MTimestamp.parse`/`format` only for `ot`/`rqet`; the full
-   validating JSON reader, `PointOfAccess.parse` and the `String`-taking conveniences of `OneM2MClient`
-   (which pull in `String` from the stdlib) are the other large items above. A byte-oriented
-   `OneM2MClient` API (`ByteString` paths instead of `String`) removes the stdlib `String` code from an AE.
+3. **oneM2M layer:** the validating JSON reader, `PointOfAccess.parse`, timestamps and the `String`-taking
+   conveniences of `OneM2MClient` (which pull in `String` from the stdlib) are the large items above. A
+   byte-oriented `OneM2MClient` API (`ByteString` paths instead of `String`) removes the stdlib `String`
+   code from an AE.
 """
 
 
