@@ -70,6 +70,8 @@ public struct MQTTClient<T: Transport, Clock: MonotonicClock>: ~Copyable {
     var jitterState: UInt32
     /// A `.disconnected` event to report right after the `.connectionFailed` that caused it.
     var pendingDisconnect: ClientEvent? = nil
+    /// Inside `holdingOutput`: operations queue their packets and write nothing.
+    public private(set) var isHoldingOutput = false
 
     public init(session: consuming MQTTSession, transport: T, clock: Clock, reconnectPolicy: ReconnectPolicy = ReconnectPolicy()) {
         var seed: UInt32 = 0x9E37_79B9
@@ -171,7 +173,7 @@ public struct MQTTClient<T: Transport, Clock: MonotonicClock>: ~Copyable {
         do {
             id = try session.publish(topic: topic, payload: payload, qos: qos, retain: retain, now: clock.nowMilliseconds())
         } catch { throw .session(error) }
-        _ = try? flush(timeoutMilliseconds: 0)
+        writeUnlessHeld()
         return id
     }
 
@@ -182,7 +184,7 @@ public struct MQTTClient<T: Transport, Clock: MonotonicClock>: ~Copyable {
         do {
             id = try session.publish(topic: topic, qos: qos, retain: retain, now: clock.nowMilliseconds(), writePayload: writePayload)
         } catch { throw .session(error) }
-        _ = try? flush(timeoutMilliseconds: 0)
+        writeUnlessHeld()
         return id
     }
 
@@ -191,7 +193,7 @@ public struct MQTTClient<T: Transport, Clock: MonotonicClock>: ~Copyable {
     public mutating func subscribe(_ filters: [TopicSubscription]) throws(ClientError) -> UInt16 {
         let id: UInt16
         do { id = try session.subscribe(filters, now: clock.nowMilliseconds()) } catch { throw .session(error) }
-        _ = try? flush(timeoutMilliseconds: 0)
+        writeUnlessHeld()
         return id
     }
 
@@ -222,7 +224,7 @@ public struct MQTTClient<T: Transport, Clock: MonotonicClock>: ~Copyable {
     public mutating func unsubscribe(_ filters: [TopicSubscription]) throws(ClientError) -> UInt16 {
         let id: UInt16
         do { id = try session.unsubscribe(filters, now: clock.nowMilliseconds()) } catch { throw .session(error) }
-        _ = try? flush(timeoutMilliseconds: 0)
+        writeUnlessHeld()
         return id
     }
 
@@ -261,6 +263,29 @@ public struct MQTTClient<T: Transport, Clock: MonotonicClock>: ~Copyable {
             backoff = reconnectPolicy.initialDelayMilliseconds
         }
         return .session(event)
+    }
+
+    /// Runs `body` with output held: what it publishes (or subscribes) is queued and leaves in
+    /// as few writes as the transport allows when `body` returns, instead of one write per
+    /// operation. For bursts (several requests at once); `poll` also writes queued output
+    /// before it waits.
+    public mutating func holdingOutput<R, E: Error>(_ body: (inout Self) throws(E) -> R) throws(E) -> R {
+        let outer = isHoldingOutput
+        isHoldingOutput = true
+        defer {
+            isHoldingOutput = outer
+            writeUnlessHeld()
+        }
+        return try body(&self)
+    }
+
+    /// Holds (or releases) output without a closure; prefer `holdingOutput`.
+    public mutating func setHoldingOutput(_ hold: Bool) { isHoldingOutput = hold }
+
+    /// Writes what is queued as far as the transport takes it without blocking, unless output
+    /// is being held.
+    public mutating func writeUnlessHeld() {
+        if !isHoldingOutput { _ = try? flush(timeoutMilliseconds: 0) }
     }
 
     /// Writes queued output until it is all written or `timeoutMilliseconds` pass.

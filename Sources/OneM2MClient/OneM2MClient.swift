@@ -456,6 +456,18 @@ public struct OneM2MClient<T: Transport, Clock: MonotonicClock, Wall: WallClock>
         }
     }
 
+    /// Runs `body` with output held: the requests it sends are queued and leave together when
+    /// it returns (see `MQTTClient.holdingOutput`), one write for a burst instead of one each.
+    public mutating func holdingOutput<R, E: Error>(_ body: (inout Self) throws(E) -> R) throws(E) -> R {
+        let outer = mqtt.isHoldingOutput
+        mqtt.setHoldingOutput(true)
+        defer {
+            mqtt.setHoldingOutput(outer)
+            mqtt.writeUnlessHeld()
+        }
+        return try body(&self)
+    }
+
     /// Stages a QoS 1 PUBLISH of a primitive on `topic` (see `MQTTSession.stagePublish`).
     mutating func stagePrimitive(topic: UnsafeRawBufferPointer) throws(OneM2MClientError) -> MQTTSession.PublishStaging {
         do { return try mqtt.session.stagePublish(topic: topic, qos: .atLeastOnce) } catch { throw .mqtt(.session(error)) }
@@ -472,7 +484,7 @@ public struct OneM2MClient<T: Transport, Clock: MonotonicClock, Wall: WallClock>
                 staging, topic: topic, qos: .atLeastOnce, retain: false, written: failure == nil ? written : nil,
                 now: mqtt.clock.nowMilliseconds())
         } catch { return .mqtt(.session(error)) }
-        _ = try? mqtt.flush(timeoutMilliseconds: 0)
+        mqtt.writeUnlessHeld()
         return nil
     }
 

@@ -92,25 +92,28 @@ struct Bench: CLICommand {
                 let container = ByteString(pathBytes)
                 let content: ByteString = "21.5"
                 while completed < n {
-                    // Keep exactly W requests outstanding.
-                    while sent < n && outstanding < w {
-                        let id: RequestID
-                        do throws(OneM2MClientError) {
-                            id = try client.createContentInstance(in: container, content: content)
-                        } catch .mqtt(.session(.busy)) {
-                            break  // the transmit buffer is full: poll, then go on
-                        } catch {
-                            loopError = error
-                            return
+                    // Keep exactly W requests outstanding; a burst of requests leaves in one write.
+                    client.holdingOutput { (client: inout CLIClient<T>) in
+                        while sent < n && outstanding < w {
+                            let id: RequestID
+                            do throws(OneM2MClientError) {
+                                id = try client.createContentInstance(in: container, content: content)
+                            } catch .mqtt(.session(.busy)) {
+                                break  // the transmit buffer is full: poll, then go on
+                            } catch {
+                                loopError = error
+                                return
+                            }
+                            var slot = 0
+                            while slotBusy[slot] { slot += 1 }
+                            slotBusy[slot] = true
+                            slotRequest[slot] = id.value
+                            slotStart[slot] = monotonicNanoseconds()
+                            sent += 1
+                            outstanding += 1
                         }
-                        var slot = 0
-                        while slotBusy[slot] { slot += 1 }
-                        slotBusy[slot] = true
-                        slotRequest[slot] = id.value
-                        slotStart[slot] = monotonicNanoseconds()
-                        sent += 1
-                        outstanding += 1
                     }
+                    if loopError != nil { return }
                     do throws(OneM2MClientError) {
                         try client.poll(timeoutMilliseconds: 1000) { event in
                             let id: RequestID

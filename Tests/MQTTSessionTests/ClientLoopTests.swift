@@ -220,6 +220,26 @@ struct ClientLoopTests {
         #expect(Array(rig.broker.packets.suffix(3)) == [.puback(7), .puback(8), .publish(topic: utf8("out/b"), payload: [9], qos: 1, dup: false, retain: false, id: 1)])
     }
 
+    @Test func heldOutputLeavesInOneWriteWhenTheBlockEnds() throws {
+        let rig = Rig()
+        var c = rig.client()
+        try c.connect { _ in }
+        let calls = rig.peer.log.count
+        try c.holdingOutput { (c: inout TestClient) throws in
+            for i in 0..<3 { try clientPublish(&c, "out/b", [UInt8(i)]) }
+            #expect(rig.peer.log.count == calls, "nothing is written while output is held")
+            let held = c.isHoldingOutput
+            #expect(held)
+        }
+        let held = c.isHoldingOutput
+        #expect(!held)
+        #expect(Array(rig.peer.log[calls...]) == ["send 36/36"])  // three 12-byte PUBLISHes
+        #expect(rig.broker.packets.filter { if case .publish = $0 { return true } else { return false } }.count == 3)
+        // Outside the block every publish is written at once again.
+        try clientPublish(&c, "out/b", [9])
+        #expect(rig.peer.log.last == "send 12/12")
+    }
+
     @Test func keepAliveThroughTheLoop() throws {
         let rig = Rig(start: 0)
         var c = rig.client(config(keepAlive: 10))
