@@ -74,6 +74,10 @@ public struct OneM2MClient<T: Transport, Clock: MonotonicClock, Wall: WallClock>
     let salt: UInt32
     var counter: UInt32 = 0
     var subscribePacketID: UInt16 = 0
+    /// No pending request times out before this (it may be earlier than the real next
+    /// deadline after responses arrive; `poll` then rescans), so `poll` scans the pending
+    /// table only when a deadline may have passed.
+    var earliestDeadline = Int64.max
 
     struct PendingRequest {
         var active = false
@@ -313,7 +317,9 @@ public struct OneM2MClient<T: Transport, Clock: MonotonicClock, Wall: WallClock>
         }
         if let outcome { throw outcome }
         counter = r.number
-        pending[r.slot] = PendingRequest(active: true, number: r.number, deadline: mqtt.clock.nowMilliseconds() + configuration.requestTimeoutMilliseconds)
+        let deadline = mqtt.clock.nowMilliseconds() + configuration.requestTimeoutMilliseconds
+        pending[r.slot] = PendingRequest(active: true, number: r.number, deadline: deadline)
+        earliestDeadline = min(earliestDeadline, deadline)
         return RequestID(value: r.number)
     }
 
@@ -342,13 +348,21 @@ public struct OneM2MClient<T: Transport, Clock: MonotonicClock, Wall: WallClock>
             // Request timeouts run only while connected: a request queued or in flight during an
             // outage is replayed after the reconnect, and its time starts again then.
             let connected = mqtt.isConnected
-            for i in pending.indices where connected && pending[i].active && pending[i].deadline <= now {
-                pending[i].active = false
-                delivered = true
-                _ = handler(.requestTimedOut(RequestID(value: pending[i].number)))
+            if connected && earliestDeadline <= now {
+                // Rescan: time out what is due, and find the next deadline.
+                earliestDeadline = Int64.max
+                for i in pending.indices where pending[i].active {
+                    if pending[i].deadline <= now {
+                        pending[i].active = false
+                        delivered = true
+                        _ = handler(.requestTimedOut(RequestID(value: pending[i].number)))
+                    } else {
+                        earliestDeadline = min(earliestDeadline, pending[i].deadline)
+                    }
+                }
             }
             var wait = delivered ? 0 : max(0, deadline - now)
-            if connected { for p in pending where p.active { wait = min(wait, max(0, p.deadline - now)) } }
+            if connected && earliestDeadline != Int64.max { wait = min(wait, max(0, earliestDeadline - now)) }
             // Once something was delivered, only what is already received follows (no system
             // call); acknowledgements wait for the next publish or poll, so they share its write.
             let event: ClientEvent?
@@ -381,6 +395,7 @@ public struct OneM2MClient<T: Transport, Clock: MonotonicClock, Wall: WallClock>
         case .session(.connected(let present)):
             let restart = mqtt.clock.nowMilliseconds() + configuration.requestTimeoutMilliseconds
             for i in pending.indices where pending[i].active { pending[i].deadline = restart }
+            earliestDeadline = restart
             if !present {
                 // The broker lost our subscriptions (TS-0010 6.4.5): subscribe again.
                 if let filters = try? subscriptionFilters(), let id = try? mqtt.subscribe(filters) { subscribePacketID = id }
