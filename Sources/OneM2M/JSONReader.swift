@@ -144,8 +144,7 @@ public struct JSONValue {
             }
             let v = skipWhitespace(p, skipWhitespace(p, keyEnd) + 1)  // past ':'
             if matched { return JSONValue(document: p, at: v) }
-            i = skipWhitespace(p, skipValue(p, v))
-            if i < n && p[i] == UInt8(ascii: ",") { i = skipWhitespace(p, i + 1) }
+            i = nextItem(p, after: v)
         }
         return nil
     }
@@ -229,9 +228,9 @@ public struct JSONMembers: Sequence {
     /// over only when the next member is asked for.
     public struct Iterator: IteratorProtocol {
         let document: UnsafeRawBufferPointer
+        /// Where to look for the first member, or where the value handed out last starts.
         var position: Int
-        /// Where the value handed out last starts (-1: none), to be skipped by `next()`.
-        var pendingValue = -1
+        var afterValue = false
 
         init(document: UnsafeRawBufferPointer, position: Int) {
             self.document = document
@@ -241,21 +240,15 @@ public struct JSONMembers: Sequence {
         /// The next member, or `nil` after the last.
         public mutating func next() -> JSONMember? {
             let n = document.count
-            var i = position
-            if pendingValue >= 0 {
-                i = skipWhitespace(document, skipValue(document, pendingValue))
-                if i < n && document[i] == UInt8(ascii: ",") { i += 1 }
-                pendingValue = -1
-            }
-            i = skipWhitespace(document, i)
+            let i = afterValue ? nextItem(document, after: position) : skipWhitespace(document, position)
             // In a validated document, anything but a name here is the object's `}`.
-            guard i < n, document[i] == UInt8(ascii: "\"") else { position = n; return nil }
+            guard i < n, document[i] == UInt8(ascii: "\"") else { position = n; afterValue = false; return nil }
             let keyEnd = skipString(document, i)
             let key = JSONValue(document: document, start: i, end: keyEnd)
             let v = skipWhitespace(document, skipWhitespace(document, keyEnd) + 1)  // past ':'
-            guard v < n else { position = n; return nil }
-            pendingValue = v
+            guard v < n else { position = n; afterValue = false; return nil }
             position = v
+            afterValue = true
             return JSONMember(key: key, value: JSONValue(document: document, at: v))
         }
     }
@@ -276,8 +269,9 @@ public struct JSONElements: Sequence {
     /// only when the next one is asked for.
     public struct Iterator: IteratorProtocol {
         let document: UnsafeRawBufferPointer
+        /// Where to look for the first element, or where the element handed out last starts.
         var position: Int
-        var pendingValue = -1
+        var afterValue = false
 
         init(document: UnsafeRawBufferPointer, position: Int) {
             self.document = document
@@ -287,20 +281,22 @@ public struct JSONElements: Sequence {
         /// The next element, or `nil` after the last.
         public mutating func next() -> JSONValue? {
             let n = document.count
-            var i = position
-            if pendingValue >= 0 {
-                i = skipWhitespace(document, skipValue(document, pendingValue))
-                if i < n && document[i] == UInt8(ascii: ",") { i += 1 }
-                pendingValue = -1
-            }
-            i = skipWhitespace(document, i)
+            let i = afterValue ? nextItem(document, after: position) : skipWhitespace(document, position)
             // In a validated document, `]` is the only thing here that is not a value.
-            guard i < n, document[i] != UInt8(ascii: "]") else { position = n; return nil }
-            pendingValue = i
+            guard i < n, document[i] != UInt8(ascii: "]") else { position = n; afterValue = false; return nil }
             position = i
+            afterValue = true
             return JSONValue(document: document, at: i)
         }
     }
+}
+
+/// Where the next member or element starts after the value starting at `value` in a validated
+/// container (past whitespace and a comma), or the container's closing bracket.
+func nextItem(_ p: UnsafeRawBufferPointer, after value: Int) -> Int {
+    var i = skipWhitespace(p, skipValue(p, value))
+    if i < p.count && p[i] == UInt8(ascii: ",") { i += 1 }
+    return skipWhitespace(p, i)
 }
 
 // MARK: - Integer parsing

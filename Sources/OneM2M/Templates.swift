@@ -1,6 +1,6 @@
 // The fixed `pc` shapes the SDK writes for its typed requests, as `JSONWriter.fill(template:)`
 // templates: `%` is a string argument. One place, so the Swift client and the
-// C API send the same JSON, and one test checks every template is JSON once filled in.
+// C API send the same JSON (JSONTemplateTests checks each is JSON once filled in).
 
 /// `pc` templates of the typed requests (see `JSONWriter.fill(template:)`).
 @_spi(Templates)
@@ -19,9 +19,4 @@ public enum ContentTemplate {
     public static let subscription: StaticString = #"{"m2m:sub":{"rn":%,"nu":[%],"enc":{"net":[3]}}}"#
     /// An empty object.
     public static let empty: StaticString = "{}"
-
-    /// Every template, for tests.
-    public static let all: [StaticString] = [
-        contentInstance, namedContentInstance, container, ae, aeWithPointOfAccess, subscription, empty,
-    ]
 }
