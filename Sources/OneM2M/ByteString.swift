@@ -343,8 +343,26 @@ func writeZeroPadded(_ value: Int, width: Int, _ out: UnsafeMutableRawBufferPoin
 /// Copies bytes into `out` at `offset` (the caller checked the space).
 func copyBytes(_ src: UnsafeRawBufferPointer, _ out: UnsafeMutableRawBufferPointer, _ offset: Int) {
     guard let from = src.baseAddress, let to = out.baseAddress, !src.isEmpty else { return }
-    precondition(offset >= 0 && offset + src.count <= out.count)
-    (to + offset).copyMemory(from: from, byteCount: src.count)
+    let n = src.count
+    precondition(offset >= 0 && offset + n <= out.count)
+    let d = to + offset
+    // Short texts (names, identifiers) in two overlapping word moves rather than a memcpy call;
+    // every load and store stays inside its buffer.
+    if n >= 8 && n <= 16 {
+        let a = from.loadUnaligned(as: UInt64.self), b = from.loadUnaligned(fromByteOffset: n - 8, as: UInt64.self)
+        d.storeBytes(of: a, as: UInt64.self)
+        d.storeBytes(of: b, toByteOffset: n - 8, as: UInt64.self)
+    } else if n >= 4 && n < 8 {
+        let a = from.loadUnaligned(as: UInt32.self), b = from.loadUnaligned(fromByteOffset: n - 4, as: UInt32.self)
+        d.storeBytes(of: a, as: UInt32.self)
+        d.storeBytes(of: b, toByteOffset: n - 4, as: UInt32.self)
+    } else if n < 4 {
+        d.storeBytes(of: from.load(as: UInt8.self), as: UInt8.self)
+        if n > 1 { d.storeBytes(of: from.load(fromByteOffset: n - 1, as: UInt8.self), toByteOffset: n - 1, as: UInt8.self) }
+        if n > 2 { d.storeBytes(of: from.load(fromByteOffset: 1, as: UInt8.self), toByteOffset: 1, as: UInt8.self) }
+    } else {
+        d.copyMemory(from: from, byteCount: n)
+    }
 }
 
 /// The bytes of a static text, for internal use (literals in this module always have pointer representation).

@@ -341,7 +341,8 @@ func skipWhitespace(_ p: UnsafeRawBufferPointer, _ i: Int) -> Int {
 @inline(__always)
 func spaces(_ p: UnsafeRawBufferPointer, _ i: Int) -> Int {
     var j = i
-    while j < p.count && isJSONWhitespace(p[j]) { j += 1 }
+    // One comparison for the usual byte that is not whitespace (all four are <= 0x20).
+    while j < p.count && p[j] <= 0x20 && isJSONWhitespace(p[j]) { j += 1 }
     return j
 }
 
@@ -358,42 +359,80 @@ func kindOf(_ b: UInt8) -> JSONKind {
 
 /// The offset of the first byte in `p[i..<n]` that a string scan must look at: `"`, `\`, a
 /// control character or a non-ASCII byte; `n` if there is none. Reads a machine word at a time
-/// (SWAR), so plain text costs a few instructions per word rather than per byte.
+/// (SWAR), so plain text costs a few instructions per word rather than per byte; the last few
+/// bytes are read as a word that overlaps bytes already seen, not one by one.
 func plainEnd(_ p: UnsafeRawBufferPointer, _ i: Int, _ n: Int) -> Int {
-    scanPlain(p, i, n)
+    var j = i
+    #if _endian(little)
+    if let base = p.baseAddress {
+        let width = MemoryLayout<UInt>.size
+        if n - j >= width {
+            while true {
+                let flags = specialBytes(base.loadUnaligned(fromByteOffset: j, as: UInt.self))
+                if flags != 0 { return j + flags.trailingZeroBitCount / 8 }
+                j += width
+                if j >= n { return n }
+                if n - j < width {
+                    // The last word overlaps bytes already seen (clean), so the lowest flagged
+                    // byte in it lies at `j` or after.
+                    let last = n - width
+                    let tail = specialBytes(base.loadUnaligned(fromByteOffset: last, as: UInt.self))
+                    return tail == 0 ? n : last + tail.trailingZeroBitCount / 8
+                }
+            }
+        }
+        if width == 8 && n - j >= 4 {
+            // 4 to 7 bytes: two 32-bit words, the second overlapping the first.
+            let lo = UInt(base.loadUnaligned(fromByteOffset: j, as: UInt32.self))
+            let hi = UInt(base.loadUnaligned(fromByteOffset: n - 4, as: UInt32.self))
+            let flags = specialBytes(lo | hi << 32)
+            if flags == 0 { return n }
+            let k = flags.trailingZeroBitCount / 8
+            return k < 4 ? j + k : n - 4 + (k - 4)
+        }
+    }
+    #endif
+    return scanBytes(p, j, n)
 }
 
-/// `plainEnd`, inlined where every call counts (the validator's string scan).
+/// `plainEnd` for the validator, inlined there: a word at a time while a whole word is left
+/// (in a document that is nearly always), then byte by byte. Smaller than `plainEnd`, so that
+/// it stays inlined in the validator's loop.
 @inline(__always)
 func scanPlain(_ p: UnsafeRawBufferPointer, _ i: Int, _ n: Int) -> Int {
     var j = i
+    #if _endian(little)
     if let base = p.baseAddress {
-        let ones = UInt(truncatingIfNeeded: 0x0101_0101_0101_0101 as UInt64)
-        let width = MemoryLayout<UInt>.size
-        while j + width <= n {
-            let x = base.loadUnaligned(fromByteOffset: j, as: UInt.self)
-            let quote = x ^ (ones &* 0x22), backslash = x ^ (ones &* 0x5C)
-            // A byte's top bit ends up set if it is 0 after the XOR (a quote or backslash), if
-            // it is below 0x20, or if it is non-ASCII. A borrow only runs upwards from a byte
-            // that is flagged anyway, so a flagged word always holds a byte to look at.
-            let flags = (((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash) | (x &- ones &* 0x20) | x) & (ones &* 0x80)
-            if flags != 0 {
-                // The lowest flagged byte is a real one (borrows only run upwards).
-                #if _endian(little)
-                return j + flags.trailingZeroBitCount / 8
-                #else
-                break  // big-endian: borrows run towards lower addresses; find it bytewise
-                #endif
-            }
-            j += width
+        while j + MemoryLayout<UInt>.size <= n {
+            let flags = specialBytes(base.loadUnaligned(fromByteOffset: j, as: UInt.self))
+            // The lowest flagged byte is a real one (borrows only run upwards).
+            if flags != 0 { return j + flags.trailingZeroBitCount / 8 }
+            j += MemoryLayout<UInt>.size
         }
     }
+    #endif
+    return scanBytes(p, j, n)
+}
+
+@inline(__always)
+func scanBytes(_ p: UnsafeRawBufferPointer, _ i: Int, _ n: Int) -> Int {
+    var j = i
     while j < n {
         let b = p[j]
         if b == UInt8(ascii: "\"") || b == UInt8(ascii: "\\") || b < 0x20 || b >= 0x80 { return j }
         j += 1
     }
     return n
+}
+
+/// Marks (top bit of each byte) the bytes of `x` a string scan must look at: a quote or a
+/// backslash (0 after the XOR), a byte below 0x20, or a non-ASCII byte. A borrow only runs
+/// upwards from a byte that is flagged anyway, so the lowest flagged byte is always a real one.
+@inline(__always)
+func specialBytes(_ x: UInt) -> UInt {
+    let ones = UInt(truncatingIfNeeded: 0x0101_0101_0101_0101 as UInt64)
+    let quote = x ^ (ones &* 0x22), backslash = x ^ (ones &* 0x5C)
+    return (((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash) | (x &- ones &* 0x20) | x) & (ones &* 0x80)
 }
 
 /// End (exclusive) of the string starting with the quote at `i`; bounded by the buffer.
@@ -470,11 +509,12 @@ func validateJSON(_ p: UnsafeRawBufferPointer, maxDepth: Int, slots: inout Primi
             case UInt8(ascii: "\""):
                 i = try validateString(p, i)
                 if name >= 0 {
+                    let keyEnd = i
                     i = spaces(p, i)
                     guard i < n else { throw .malformedJSON(.unexpectedEnd, offset: i) }
                     guard p[i] == UInt8(ascii: ":") else { throw .malformedJSON(.invalidMemberName, offset: i) }
                     i = spaces(p, i + 1)
-                    if depth == 1 { slots.record(p, key: name, value: i) }
+                    if depth == 1 { slots.record(p, key: name, keyEnd: keyEnd, value: i) }
                     name = -1
                     continue  // the member's value comes next
                 }

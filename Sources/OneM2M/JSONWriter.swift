@@ -290,8 +290,18 @@ public struct JSONWriter {
     /// fit), writes the separator, the key and the colon, and notes the member; the caller
     /// writes the `valueLength` bytes of the value at the offset returned and sets `count`.
     mutating func beginMember(_ key: ByteString, valueLength: Int) throws(OneM2MError) -> Int {
+        try beginMember(measured: try measure(key), valueLength: valueLength)
+    }
+
+    /// `beginMember` for one of the SDK's own names (plain ASCII, nothing to escape): no scan.
+    @inline(__always)
+    mutating func beginMember(name: StaticString, valueLength: Int) throws(OneM2MError) -> Int {
+        let k = staticBytes(name)
+        return try beginMember(measured: MeasuredText(text: .empty, plain: k, length: k.count), valueLength: valueLength)
+    }
+
+    mutating func beginMember(measured k: MeasuredText, valueLength: Int) throws(OneM2MError) -> Int {
         guard topIsObject, !awaitingValue else { throw .invalidWriterState }
-        let k = try measure(key)
         let sep = topIsNonEmpty ? 1 : 0
         let at = try reserve(sep, k.length + 3 + valueLength)
         emitSeparator(sep)
@@ -300,6 +310,25 @@ public struct JSONWriter {
         if depth == watchDepth { watchCount += 2 }  // as `key` and then a value count
         nonEmptyBits |= 1 << UInt64(depth - 1)
         return colon + 1
+    }
+
+    /// `"name":"value"` with one of the SDK's own names.
+    @inline(never)
+    mutating func member(name: StaticString, _ value: ByteString) throws(OneM2MError) {
+        let v = try measure(value)
+        let at = try beginMember(name: name, valueLength: v.length + 2)
+        count = put(v, at: at)
+    }
+
+    /// `"name":<integer>` with one of the SDK's own names.
+    @inline(never)
+    mutating func member(name: StaticString, integer value: Int) throws(OneM2MError) {
+        let magnitude = UInt64(value.magnitude)
+        let digits = decimalDigitCount(magnitude)
+        var at = try beginMember(name: name, valueLength: digits + (value < 0 ? 1 : 0))
+        if value < 0 { buffer[at] = UInt8(ascii: "-"); at += 1 }
+        _ = writeDecimal(magnitude, buffer, at)
+        count = at + digits
     }
 
     /// Writes `"key":true|false` atomically.
@@ -378,34 +407,25 @@ public struct JSONWriter {
     public mutating func fill(template: StaticString, _ s0: ByteString = .empty, _ s1: ByteString = .empty, _ s2: ByteString = .empty) throws(OneM2MError) {
         let t = staticBytes(template)
         let sep = try valueSeparator()
-        // Measured, then written: nothing is written unless all of it fits.
-        let length = try fill(t, s0, s1, s2, writingAt: nil)
-        let at = try reserve(sep, length)
-        emitSeparator(sep)
-        count = try fill(t, s0, s1, s2, writingAt: at)
-        placeValue()
-    }
-
-    /// One pass over a template: with `writingAt` nil returns the filled length, else writes
-    /// the filled template there (room reserved) and returns the offset after it.
-    @inline(never)
-    mutating func fill(
-        _ t: UnsafeRawBufferPointer, _ s0: ByteString, _ s1: ByteString, _ s2: ByteString, writingAt: Int?
-    ) throws(OneM2MError) -> Int {
-        var o = writingAt ?? 0
+        // One pass, each piece checked for room before it is written; `count` moves only at
+        // the end, so a template that does not fit leaves the document as it was.
+        var o = count + sep
         var run = 0, k = 0
-        var i = placeholder(in: t, from: 0)
         while true {
-            if writingAt != nil { copyBytes(UnsafeRawBufferPointer(rebasing: t[run..<i]), buffer, o) }
+            let i = placeholder(in: t, from: run)
+            guard i - run <= buffer.count - o else { throw .bufferTooSmall }
+            copyBytes(UnsafeRawBufferPointer(rebasing: t[run..<i]), buffer, o)
             o += i - run
-            if i == t.count { return o }
+            if i == t.count { break }
             let m = try measure(k == 0 ? s0 : k == 1 ? s1 : s2)
-            if writingAt != nil { _ = put(m, at: o) }
-            o += m.length + 2
+            guard m.length + 2 <= buffer.count - o else { throw .bufferTooSmall }
+            o = put(m, at: o)
             k += 1
             run = i + 1
-            i = placeholder(in: t, from: run)
         }
+        emitSeparator(sep)
+        count = o
+        placeValue()
     }
 
     /// The offset of the next `%` in `t` from `i` (or `t.count`), a word at a time.

@@ -24,8 +24,8 @@ struct PrimitiveSlots {
 
     /// Notes the member whose name starts (with its quote) at `key` and whose value starts at
     /// `value`, if its name is one we look for.
-    mutating func record(_ p: UnsafeRawBufferPointer, key: Int, value: Int) {
-        guard let slot = slot(forKeyAt: key, in: p), start(slot) == 0 else { return }
+    mutating func record(_ p: UnsafeRawBufferPointer, key: Int, keyEnd: Int, value: Int) {
+        guard let slot = slot(forKeyAt: key, end: keyEnd, in: p), start(slot) == 0 else { return }
         withUnsafeMutableBytes(of: &starts) {
             $0.storeBytes(of: value + 1, toByteOffset: slot * MemoryLayout<Int>.stride, as: Int.self)
         }
@@ -42,7 +42,23 @@ struct PrimitiveSlots {
         return JSONValue(document: document, at: base + v - 1)
     }
 
-    /// The slot of the (validated) member name starting at `k`, compared on unescaped bytes.
+    /// The slot of the (validated) member name from the quote at `k` to `end` (after the
+    /// closing quote), compared on unescaped bytes.
+    func slot(forKeyAt k: Int, end: Int, in p: UnsafeRawBufferPointer) -> Int? {
+        let length = end - k - 2
+        #if _endian(little)
+        if length >= 2 && length <= 8 && k + 9 <= p.count, let base = p.baseAddress {
+            // The name in one load, big-endian so that it reads like the constants below.
+            let word = UInt64(bigEndian: base.loadUnaligned(fromByteOffset: k + 1, as: UInt64.self)) >> UInt64(64 - 8 * length)
+            let ones: UInt64 = 0x0101_0101_0101_0101
+            let x = word ^ (ones &* 0x5C)  // a backslash becomes 0 (the shifted-in bytes do not)
+            if (x &- ones) & ~x & (ones &* 0x80) == 0 { return Self.slot(packed: word, count: length) }
+        }
+        #endif
+        return slot(forKeyAt: k, in: p)
+    }
+
+    /// `slot(forKeyAt:end:in:)` a byte at a time.
     func slot(forKeyAt k: Int, in p: UnsafeRawBufferPointer) -> Int? {
         // The name's bytes, big-endian in one integer (every name we look for has 2 to 8).
         var packed: UInt64 = 0
@@ -288,10 +304,20 @@ public struct ResponsePrimitiveView {
     public let from: ByteString?
     /// `to`, if present.
     public let to: ByteString?
-    /// `ot` in Unix microseconds, if present.
-    public let originatingTimestamp: Int64?
+    /// `ot` as sent (a string), if present; `originatingTimestamp` parses it.
+    public let originatingTimestampText: ByteString?
     /// `pc`, if present.
     public let content: JSONValue?
+
+    /// `ot` in Unix microseconds, if present. Parsed when read, not when the response is
+    /// decoded: a response whose `ot` is malformed still reaches (and completes) its request,
+    /// and reading this reports `invalidParameter(.originatingTimestamp)`.
+    public var originatingTimestamp: Int64? {
+        get throws(OneM2MError) {
+            guard let t = originatingTimestampText else { return nil }
+            do { return try OneM2MTimestamp.parse(t) } catch { throw .invalidParameter(.originatingTimestamp) }
+        }
+    }
 
     /// `rvi` as a known release version, if present and known.
     public var releaseVersion: ReleaseVersion? {
@@ -323,7 +349,7 @@ public struct ResponsePrimitiveView {
         }
         self.from = try optionalText(o, .from)
         self.to = try optionalText(o, .to)
-        self.originatingTimestamp = try timestampParameter(o, .originatingTimestamp)
+        self.originatingTimestampText = try optionalText(o, .originatingTimestamp)
         self.content = present(o, .content)
     }
 }

@@ -49,13 +49,13 @@ public struct RequestPrimitive: PrimitiveEncoding {
         // TS-0004 7.1.1.1: ty is mandatory for CREATE and not applicable otherwise.
         if operation == .create && resourceType == nil { throw .missingParameter(.resourceType) }
         if operation != .create && resourceType != nil { throw .invalidParameter(.resourceType) }
-        try w.member("op", integer: operation.rawValue)
-        try w.member("to", to)
-        if let fr = from { try w.member("fr", fr) }
-        try w.member("rqi", requestIdentifier)
+        try w.member(name: "op", integer: Int(operation.rawValue))
+        try w.member(name: "to", to)
+        if let fr = from { try w.member(name: "fr", fr) }
+        try w.member(name: "rqi", requestIdentifier)
         // FINDINGS: ACME answers 4001 to a request without rvi.
-        try w.member("rvi", ByteString(releaseVersion.text))
-        if let ty = resourceType { try w.member("ty", integer: ty.rawValue) }
+        try w.member(name: "rvi", ByteString(releaseVersion.text))
+        if let ty = resourceType { try w.member(name: "ty", integer: Int(ty.rawValue)) }
         if let ot = originatingTimestamp {
             try w.member("ot", timestamp: ot, includeFraction: ot % 1_000_000 != 0)
         }
@@ -69,7 +69,7 @@ public struct RequestPrimitive: PrimitiveEncoding {
                 do { try w.key("rqet"); try w.decimalString(UInt64(ms)) } catch { w = saved; throw error }
             }
         }
-        if let rcn = resultContent { try w.member("rcn", integer: rcn.rawValue) }
+        if let rcn = resultContent { try w.member(name: "rcn", integer: Int(rcn.rawValue)) }
     }
 
 
@@ -104,12 +104,12 @@ public struct ResponsePrimitive: PrimitiveEncoding {
 
     /// Writes the parameters as members in the order rsc, rqi, rvi, fr, to, ot.
     public func writeParameters(into w: inout JSONWriter) throws(OneM2MError) {
-        try w.member("rsc", integer: statusCode.rawValue)
+        try w.member(name: "rsc", integer: Int(statusCode.rawValue))
         // TS-0010 6.5.2: rsc and rqi; FINDINGS: ACME drops a response without rvi.
-        if let rqi = requestIdentifier { try w.member("rqi", rqi) }
-        try w.member("rvi", ByteString(releaseVersion.text))
-        if let fr = from { try w.member("fr", fr) }
-        if let to = to { try w.member("to", to) }
+        if let rqi = requestIdentifier { try w.member(name: "rqi", rqi) }
+        try w.member(name: "rvi", ByteString(releaseVersion.text))
+        if let fr = from { try w.member(name: "fr", fr) }
+        if let to = to { try w.member(name: "to", to) }
         if let ot = originatingTimestamp {
             try w.member("ot", timestamp: ot, includeFraction: ot % 1_000_000 != 0)
         }

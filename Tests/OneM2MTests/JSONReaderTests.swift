@@ -344,8 +344,25 @@ func walk(_ v: JSONValue) -> Int {
             }
             let i = n == 0 ? 0 : Int.random(in: 0...n, using: &rng)
             let end = Int.random(in: i...n, using: &rng)
+            let want = referencePlainEnd(bytes, i, end)
             let got = bytes.withUnsafeBytes { plainEnd($0, i, end) }
-            #expect(got == referencePlainEnd(bytes, i, end), "bytes \(bytes) from \(i) to \(end)")
+            #expect(got == want, "bytes \(bytes) from \(i) to \(end)")
+            let validatorScan = bytes.withUnsafeBytes { scanPlain($0, i, end) }
+            #expect(validatorScan == want, "validator's scan: bytes \(bytes) from \(i) to \(end)")
+        }
+    }
+
+    /// `copyBytes` moves short texts with overlapping word moves: every length, every offset,
+    /// nothing written outside the destination range.
+    @Test func shortCopiesWriteExactlyTheirBytes() {
+        for n in 0...40 {
+            let src = (0..<n).map { UInt8(truncatingIfNeeded: $0 &* 37 &+ 11) }
+            for offset in 0...3 {
+                var out = [UInt8](repeating: 0xEE, count: n + 8)
+                out.withUnsafeMutableBytes { o in src.withUnsafeBytes { copyBytes($0, o, offset) } }
+                #expect(Array(out[offset..<(offset + n)]) == src, "length \(n) at \(offset)")
+                #expect(out[..<offset].allSatisfy { $0 == 0xEE } && out[(offset + n)...].allSatisfy { $0 == 0xEE })
+            }
         }
     }
 

@@ -196,7 +196,7 @@ func responseError(_ text: String) -> OneM2MError? {
             #expect(r.releaseVersion == .r3)
             #expect(r.from == "/id-in")
             #expect(r.to == "Csmokef66c1e96")
-            #expect(r.originatingTimestamp == 1_795_302_065_177_134)
+            #expect(try r.originatingTimestamp == 1_795_302_065_177_134)
             #expect(r.content?["m2m:ae"]?["aei"]?.text == "Csmokef66c1e96")
             let ty = try r.content?["m2m:ae"]?["ty"]?.integer()
             #expect(ty == 2)
@@ -335,7 +335,20 @@ func responseError(_ text: String) -> OneM2MError? {
         #expect(responseError(#"{"rsc":"ok","rqi":"1"}"#) == .invalidParameter(.responseStatusCode))
         #expect(responseError(#"{"rsc":70000}"#) == .invalidParameter(.responseStatusCode))
         #expect(responseError(#"{"rsc":2000,"rqi":[]}"#) == .invalidParameter(.requestIdentifier))
-        #expect(responseError(#"{"rsc":2000,"ot":"x"}"#) == .invalidParameter(.originatingTimestamp))
+        #expect(responseError(#"{"rsc":2000,"ot":5}"#) == .invalidParameter(.originatingTimestamp))
+    }
+
+    /// A malformed `ot` does not cost the response: it decodes (and completes its request);
+    /// reading `originatingTimestamp` reports the error.
+    @Test func responseTimestampIsParsedWhenRead() throws {
+        try withBytes(#"{"rsc":2000,"rqi":"1","ot":"x"}"#) { raw throws in
+            let r = try ResponsePrimitiveView(decoding: raw)
+            #expect(r.statusCode == .ok && r.requestIdentifier == "1" && r.originatingTimestampText == "x")
+            #expect(caught { () throws(OneM2MError) in _ = try r.originatingTimestamp } == .invalidParameter(.originatingTimestamp))
+        }
+        try withBytes(#"{"rsc":2000}"#) { raw throws in
+            #expect(try ResponsePrimitiveView(decoding: raw).originatingTimestamp == nil)
+        }
     }
 
     @Test func salvagesRequestIdentifierForErrorAnswers() {
