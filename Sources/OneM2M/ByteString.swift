@@ -342,6 +342,12 @@ func writeZeroPadded(_ value: Int, width: Int, _ out: UnsafeMutableRawBufferPoin
 
 /// Copies bytes into `out` at `offset` (the caller checked the space).
 func copyBytes(_ src: UnsafeRawBufferPointer, _ out: UnsafeMutableRawBufferPointer, _ offset: Int) {
+    copyBytesInline(src, out, offset)
+}
+
+/// `copyBytes`, inlined: where the length is a constant (a static name) it folds to a move or two.
+@inline(__always)
+func copyBytesInline(_ src: UnsafeRawBufferPointer, _ out: UnsafeMutableRawBufferPointer, _ offset: Int) {
     guard let from = src.baseAddress, let to = out.baseAddress, !src.isEmpty else { return }
     let n = src.count
     precondition(offset >= 0 && offset + n <= out.count)

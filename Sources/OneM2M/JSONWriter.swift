@@ -331,6 +331,63 @@ public struct JSONWriter {
         count = at + digits
     }
 
+    // MARK: Runs of members laid out by the caller
+
+    /// Starts a run of members that takes `length` bytes in all (names, colons, values and the
+    /// commas between them, not the comma before the first: that one is added here when
+    /// needed), after checking that members may go here and that all of it fits. Returns where
+    /// the run starts; the caller writes it with the `put` functions and ends it with
+    /// `endMembers(at:members:)`. Nothing can fail in between, so the run is atomic.
+    mutating func beginMembers(length: Int) throws(OneM2MError) -> Int {
+        guard topIsObject, !awaitingValue else { throw .invalidWriterState }
+        let sep = topIsNonEmpty ? 1 : 0
+        let at = try reserve(sep, length)
+        emitSeparator(sep)
+        return at
+    }
+
+    /// Ends a run of `members` members written up to `end`.
+    mutating func endMembers(at end: Int, members: Int) {
+        count = end
+        if depth == watchDepth { watchCount += 2 * members }
+        nonEmptyBits |= 1 << UInt64(depth - 1)
+    }
+
+    #if hasFeature(Embedded)
+    /// Copies bytes into reserved room at `at`; returns the offset after them. (Embedded
+    /// builds optimize for size: one shared copy routine.)
+    func put(raw bytes: UnsafeRawBufferPointer, at: Int) -> Int {
+        copyBytes(bytes, buffer, at)
+        return at + bytes.count
+    }
+    #else
+    /// Copies bytes into reserved room at `at`; returns the offset after them. (Hosts optimize
+    /// for speed: inlined, a static name's copy folds to a move or two.)
+    @inline(__always)
+    func put(raw bytes: UnsafeRawBufferPointer, at: Int) -> Int {
+        copyBytesInline(bytes, buffer, at)
+        return at + bytes.count
+    }
+    #endif
+
+    /// The decimal length of one of oneM2M's small codes (`op`, `ty`, `rsc`: 0...65535).
+    static func codeLength(_ v: Int) -> Int {
+        v < 10 ? 1 : v < 100 ? 2 : v < 1000 ? 3 : v < 10000 ? 4 : 5
+    }
+
+    /// Writes a small code (0...65535) in decimal into reserved room at `at`, in the native
+    /// word (no 64-bit division on 32-bit boards); returns the offset after it.
+    func put(code value: Int, at: Int) -> Int {
+        let end = at + JSONWriter.codeLength(value)
+        var v = value, k = end
+        repeat {
+            k -= 1
+            buffer[k] = UInt8(truncatingIfNeeded: 0x30 + v % 10)
+            v /= 10
+        } while k > at
+        return end
+    }
+
     /// Writes `"key":true|false` atomically.
     public mutating func member(_ key: ByteString, bool value: Bool) throws(OneM2MError) {
         let saved = self

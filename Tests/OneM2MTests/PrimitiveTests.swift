@@ -142,6 +142,31 @@ func responseError(_ text: String) -> OneM2MError? {
         #expect(out == #"{"rsc":2000,"rqi":"a\"b\u0063","rvi":"3","fr":"Cae","to":"/id-in"}"#)
     }
 
+    /// The request's parameters are written as one run; members of your own may come before
+    /// and after them, inside a wrapper whose value is checked to be exactly one object.
+    @Test func parametersFollowMembersOfYourOwn() throws {
+        let req = RequestPrimitive(operation: .retrieve, to: "cse-in", from: nil, requestIdentifier: "r1")
+        let out = try render { w in
+            try w.beginObject()
+            try w.member("m2m:rqp") { (w: inout JSONWriter) throws(OneM2MError) in
+                try w.beginObject()
+                try w.member("fc", integer: 1)
+                try req.writeParameters(into: &w)
+                try w.member("drt", integer: 2)
+                try w.endObject()
+            }
+            try w.endObject()
+        }
+        #expect(out == #"{"m2m:rqp":{"fc":1,"op":2,"to":"cse-in","rqi":"r1","rvi":"3","drt":2}}"#)
+        // Not inside an object: the run is refused and nothing is written.
+        var storage = [UInt8](repeating: 0, count: 64)
+        storage.withUnsafeMutableBytes { b in
+            var w = JSONWriter(buffer: b)
+            #expect(caught { () throws(OneM2MError) in try req.writeParameters(into: &w) } == .invalidWriterState)
+            #expect(w.count == 0)
+        }
+    }
+
     @Test func encodingIsAtomicAtEveryCapacity() throws {
         let req = RequestPrimitive(operation: .create, to: "cse-in/ae1/cnt", from: "Cae1", requestIdentifier: "req-0001",
                                    resourceType: .contentInstance, originatingTimestamp: 1_795_302_065_177_134,
