@@ -127,24 +127,37 @@ public struct JSONValue {
     /// this is not an object or has no such member.
     public func member(named name: ByteString) -> JSONValue? {
         guard kind == .object else { return nil }
-        // Plain names (the usual case) are compared with each member name as it is scanned;
-        // other names, and member names with escapes, are compared decoded.
+        // A plain name (the usual case) is compared byte for byte with each member name that
+        // has no escapes; other names, and member names with escapes, are compared decoded.
         var want = UnsafeRawBufferPointer(start: nil, count: 0)
         var plain = false
         if case .raw(let b) = name.storage { want = b; plain = true }
         let p = document, n = p.count
-        var i = skipWhitespace(p, start + 1)
+        var i = spaces(p, start + 1)
         while i < n && p[i] == UInt8(ascii: "\"") {
-            var j = i + 1, k = 0
-            while plain && k < want.count && j < n && p[j] == want[k] && p[j] != UInt8(ascii: "\\") { j += 1; k += 1 }
-            var matched = plain && k == want.count && j < n && p[j] == UInt8(ascii: "\"")
-            let keyEnd = matched ? j + 1 : skipString(p, i)
-            if !matched && (!plain || (k < want.count && j < n && p[j] == UInt8(ascii: "\\"))) {
-                matched = ByteString(jsonStringContents: UnsafeRawBufferPointer(rebasing: p[(i + 1)..<(keyEnd - 1)])) == name
+            var escaped = false
+            let nameEnd = stringEnd(p, i, &escaped)
+            let matched: Bool
+            if plain && !escaped {
+                matched = nameEnd - i - 2 == want.count && sameBytes(p, i + 1, want)
+            } else {
+                matched = ByteString(jsonStringContents: UnsafeRawBufferPointer(rebasing: p[(i + 1)..<(nameEnd - 1)])) == name
             }
-            let v = skipWhitespace(p, skipWhitespace(p, keyEnd) + 1)  // past ':'
+            let v = spaces(p, spaces(p, nameEnd) + 1)  // past ':'
             if matched { return JSONValue(document: p, at: v) }
-            i = nextItem(p, after: v)
+            // Past the value: strings and numbers here, containers by `skipValue`.
+            var e = v
+            if v < n && p[v] == UInt8(ascii: "\"") {
+                e = stringEnd(p, v, &escaped)
+            } else if v < n && (isDigit(p[v]) || p[v] == UInt8(ascii: "-")) {
+                e += 1
+                while e < n && (isDigit(p[e]) || p[e] == UInt8(ascii: ".") || p[e] == UInt8(ascii: "e")
+                    || p[e] == UInt8(ascii: "E") || p[e] == UInt8(ascii: "+") || p[e] == UInt8(ascii: "-")) { e += 1 }
+            } else {
+                e = skipValue(p, v)
+            }
+            i = spaces(p, e)
+            if i < n && p[i] == UInt8(ascii: ",") { i = spaces(p, i + 1) }
         }
         return nil
     }
@@ -173,6 +186,19 @@ public struct JSONValue {
     /// Throws `typeMismatch` for non-numbers, `notAnInteger`, or `integerOutOfRange`.
     public func integer() throws(OneM2MError) -> Int64 {
         guard kind == .number else { throw .typeMismatch(expected: .number) }
+        // The usual case in place: at most 18 digits (no overflow possible), nothing after them.
+        let p = document, n = p.count
+        let negative = p[start] == UInt8(ascii: "-")
+        let first = negative ? start + 1 : start
+        var j = first
+        var acc: Int64 = 0
+        while j < n && j - first < 18 && isDigit(p[j]) {
+            acc = acc &* 10 &+ Int64(p[j] &- UInt8(ascii: "0"))
+            j += 1
+        }
+        if j > first && (j == n || !(isDigit(p[j]) || p[j] == UInt8(ascii: ".") || p[j] | 0x20 == UInt8(ascii: "e"))) {
+            return negative ? -acc : acc
+        }
         var it = ByteString(rawBytes).makeIterator()
         return try parseInteger(&it)
     }
@@ -426,13 +452,15 @@ func scanBytes(_ p: UnsafeRawBufferPointer, _ i: Int, _ n: Int) -> Int {
 }
 
 /// Marks (top bit of each byte) the bytes of `x` a string scan must look at: a quote or a
-/// backslash (0 after the XOR), a byte below 0x20, or a non-ASCII byte. A borrow only runs
-/// upwards from a byte that is flagged anyway, so the lowest flagged byte is always a real one.
+/// backslash (0 after the XOR, so 0xFF after subtracting 1), a byte below 0x20 (it borrows), or
+/// a non-ASCII byte (`| x`). The subtractions also set the top bit of some bytes >= 0x80, which
+/// are flagged anyway, so no `& ~v` masks are needed. A borrow only runs upwards from a byte
+/// that is flagged, so the lowest flagged byte is always a real one.
 @inline(__always)
 func specialBytes(_ x: UInt) -> UInt {
     let ones = UInt(truncatingIfNeeded: 0x0101_0101_0101_0101 as UInt64)
     let quote = x ^ (ones &* 0x22), backslash = x ^ (ones &* 0x5C)
-    return (((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash) | (x &- ones &* 0x20) | x) & (ones &* 0x80)
+    return ((quote &- ones) | (backslash &- ones) | (x &- ones &* 0x20) | x) & (ones &* 0x80)
 }
 
 /// End (exclusive) of the string starting with the quote at `i`; bounded by the buffer.
@@ -446,6 +474,31 @@ func skipString(_ p: UnsafeRawBufferPointer, _ i: Int) -> Int {
         if c == UInt8(ascii: "\"") { return j + 1 }
         j += c == UInt8(ascii: "\\") ? 2 : 1
     }
+}
+
+/// `skipString`, inlined where it counts, noting whether the string has escapes.
+@inline(__always)
+func stringEnd(_ p: UnsafeRawBufferPointer, _ i: Int, _ escaped: inout Bool) -> Int {
+    let n = p.count
+    var j = i + 1
+    while true {
+        j = scanPlain(p, j, n)
+        guard j < n else { return n }
+        let c = p[j]
+        if c == UInt8(ascii: "\"") { return j + 1 }
+        if c == UInt8(ascii: "\\") { escaped = true; j += 2 } else { j += 1 }
+    }
+}
+
+/// True when `p[i...]` starts with the bytes of `want` (the caller checked the length).
+@inline(__always)
+func sameBytes(_ p: UnsafeRawBufferPointer, _ i: Int, _ want: UnsafeRawBufferPointer) -> Bool {
+    var k = 0
+    while k < want.count {
+        if p[i + k] != want[k] { return false }
+        k += 1
+    }
+    return true
 }
 
 /// End (exclusive) of the value starting at `i` in a validated document; bounded by the buffer.

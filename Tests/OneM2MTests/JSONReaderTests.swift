@@ -248,6 +248,10 @@ let validCorpus: [String] = [
             ("-9223372036854775808", Int64.min, nil),
             ("9223372036854775808", nil, .integerOutOfRange), ("-9223372036854775809", nil, .integerOutOfRange),
             ("1.5", nil, .notAnInteger), ("1e3", nil, .notAnInteger), ("2.0", nil, .notAnInteger),
+            ("1E3", nil, .notAnInteger), ("-7e-1", nil, .notAnInteger), ("-123", -123, nil),
+            // Either side of the 18 digits read in place (longer ones take the checked path).
+            ("999999999999999999", 999_999_999_999_999_999, nil), ("1000000000000000000", 1_000_000_000_000_000_000, nil),
+            ("-999999999999999999", -999_999_999_999_999_999, nil),
         ]
         for (doc, value, error) in cases {
             try withBytes(doc) { raw in
