@@ -476,9 +476,21 @@ func skipString(_ p: UnsafeRawBufferPointer, _ i: Int) -> Int {
     }
 }
 
-/// `skipString`, inlined where it counts, noting whether the string has escapes.
+#if hasFeature(Embedded)
+/// `skipString`, noting whether the string has escapes. Embedded builds keep one copy (size).
+func stringEnd(_ p: UnsafeRawBufferPointer, _ i: Int, _ escaped: inout Bool) -> Int {
+    scanString(p, i, &escaped)
+}
+#else
+/// `skipString`, noting whether the string has escapes. Hosts inline it where it is used (speed).
 @inline(__always)
 func stringEnd(_ p: UnsafeRawBufferPointer, _ i: Int, _ escaped: inout Bool) -> Int {
+    scanString(p, i, &escaped)
+}
+#endif
+
+@inline(__always)
+func scanString(_ p: UnsafeRawBufferPointer, _ i: Int, _ escaped: inout Bool) -> Int {
     let n = p.count
     var j = i + 1
     while true {

@@ -132,7 +132,18 @@ public struct JSONWriter {
     }
 
     /// Writes an object member name (`"name":`); the member's value must follow.
+    @inline(never)
     public mutating func key(_ name: ByteString) throws(OneM2MError) {
+        try key(measured: try measure(name))
+    }
+
+    /// `key` for one of the SDK's own names (plain ASCII): no scan.
+    mutating func key(name: StaticString) throws(OneM2MError) {
+        let k = staticBytes(name)
+        try key(measured: MeasuredText(text: .empty, plain: k, length: k.count))
+    }
+
+    mutating func key(measured name: MeasuredText) throws(OneM2MError) {
         guard topIsObject, !awaitingValue else { throw .invalidWriterState }
         try quoted(name, separator: topIsNonEmpty ? 1 : 0, colon: true)
         if depth == watchDepth { watchCount += 1 }
@@ -146,7 +157,7 @@ public struct JSONWriter {
     /// `invalidUTF8Input` if the bytes are not UTF-8. Contents of a string from a validated
     /// JSON document (`JSONValue.text`) are copied in their original escaped form.
     public mutating func string(_ value: ByteString) throws(OneM2MError) {
-        try quoted(value, separator: try valueSeparator(), colon: false)
+        try quoted(try measure(value), separator: try valueSeparator(), colon: false)
         placeValue()
     }
 
@@ -410,6 +421,12 @@ public struct JSONWriter {
         do { try self.key(key); try content(body) } catch { self = saved; throw error }
     }
 
+    /// `member(_:content:)` with one of the SDK's own names.
+    mutating func member(name: StaticString, content body: (inout JSONWriter) throws(OneM2MError) -> Void) throws(OneM2MError) {
+        let saved = self
+        do { try key(name: name); try content(body) } catch { self = saved; throw error }
+    }
+
     /// Writes `"key":<raw JSON>` atomically (see `rawJSON(_:validate:)`).
     public mutating func member(_ key: ByteString, rawJSON fragment: UnsafeRawBufferPointer,
                                 validate: Bool = true) throws(OneM2MError) {
@@ -422,8 +439,7 @@ public struct JSONWriter {
     /// The escaped length of `text` (without quotes); validates UTF-8.
     /// Writes the separator, `text` as a JSON string and, for a key, the colon. Plain text
     /// (the usual case) is checked once and copied as it is.
-    mutating func quoted(_ text: ByteString, separator sep: Int, colon: Bool) throws(OneM2MError) {
-        let m = try measure(text)
+    mutating func quoted(_ m: MeasuredText, separator sep: Int, colon: Bool) throws(OneM2MError) {
         let at = try reserve(sep, m.length + (colon ? 3 : 2))
         emitSeparator(sep)
         var end = put(m, at: at)

@@ -164,7 +164,7 @@ extension PrimitiveEncoding {
     /// Writes the primitive with `pc` produced by `content`, which must write exactly one value
     /// (e.g. `{"m2m:cin":{...}}`) into the same writer. Atomic: on error the writer is unchanged.
     public func encode(into w: inout JSONWriter, content: (inout JSONWriter) throws(OneM2MError) -> Void) throws(OneM2MError) {
-        try wrap(&w) { (w: inout JSONWriter) throws(OneM2MError) in try w.member("pc", content: content) }
+        try wrap(&w) { (w: inout JSONWriter) throws(OneM2MError) in try w.member(name: "pc", content: content) }
     }
 
     func wrap(_ w: inout JSONWriter, _ extra: (inout JSONWriter) throws(OneM2MError) -> Void) throws(OneM2MError) {
