@@ -561,8 +561,6 @@ func validateJSON(_ p: UnsafeRawBufferPointer, maxDepth: Int, slots: inout Primi
     let rootStart = i
     var depth = 0
     var objectBits: UInt64 = 0
-    // The byte that closes the innermost container (`}` or `]`; 0 at the top level).
-    var close: UInt8 = 0
     var expectValue = true
     // Where the member name being read starts (-1: the string being read is a value). Names
     // and values go through the same string branch, so the string scan is written once.
@@ -593,7 +591,7 @@ func validateJSON(_ p: UnsafeRawBufferPointer, maxDepth: Int, slots: inout Primi
                 if isObject { objectBits |= bit } else { objectBits &= ~bit }
                 i = spaces(p, i + 1)
                 guard i < n else { throw .malformedJSON(.unexpectedEnd, offset: i) }
-                if p[i] == c &+ 2 {  // `}` and `]` are 2 after `{` and `[`
+                if p[i] == (isObject ? UInt8(ascii: "}") : UInt8(ascii: "]")) {
                     i += 1
                     depth -= 1
                     expectValue = false
@@ -601,7 +599,6 @@ func validateJSON(_ p: UnsafeRawBufferPointer, maxDepth: Int, slots: inout Primi
                     guard p[i] == UInt8(ascii: "\"") else { throw .malformedJSON(.invalidMemberName, offset: i) }
                     name = i
                 }
-                if depth > 0 && expectValue { close = c &+ 2 }
                 continue
             case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
                 i = try validateNumber(p, i)
@@ -615,30 +612,31 @@ func validateJSON(_ p: UnsafeRawBufferPointer, maxDepth: Int, slots: inout Primi
                 throw .malformedJSON(.unexpectedCharacter, offset: i)
             }
             expectValue = false
-        }
-        // After a value: `,` and the next one, or the end of the container.
-        i = spaces(p, i)
-        if depth == 0 {
-            guard i == n else { throw .malformedJSON(.trailingData, offset: i) }
-            return rootStart
-        }
-        guard i < n else { throw .malformedJSON(.unexpectedEnd, offset: i) }
-        let c = p[i]
-        if c == UInt8(ascii: ",") {
-            i = spaces(p, i + 1)
-            guard i < n else { throw .malformedJSON(.unexpectedEnd, offset: i) }
-            if p[i] == close { throw .malformedJSON(.trailingComma, offset: i) }
-            if close == UInt8(ascii: "}") {
-                guard p[i] == UInt8(ascii: "\"") else { throw .malformedJSON(.invalidMemberName, offset: i) }
-                name = i
-            }
-            expectValue = true
-        } else if c == close {
-            i += 1
-            depth -= 1
-            close = depth == 0 ? 0 : (objectBits >> UInt64(depth - 1)) & 1 == 1 ? UInt8(ascii: "}") : UInt8(ascii: "]")
         } else {
-            throw .malformedJSON(.unexpectedCharacter, offset: i)
+            i = spaces(p, i)
+            if depth == 0 {
+                guard i == n else { throw .malformedJSON(.trailingData, offset: i) }
+                return rootStart
+            }
+            guard i < n else { throw .malformedJSON(.unexpectedEnd, offset: i) }
+            let c = p[i]
+            let inObject = (objectBits >> UInt64(depth - 1)) & 1 == 1
+            if c == UInt8(ascii: ",") {
+                i = spaces(p, i + 1)
+                guard i < n else { throw .malformedJSON(.unexpectedEnd, offset: i) }
+                let close = inObject ? UInt8(ascii: "}") : UInt8(ascii: "]")
+                if p[i] == close { throw .malformedJSON(.trailingComma, offset: i) }
+                if inObject {
+                    guard p[i] == UInt8(ascii: "\"") else { throw .malformedJSON(.invalidMemberName, offset: i) }
+                    name = i
+                }
+                expectValue = true
+            } else if c == (inObject ? UInt8(ascii: "}") : UInt8(ascii: "]")) {
+                i += 1
+                depth -= 1
+            } else {
+                throw .malformedJSON(.unexpectedCharacter, offset: i)
+            }
         }
     }
 }
