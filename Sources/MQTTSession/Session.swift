@@ -526,13 +526,13 @@ public struct MQTTSession: ~Copyable {
     public var nextDeadline: Int64? {
         switch state {
         case .disconnected: return nil
-        case .connecting: return connectSentAt + configuration.connectTimeoutMilliseconds
+        case .connecting: return connectSentAt &+ configuration.connectTimeoutMilliseconds
         case .connected, .disconnecting:
-            if pingSentAt >= 0 { return pingSentAt + configuration.pingTimeoutMilliseconds }
+            if pingSentAt >= 0 { return pingSentAt &+ configuration.pingTimeoutMilliseconds }
             // No PINGREQ while disconnecting (checkTimers), so no keep-alive deadline either.
             guard configuration.keepAliveSeconds > 0, state == .connected else { return nil }
             let k = Int64(configuration.keepAliveSeconds) * 1000
-            return min(lastSend, lastReceive) + k
+            return min(lastSend, lastReceive) &+ k
         }
     }
 
@@ -559,22 +559,24 @@ public struct MQTTSession: ~Copyable {
         return nil
     }
 
+    /// Timer arithmetic wraps (`&-`, `&+`) instead of trapping: the same results for any real
+    /// clock, without an overflow check per 64-bit operation (costly on 32-bit targets).
     mutating func checkTimers(now: Int64) -> SessionEvent? {
         switch state {
         case .disconnected: return nil
         case .connecting:
-            if now - connectSentAt >= configuration.connectTimeoutMilliseconds { return fail(.connectTimedOut) }
+            if now &- connectSentAt >= configuration.connectTimeoutMilliseconds { return fail(.connectTimedOut) }
             return nil
         case .connected, .disconnecting:
             if pingSentAt >= 0 {
-                if now - pingSentAt >= configuration.pingTimeoutMilliseconds { return fail(.pingTimedOut) }
+                if now &- pingSentAt >= configuration.pingTimeoutMilliseconds { return fail(.pingTimedOut) }
                 return nil
             }
             guard configuration.keepAliveSeconds > 0, state == .connected else { return nil }
             let k = Int64(configuration.keepAliveSeconds) * 1000
             // MQTT 3.1.2.10: something must be sent within the keep-alive; a silent broker is
             // probed too, so a dead link is found even when we only send.
-            if now - lastSend >= k || now - lastReceive >= k {
+            if now &- lastSend >= k || now &- lastReceive >= k {
                 if queueSmall({ (b) throws(PacketError) in try PacketEncoder.empty(.pingreq, into: b) }) {
                     pingSentAt = now
                     lastSend = now
