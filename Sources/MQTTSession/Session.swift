@@ -351,13 +351,19 @@ public struct MQTTSession: ~Copyable {
         return packetID
     }
 
+    // Internal helpers that read the session are `mutating` even when they change nothing: a
+    // non-mutating method gets the whole session struct (over 200 bytes) as a copy on the caller's
+    // stack (a memcpy per call), a mutating one only its address.
+
     var hasUnsentPublications: Bool {
-        guard mayHaveUnsent else { return false }
-        for r in outbound where r.state == .awaitingAck && r.needsSend { return true }
-        return false
+        mutating get {
+            guard mayHaveUnsent else { return false }
+            for r in outbound where r.state == .awaitingAck && r.needsSend { return true }
+            return false
+        }
     }
 
-    func freeOutboundSlot() -> Int? {
+    mutating func freeOutboundSlot() -> Int? {
         for i in outbound.indices where outbound[i].state == .free { return i }
         return nil
     }
@@ -377,7 +383,7 @@ public struct MQTTSession: ~Copyable {
     // MARK: - Store (a ring of packet copies, oldest first)
 
     /// Oldest and newest live copies, as (offset of oldest, end of newest).
-    func storeBounds() -> (head: Int, tail: Int)? {
+    mutating func storeBounds() -> (head: Int, tail: Int)? {
         var oldest = -1, newest = -1
         for i in outbound.indices where outbound[i].state == .awaitingAck {
             if oldest < 0 || precedes(outbound[i].sequence, outbound[oldest].sequence) { oldest = i }
@@ -387,13 +393,13 @@ public struct MQTTSession: ~Copyable {
         return (Int(outbound[oldest].offset), Int(outbound[newest].offset + outbound[newest].length))
     }
 
-    func largestStoreGap() -> Int {
+    mutating func largestStoreGap() -> Int {
         guard let (head, tail) = storeBounds() else { return store.count }
         if tail > head { return max(store.count - tail, head) }
         return head - tail
     }
 
-    func storeAllocationOffset(size: Int) -> Int? {
+    mutating func storeAllocationOffset(size: Int) -> Int? {
         guard let (head, tail) = storeBounds() else { return size <= store.count ? 0 : nil }
         if tail > head {
             if store.count - tail >= size { return tail }
