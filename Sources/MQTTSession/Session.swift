@@ -330,7 +330,7 @@ public struct MQTTSession: ~Copyable {
         }
         if live {
             txEnd += length
-            statistics.packetsSent += 1
+            statistics.packetsSent &+= 1
         }
         if qos == .atLeastOnce {
             let storeAt: Int
@@ -442,7 +442,7 @@ public struct MQTTSession: ~Copyable {
         }
         txEnd += n
         pending[slot] = PendingAck(packetID: id, isSubscribe: subscribe, filterCount: UInt16(truncatingIfNeeded: filters.count))
-        statistics.packetsSent += 1
+        statistics.packetsSent &+= 1
         lastSend = now
         return id
     }
@@ -489,9 +489,9 @@ public struct MQTTSession: ~Copyable {
             if r.sentBefore { tx[txEnd] |= 0x08 } else { tx[txEnd] &= ~0x08 }
             txEnd += len
             outbound[best].needsSend = false
-            if r.sentBefore { statistics.publicationsReplayed += 1 }
+            if r.sentBefore { statistics.publicationsReplayed &+= 1 }
             outbound[best].sentBefore = true
-            statistics.packetsSent += 1
+            statistics.packetsSent &+= 1
         }
     }
 
@@ -500,7 +500,7 @@ public struct MQTTSession: ~Copyable {
         if tx.count - txEnd < 4 { return false }
         guard let n = try? encode(UnsafeMutableRawBufferPointer(rebasing: tx[txEnd...])) else { return false }
         txEnd += n
-        statistics.packetsSent += 1
+        statistics.packetsSent &+= 1
         return true
     }
 
@@ -586,7 +586,7 @@ public struct MQTTSession: ~Copyable {
                 if queueSmall({ (b) throws(PacketError) in try PacketEncoder.empty(.pingreq, into: b) }) {
                     pingSentAt = now
                     lastSend = now
-                    statistics.pingsSent += 1
+                    statistics.pingsSent &+= 1
                 }
             }
             return nil
@@ -633,7 +633,7 @@ public struct MQTTSession: ~Copyable {
             }
             let body = UnsafeRawBufferPointer(rebasing: available[header.headerLength..<header.packetLength])
             rxStart += header.packetLength
-            statistics.packetsReceived += 1
+            statistics.packetsReceived &+= 1
             let packet: Packet
             do {
                 // CONNECT, SUBSCRIBE and UNSUBSCRIBE never come from a broker.
@@ -673,8 +673,8 @@ public struct MQTTSession: ~Copyable {
             if qos == 2 { rememberQoS2(packetID, digest: 0) }
         }
         drainRemaining = header.packetLength
-        statistics.packetsReceived += 1
-        statistics.oversizedDropped += 1
+        statistics.packetsReceived &+= 1
+        statistics.oversizedDropped &+= 1
         return .oversizedPacketDropped(type: header.typeCode, length: header.packetLength, packetID: packetID)
     }
 
@@ -682,7 +682,7 @@ public struct MQTTSession: ~Copyable {
     /// acknowledged; the connection is closed so the broker redelivers it (and the app learns
     /// why) rather than losing it silently.
     mutating func failOversized(_ header: FixedHeader) -> SessionEvent {
-        statistics.oversizedDropped += 1
+        statistics.oversizedDropped &+= 1
         return fail(.packetTooLarge(needed: header.packetLength))
     }
 
@@ -703,7 +703,7 @@ public struct MQTTSession: ~Copyable {
                 pumpReplays()
                 return .published(packetID: id)
             }
-            statistics.unknownAcknowledgements += 1
+            statistics.unknownAcknowledgements &+= 1
             return nil
         case .pubrel(let id):
             // QoS 2 receive, method A: delivered on PUBLISH, released here (MQTT 4.3.3).
@@ -712,7 +712,7 @@ public struct MQTTSession: ~Copyable {
             return nil
         case .pubrec, .pubcomp:
             // We never publish at QoS 2.
-            statistics.unknownAcknowledgements += 1
+            statistics.unknownAcknowledgements &+= 1
             return nil
         case .suback(let id, let codes):
             for i in pending.indices where pending[i].packetID == id && pending[i].isSubscribe && !pending[i].abandoned {
@@ -721,14 +721,14 @@ public struct MQTTSession: ~Copyable {
                 if codes.count != expected { return fail(.protocolViolation(.lengthMismatch)) }
                 return .subscribed(packetID: id, returnCodes: codes)
             }
-            statistics.unknownAcknowledgements += 1
+            statistics.unknownAcknowledgements &+= 1
             return nil
         case .unsuback(let id):
             for i in pending.indices where pending[i].packetID == id && !pending[i].isSubscribe && !pending[i].abandoned {
                 pending[i] = PendingAck()
                 return .unsubscribed(packetID: id)
             }
-            statistics.unknownAcknowledgements += 1
+            statistics.unknownAcknowledgements &+= 1
             return nil
         case .pingresp:
             pingSentAt = -1
@@ -767,7 +767,7 @@ public struct MQTTSession: ~Copyable {
     mutating func receivePublish(_ p: PublishView) -> SessionEvent? {
         switch p.qos {
         case .atMostOnce:
-            statistics.messagesDelivered += 1
+            statistics.messagesDelivered &+= 1
             return .message(p)
         case .atLeastOnce:
             let digest = Self.digest(p)
@@ -777,21 +777,21 @@ public struct MQTTSession: ~Copyable {
                 return .message(p)
             }
             if duplicate {
-                statistics.duplicatesDiscarded += 1
+                statistics.duplicatesDiscarded &+= 1
                 return nil
             }
             remember(p.packetID, digest: digest)
-            statistics.messagesDelivered += 1
+            statistics.messagesDelivered &+= 1
             return .message(p)
         case .exactlyOnce:
             let already = isKnown(p.packetID, digest: nil, in: qos2)
             _ = queueSmall { (b) throws(PacketError) in try PacketEncoder.ack(.pubrec, packetID: p.packetID, into: b) }
             if already {
-                statistics.duplicatesDiscarded += 1
+                statistics.duplicatesDiscarded &+= 1
                 return nil
             }
             rememberQoS2(p.packetID, digest: 0)
-            statistics.messagesDelivered += 1
+            statistics.messagesDelivered &+= 1
             return .message(p)
         }
     }
