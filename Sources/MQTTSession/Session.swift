@@ -634,10 +634,10 @@ public struct MQTTSession: ~Copyable {
             let body = UnsafeRawBufferPointer(rebasing: available[header.headerLength..<header.packetLength])
             rxStart += header.packetLength
             statistics.packetsReceived &+= 1
-            let packet: Packet
+            let packet: ServerPacket
             do {
                 // CONNECT, SUBSCRIBE and UNSUBSCRIBE never come from a broker.
-                guard let p = try PacketDecoder.decodeServerPacket(header: header, body: body) else {
+                guard let p = try PacketDecoder.decodeFromServer(header: header, body: body) else {
                     return fail(.unexpectedPacket(type: header.typeCode))
                 }
                 packet = p
@@ -686,18 +686,20 @@ public struct MQTTSession: ~Copyable {
         return fail(.packetTooLarge(needed: header.packetLength))
     }
 
-    mutating func handle(_ packet: Packet, now: Int64) -> SessionEvent? {
-        switch packet {
-        case .connack(let present, let code):
+    mutating func handle(_ packet: ServerPacket, now: Int64) -> SessionEvent? {
+        let id = packet.packetID
+        switch packet.typeCode {
+        case 2:  // CONNACK
             guard state == .connecting else { return fail(.unexpectedPacket(type: 2)) }
-            if code != .accepted { return fail(.connectionRefused(code)) }
+            let present = packet.sessionPresent
+            if packet.returnCode != .accepted { return fail(.connectionRefused(packet.returnCode)) }
             state = .connected
             onConnected(sessionPresent: present)
             return .connected(sessionPresent: present)
-        case .publish(let p):
+        case 3:  // PUBLISH
             guard state == .connected || state == .disconnecting else { return fail(.unexpectedPacket(type: 3)) }
-            return receivePublish(p)
-        case .puback(let id):
+            return receivePublish(packet.message)
+        case 4:  // PUBACK
             for i in outbound.indices where outbound[i].state == .awaitingAck && outbound[i].packetID == id {
                 outbound[i] = OutboundRecord()
                 pumpReplays()
@@ -705,16 +707,16 @@ public struct MQTTSession: ~Copyable {
             }
             statistics.unknownAcknowledgements &+= 1
             return nil
-        case .pubrel(let id):
+        case 6:  // PUBREL
             // QoS 2 receive, method A: delivered on PUBLISH, released here (MQTT 4.3.3).
             forgetQoS2(id)
             _ = queueSmall { (b) throws(PacketError) in try PacketEncoder.ack(.pubcomp, packetID: id, into: b) }
             return nil
-        case .pubrec, .pubcomp:
-            // We never publish at QoS 2.
+        case 5, 7:  // PUBREC, PUBCOMP: we never publish at QoS 2.
             statistics.unknownAcknowledgements &+= 1
             return nil
-        case .suback(let id, let codes):
+        case 9:  // SUBACK
+            let codes = packet.message.payload
             for i in pending.indices where pending[i].packetID == id && pending[i].isSubscribe && !pending[i].abandoned {
                 let expected = Int(pending[i].filterCount)
                 pending[i] = PendingAck()
@@ -723,21 +725,18 @@ public struct MQTTSession: ~Copyable {
             }
             statistics.unknownAcknowledgements &+= 1
             return nil
-        case .unsuback(let id):
+        case 11:  // UNSUBACK
             for i in pending.indices where pending[i].packetID == id && !pending[i].isSubscribe && !pending[i].abandoned {
                 pending[i] = PendingAck()
                 return .unsubscribed(packetID: id)
             }
             statistics.unknownAcknowledgements &+= 1
             return nil
-        case .pingresp:
+        case 13:  // PINGRESP
             pingSentAt = -1
             return nil
-        case .connect: return fail(.unexpectedPacket(type: 1))
-        case .subscribe: return fail(.unexpectedPacket(type: 8))
-        case .unsubscribe: return fail(.unexpectedPacket(type: 10))
-        case .pingreq: return fail(.unexpectedPacket(type: 12))
-        case .disconnect: return fail(.unexpectedPacket(type: 14))
+        default:  // PINGREQ, DISCONNECT (CONNECT, SUBSCRIBE, UNSUBSCRIBE are not decoded)
+            return fail(.unexpectedPacket(type: packet.typeCode))
         }
     }
 
