@@ -138,17 +138,18 @@ public enum PacketDecoder {
         let flags = first & 0x0F
         if type == 0 || type == 15 { throw .reservedPacketType(type) }
         try checkFlags(type: type, flags: flags)
+        // At most four 7-bit digits: 28 bits, so the shifts and sums cannot overflow.
         var value = 0
-        var multiplier = 1
+        var shift = 0
         var i = 1
         while true {
             if i > 4 { throw .malformedRemainingLength }
             if i >= bytes.count { return nil }
             let digit = bytes[i]
-            value += Int(digit & 0x7F) * multiplier
-            i += 1
+            value |= Int(digit & 0x7F) &<< shift
+            shift &+= 7
+            i &+= 1
             if digit & 0x80 == 0 { break }
-            multiplier *= 128
         }
         return FixedHeader(typeCode: type, flags: flags, remainingLength: value, headerLength: i)
     }
