@@ -75,14 +75,13 @@ public struct MQTTSession: ~Copyable {
         self.capacities = c
         self.arena = arena
         self.ownsArena = owns
+        // The tables come first in the arena and an empty record of each is all zero bits
+        // (`OutboundRecord()`, `PendingAck()`, `InboundRecord()`), so one fill clears them all.
+        base.initializeMemory(as: UInt8.self, repeating: 0, count: layout.transmit)
         outbound = UnsafeMutableBufferPointer(start: (base + layout.outbound).bindMemory(to: OutboundRecord.self, capacity: c.inflight), count: c.inflight)
-        outbound.initialize(repeating: OutboundRecord())
         pending = UnsafeMutableBufferPointer(start: (base + layout.subscriptions).bindMemory(to: PendingAck.self, capacity: c.pendingSubscriptions), count: c.pendingSubscriptions)
-        pending.initialize(repeating: PendingAck())
         history = UnsafeMutableBufferPointer(start: (base + layout.history).bindMemory(to: InboundRecord.self, capacity: c.inboundHistory), count: c.inboundHistory)
-        history.initialize(repeating: InboundRecord())
         qos2 = UnsafeMutableBufferPointer(start: (base + layout.qos2).bindMemory(to: InboundRecord.self, capacity: c.inboundHistory), count: c.inboundHistory)
-        qos2.initialize(repeating: InboundRecord())
         tx = UnsafeMutableRawBufferPointer(start: base + layout.transmit, count: c.transmitBytes)
         rx = UnsafeMutableRawBufferPointer(start: base + layout.receive, count: c.receiveBytes)
         store = UnsafeMutableRawBufferPointer(start: base + layout.store, count: c.storeBytes)

@@ -306,10 +306,15 @@ struct SessionTests {
         let caps = SessionCapacities(transmitBytes: 256, receiveBytes: 256, storeBytes: 512, inflight: 4)
         let arena = UnsafeMutableRawBufferPointer.allocate(byteCount: caps.arenaBytes, alignment: 16)
         defer { arena.deallocate() }
+        // A reused static buffer holds anything: the session must start with empty tables.
+        arena.initializeMemory(as: UInt8.self, repeating: 0xFF)
         var s = try MQTTSession(configuration: config(), capacities: caps, arena: arena)
+        #expect(s.inflightCount == 0 && !s.isInflight(0xFFFF))
         #expect(establish(&s) == [.connected(false)])
+        #expect(events(&s).isEmpty)  // no stale lost-publication or abandoned-subscription reports
         let id = try publish(&s, "t", [1, 2, 3])
         #expect(sent(&s) == [pub("t", [1, 2, 3], id: id)])
+        #expect(s.inflightCount == 1)
     }
 
     @Test func connackAccepted() {
