@@ -40,7 +40,10 @@ public struct MQTTSession: ~Copyable {
     var nextSequence: UInt32 = 1
     var lastSend: Int64 = 0
     var lastReceive: Int64 = 0
-    var pingSentAt: Int64 = -1
+    /// When the outstanding PINGREQ was queued (meaningful only while `pingOutstanding`: any
+    /// value, negative ones included, is a valid clock reading).
+    var pingSentAt: Int64 = 0
+    var pingOutstanding = false
     var connectSentAt: Int64 = 0
     /// Next state after the current connect: clean session requested.
     var connectingClean = false
@@ -143,7 +146,7 @@ public struct MQTTSession: ~Copyable {
         connectSentAt = now
         lastSend = now
         lastReceive = now
-        pingSentAt = -1
+        pingOutstanding = false
     }
 
     private func withConnectOptions<R>(clean: Bool, _ body: (ConnectOptions) throws(PacketError) -> R) throws(PacketError) -> R {
@@ -176,7 +179,7 @@ public struct MQTTSession: ~Copyable {
         rxStart = 0
         rxEnd = 0
         drainRemaining = 0
-        pingSentAt = -1
+        pingOutstanding = false
         for i in outbound.indices where outbound[i].state == .awaitingAck { outbound[i].needsSend = true }
         mayHaveUnsent = true
         for i in pending.indices where pending[i].packetID != 0 {
@@ -533,11 +536,12 @@ public struct MQTTSession: ~Copyable {
         case .disconnected: return nil
         case .connecting: return connectSentAt &+ configuration.connectTimeoutMilliseconds
         case .connected, .disconnecting:
-            if pingSentAt >= 0 { return pingSentAt &+ configuration.pingTimeoutMilliseconds }
+            if pingOutstanding { return pingSentAt &+ configuration.pingTimeoutMilliseconds }
             // No PINGREQ while disconnecting (checkTimers), so no keep-alive deadline either.
             guard configuration.keepAliveSeconds > 0, state == .connected else { return nil }
             let k = Int64(configuration.keepAliveSeconds) * 1000
-            return min(lastSend, lastReceive) &+ k
+            // The earlier of the two by their difference, as `checkTimers` compares them.
+            return (lastSend &- lastReceive < 0 ? lastSend : lastReceive) &+ k
         }
     }
 
@@ -573,7 +577,7 @@ public struct MQTTSession: ~Copyable {
             if now &- connectSentAt >= configuration.connectTimeoutMilliseconds { return fail(.connectTimedOut) }
             return nil
         case .connected, .disconnecting:
-            if pingSentAt >= 0 {
+            if pingOutstanding {
                 if now &- pingSentAt >= configuration.pingTimeoutMilliseconds { return fail(.pingTimedOut) }
                 return nil
             }
@@ -584,6 +588,7 @@ public struct MQTTSession: ~Copyable {
             if now &- lastSend >= k || now &- lastReceive >= k {
                 if queueSmall({ (b) throws(PacketError) in try PacketEncoder.empty(.pingreq, into: b) }) {
                     pingSentAt = now
+                    pingOutstanding = true
                     lastSend = now
                     statistics.pingsSent &+= 1
                 }
@@ -732,7 +737,7 @@ public struct MQTTSession: ~Copyable {
             statistics.unknownAcknowledgements &+= 1
             return nil
         case 13:  // PINGRESP
-            pingSentAt = -1
+            pingOutstanding = false
             return nil
         default:  // PINGREQ, DISCONNECT (CONNECT, SUBSCRIBE, UNSUBSCRIBE are not decoded)
             return fail(.unexpectedPacket(type: packet.typeCode))
@@ -740,7 +745,7 @@ public struct MQTTSession: ~Copyable {
     }
 
     mutating func onConnected(sessionPresent: Bool) {
-        pingSentAt = -1
+        pingOutstanding = false
         if !sessionPresent {
             clearInboundHistory()
             for i in outbound.indices where outbound[i].state == .awaitingAck {
