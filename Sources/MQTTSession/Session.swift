@@ -497,10 +497,17 @@ public struct MQTTSession: ~Copyable {
         }
     }
 
-    mutating func queueSmall(_ encode: (UnsafeMutableRawBufferPointer) throws(PacketError) -> Int) -> Bool {
+    /// Queues PINGREQ (`packetID` unused) or an acknowledgement (PUBACK, PUBREC, PUBCOMP) of
+    /// `packetID`; false when the transmit buffer has no room for it. One out-of-line function
+    /// rather than a closure per packet (each closure would specialise a copy).
+    @inline(never)
+    mutating func queueSmall(_ type: PacketType, packetID: UInt16 = 0) -> Bool {
         if tx.count - txEnd < 4 { compactTransmit() }
         if tx.count - txEnd < 4 { return false }
-        guard let n = try? encode(UnsafeMutableRawBufferPointer(rebasing: tx[txEnd...])) else { return false }
+        let space = UnsafeMutableRawBufferPointer(rebasing: tx[txEnd...])
+        let encoded = type == .pingreq
+            ? try? PacketEncoder.empty(type, into: space) : try? PacketEncoder.ack(type, packetID: packetID, into: space)
+        guard let n = encoded else { return false }
         txEnd += n
         statistics.packetsSent &+= 1
         return true
@@ -586,7 +593,7 @@ public struct MQTTSession: ~Copyable {
             // MQTT 3.1.2.10: something must be sent within the keep-alive; a silent broker is
             // probed too, so a dead link is found even when we only send.
             if now &- lastSend >= k || now &- lastReceive >= k {
-                if queueSmall({ (b) throws(PacketError) in try PacketEncoder.empty(.pingreq, into: b) }) {
+                if queueSmall(.pingreq) {
                     pingSentAt = now
                     pingOutstanding = true
                     lastSend = now
@@ -670,9 +677,7 @@ public struct MQTTSession: ~Copyable {
             packetID = UInt16(available[idAt]) << 8 | UInt16(available[idAt + 1])
             if packetID == 0 { return fail(.protocolViolation(.zeroPacketIdentifier)) }
             let qos = (header.flags >> 1) & 3
-            let ok = queueSmall { (b) throws(PacketError) in
-                try PacketEncoder.ack(qos == 2 ? .pubrec : .puback, packetID: packetID, into: b)
-            }
+            let ok = queueSmall(qos == 2 ? .pubrec : .puback, packetID: packetID)
             if !ok { return nil }  // retry once output drains
             if qos == 2 { rememberQoS2(packetID, digest: 0) }
         }
@@ -714,7 +719,7 @@ public struct MQTTSession: ~Copyable {
         case 6:  // PUBREL
             // QoS 2 receive, method A: delivered on PUBLISH, released here (MQTT 4.3.3).
             forgetQoS2(id)
-            _ = queueSmall { (b) throws(PacketError) in try PacketEncoder.ack(.pubcomp, packetID: id, into: b) }
+            _ = queueSmall(.pubcomp, packetID: id)
             return nil
         case 5, 7:  // PUBREC, PUBCOMP: we never publish at QoS 2.
             statistics.unknownAcknowledgements &+= 1
@@ -775,7 +780,7 @@ public struct MQTTSession: ~Copyable {
         case .atLeastOnce:
             let digest = Self.digest(p)
             let duplicate = p.dup && isKnown(p.packetID, digest: digest, in: history)
-            guard queueSmall({ (b) throws(PacketError) in try PacketEncoder.ack(.puback, packetID: p.packetID, into: b) }) else {
+            guard queueSmall(.puback, packetID: p.packetID) else {
                 // Cannot happen: parseInbound reserved room. Deliver anyway; the broker resends.
                 return .message(p)
             }
@@ -788,7 +793,7 @@ public struct MQTTSession: ~Copyable {
             return .message(p)
         case .exactlyOnce:
             let already = isKnown(p.packetID, digest: nil, in: qos2)
-            _ = queueSmall { (b) throws(PacketError) in try PacketEncoder.ack(.pubrec, packetID: p.packetID, into: b) }
+            _ = queueSmall(.pubrec, packetID: p.packetID)
             if already {
                 statistics.duplicatesDiscarded &+= 1
                 return nil
