@@ -322,7 +322,9 @@ public struct MQTTClient<T: Transport, Clock: MonotonicClock>: ~Copyable {
         }
         let deadline = clock.nowMilliseconds() &+ Int64(max(0, timeoutMilliseconds))
         var timersRun = false
-        while true {
+        // Every failure leaves the loop to the one `lose` at the end.
+        let failure: ClientError
+        loop: while true {
             if !isOpen {
                 guard reconnect && wantConnection else { throw .notConnected }
                 let now = clock.nowMilliseconds()
@@ -334,23 +336,29 @@ public struct MQTTClient<T: Transport, Clock: MonotonicClock>: ~Copyable {
                 do {
                     try open(cleanSession: nil, timeoutMilliseconds: reconnectPolicy.connectTimeoutMilliseconds)
                 } catch {
-                    return lose(error)
+                    failure = error
+                    break loop
                 }
             }
             // 1. Write what is queued (never blocking here).
-            if let e = writeSome() { return lose(e) }
+            if let e = writeSome() { failure = e; break loop }
             // 2. Hand out the next event the session has ready.
             if let event = session.nextEvent(now: clock.nowMilliseconds()) { return report(event) }
-            if let e = writeSome() { return lose(e) }
-            // 3. Wait for input, writability or the session's next timer.
+            if let e = writeSome() { failure = e; break loop }
+            // 3. Wait for input, writability or the session's next timer. Nothing below changes
+            // the session's deadline unless bytes arrive (and then the loop starts over).
             let now = clock.nowMilliseconds()
+            let sessionDeadline = session.nextDeadline
             var wait = Self.milliseconds(from: now, until: deadline)
-            if let d = session.nextDeadline { wait = min(wait, Self.milliseconds(from: now, until: d)) }
+            if let d = sessionDeadline { wait = min(wait, Self.milliseconds(from: now, until: d)) }
             let interest = TransportReadiness(readable: true, writable: session.hasPendingOutput)
             let ready: TransportReadiness
             do {
                 ready = try transport.wait(for: interest, timeoutMilliseconds: wait)
-            } catch { return lose(.transport(error)) }
+            } catch {
+                failure = .transport(error)
+                break loop
+            }
             if ready.readable {
                 let space = session.receiveBuffer()
                 if !space.isEmpty {
@@ -359,20 +367,22 @@ public struct MQTTClient<T: Transport, Clock: MonotonicClock>: ~Copyable {
                         session.didReceive(n, now: clock.nowMilliseconds())
                         if n > 0 { continue }
                     } catch {
-                        return lose(.transport(error))
+                        failure = .transport(error)
+                        break loop
                     }
                 }
             }
             let after = clock.nowMilliseconds()
             if after >= deadline {
                 // One more round if a session timer is due now (keep-alive, ping timeout).
-                if let d = session.nextDeadline, d <= after, !timersRun {
+                if let d = sessionDeadline, d <= after, !timersRun {
                     timersRun = true
                     continue
                 }
                 return nil
             }
         }
+        return lose(failure)
     }
 
     /// Milliseconds from `now` until `deadline`: 0 once it has passed, at most `Int.max`. Time
