@@ -31,6 +31,8 @@ public struct MQTTSession: ~Copyable {
     let rx: UnsafeMutableRawBufferPointer
     let store: UnsafeMutableRawBufferPointer
 
+    /// Always 0 <= start <= end <= buffer count, so differences of these use `&-` (no overflow
+    /// check: they cannot overflow).
     var txStart = 0, txEnd = 0
     var rxStart = 0, rxEnd = 0
     /// Bytes of an oversized packet still to be thrown away.
@@ -163,8 +165,8 @@ public struct MQTTSession: ~Copyable {
     /// call `connectionLost()`. Stored publications are kept for the next connect.
     public mutating func disconnect() {
         guard state == .connected || state == .connecting else { return }
-        if tx.count - txEnd < 2 { compactTransmit() }
-        if tx.count - txEnd >= 2, let n = try? PacketEncoder.empty(.disconnect, into: UnsafeMutableRawBufferPointer(rebasing: tx[txEnd...])) {
+        if txFree < 2 { compactTransmit() }
+        if txFree >= 2, let n = try? PacketEncoder.empty(.disconnect, into: UnsafeMutableRawBufferPointer(rebasing: tx[txEnd...])) {
             txEnd += n
         }
         state = .disconnecting
@@ -274,8 +276,7 @@ public struct MQTTSession: ~Copyable {
         let maxPacket = qos == .atLeastOnce ? min(tx.count, store.count) : tx.count
         if live && txStart == txEnd { txStart = 0; txEnd = 0 }
         compactTransmit()
-        let txFree = live ? tx.count - txEnd : tx.count
-        var room = txFree
+        var room = live ? txFree : tx.count
         if qos == .atLeastOnce { room = min(room, largestStoreGap()) }
         if bodyOffset >= maxPacket { throw .packetTooLarge(needed: bodyOffset - 5 + 1) }
         if bodyOffset >= room { throw .busy }
@@ -453,16 +454,20 @@ public struct MQTTSession: ~Copyable {
 
     /// `count` bytes of `pendingOutput` were written to the transport.
     public mutating func didSend(_ count: Int, now: Int64) {
-        let n = max(0, min(count, txEnd - txStart))
+        let n = max(0, min(count, txEnd &- txStart))
         txStart += n
         if txStart == txEnd { txStart = 0; txEnd = 0 }
         if n > 0 { lastSend = now }
         pumpReplays()
     }
 
+    /// Free bytes at the end of the transmit buffer (`txEnd` never passes its end, so the
+    /// difference needs no overflow check).
+    @inline(__always) var txFree: Int { tx.count &- txEnd }
+
     mutating func compactTransmit() {
         if txStart == 0 { return }
-        let n = txEnd - txStart
+        let n = txEnd &- txStart
         if n > 0, let b = tx.baseAddress { b.copyMemory(from: b + txStart, byteCount: n) }
         txStart = 0
         txEnd = n
@@ -483,8 +488,8 @@ public struct MQTTSession: ~Copyable {
             }
             let r = outbound[best]
             let len = Int(r.length)
-            if tx.count - txEnd < len { compactTransmit() }
-            if tx.count - txEnd < len { return }
+            if txFree < len { compactTransmit() }
+            if txFree < len { return }
             let src = UnsafeRawBufferPointer(rebasing: store[Int(r.offset)..<(Int(r.offset) + len)])
             UnsafeMutableRawBufferPointer(rebasing: tx[txEnd..<(txEnd + len)]).copyMemory(from: src)
             // MQTT 4.4: a re-delivery on a resumed session carries DUP = 1.
@@ -502,8 +507,8 @@ public struct MQTTSession: ~Copyable {
     /// rather than a closure per packet (each closure would specialise a copy).
     @inline(never)
     mutating func queueSmall(_ type: PacketType, packetID: UInt16 = 0) -> Bool {
-        if tx.count - txEnd < 4 { compactTransmit() }
-        if tx.count - txEnd < 4 { return false }
+        if txFree < 4 { compactTransmit() }
+        if txFree < 4 { return false }
         let space = UnsafeMutableRawBufferPointer(rebasing: tx[txEnd...])
         let encoded = type == .pingreq
             ? try? PacketEncoder.empty(type, into: space) : try? PacketEncoder.ack(type, packetID: packetID, into: space)
@@ -519,7 +524,7 @@ public struct MQTTSession: ~Copyable {
     /// earlier events. Empty only while a full packet waits to be taken by `nextEvent`.
     public mutating func receiveBuffer() -> UnsafeMutableRawBufferPointer {
         if rxStart > 0 {
-            let n = rxEnd - rxStart
+            let n = rxEnd &- rxStart
             if n > 0, let b = rx.baseAddress { b.copyMemory(from: b + rxStart, byteCount: n) }
             rxStart = 0
             rxEnd = n
@@ -612,7 +617,7 @@ public struct MQTTSession: ~Copyable {
     mutating func parseInbound(now: Int64) -> SessionEvent? {
         while true {
             if drainRemaining > 0 {
-                let n = min(drainRemaining, rxEnd - rxStart)
+                let n = min(drainRemaining, rxEnd &- rxStart)
                 drainRemaining -= n
                 rxStart += n
                 if drainRemaining > 0 { return nil }
@@ -638,9 +643,9 @@ public struct MQTTSession: ~Copyable {
             }
             if available.count < header.packetLength { return nil }
             // Answers need transmit room; wait for output to drain rather than lose one.
-            if tx.count - txEnd < 4 {
+            if txFree < 4 {
                 compactTransmit()
-                if tx.count - txEnd < 4 { return nil }
+                if txFree < 4 { return nil }
             }
             let body = UnsafeRawBufferPointer(rebasing: available[header.headerLength..<header.packetLength])
             rxStart += header.packetLength
