@@ -94,15 +94,16 @@ public struct MQTTClient<T: Transport, Clock: MonotonicClock>: ~Copyable {
     /// after the CONNACK, so messages the broker sends next are left for `poll`. Returns the
     /// session-present flag. Afterwards `poll` keeps the connection alive and reconnects.
     @discardableResult
+    @inline(never)
     public mutating func connect(
         cleanSession: Bool? = nil, timeoutMilliseconds: Int = 10_000, onEvent: (ClientEvent) -> Void
     ) throws(ClientError) -> Bool {
-        let start = clock.nowMilliseconds()
+        let deadline = clock.nowMilliseconds() &+ Int64(timeoutMilliseconds)
         wantConnection = true
         pendingDisconnect = nil
         try open(cleanSession: cleanSession, timeoutMilliseconds: timeoutMilliseconds)
         while true {
-            let left = Int(start + Int64(timeoutMilliseconds) - clock.nowMilliseconds())
+            let left = Self.milliseconds(from: clock.nowMilliseconds(), until: deadline)
             if left <= 0 { break }
             guard let e = try nextEvent(timeoutMilliseconds: left, reconnect: false) else { continue }
             onEvent(e)
@@ -199,13 +200,14 @@ public struct MQTTClient<T: Transport, Clock: MonotonicClock>: ~Copyable {
 
     /// Subscribes and polls until the SUBACK arrives; returns the granted QoS per filter
     /// (0x80 = refused). Other events that arrive meanwhile (messages) go to `onEvent`.
+    @inline(never)
     public mutating func subscribeAndWait(
         _ filters: [TopicSubscription], timeoutMilliseconds: Int = 10_000, onEvent: (ClientEvent) -> Void
     ) throws(ClientError) -> [UInt8] {
         let id = try subscribe(filters)
-        let start = clock.nowMilliseconds()
+        let deadline = clock.nowMilliseconds() &+ Int64(timeoutMilliseconds)
         while true {
-            let left = Int(start + Int64(timeoutMilliseconds) - clock.nowMilliseconds())
+            let left = Self.milliseconds(from: clock.nowMilliseconds(), until: deadline)
             if left <= 0 { throw .timedOut }
             guard let e = try nextEvent(timeoutMilliseconds: left, reconnect: false) else { continue }
             switch e {
@@ -311,42 +313,52 @@ public struct MQTTClient<T: Transport, Clock: MonotonicClock>: ~Copyable {
         try nextEvent(timeoutMilliseconds: timeoutMilliseconds, reconnect: reconnectPolicy.enabled)
     }
 
+    /// Out of line: `connect`, `subscribeAndWait` and `poll` share this one loop.
+    @inline(never)
     mutating func nextEvent(timeoutMilliseconds: Int, reconnect: Bool) throws(ClientError) -> ClientEvent? {
         if let d = pendingDisconnect {
             pendingDisconnect = nil
             return d
         }
-        let deadline = clock.nowMilliseconds() + Int64(max(0, timeoutMilliseconds))
+        let deadline = clock.nowMilliseconds() &+ Int64(max(0, timeoutMilliseconds))
         var timersRun = false
-        while true {
+        // Every failure leaves the loop to the one `lose` at the end.
+        let failure: ClientError
+        loop: while true {
             if !isOpen {
                 guard reconnect && wantConnection else { throw .notConnected }
                 let now = clock.nowMilliseconds()
                 if now < nextAttemptAt {
                     if now >= deadline { return nil }
-                    clock.sleep(milliseconds: Int(min(deadline, nextAttemptAt) - now))
+                    clock.sleep(milliseconds: Self.milliseconds(from: now, until: min(deadline, nextAttemptAt)))
                     continue
                 }
                 do {
                     try open(cleanSession: nil, timeoutMilliseconds: reconnectPolicy.connectTimeoutMilliseconds)
                 } catch {
-                    return lose(error)
+                    failure = error
+                    break loop
                 }
             }
             // 1. Write what is queued (never blocking here).
-            if let e = writeSome() { return lose(e) }
+            if let e = writeSome() { failure = e; break loop }
             // 2. Hand out the next event the session has ready.
             if let event = session.nextEvent(now: clock.nowMilliseconds()) { return report(event) }
-            if let e = writeSome() { return lose(e) }
-            // 3. Wait for input, writability or the session's next timer.
+            if let e = writeSome() { failure = e; break loop }
+            // 3. Wait for input, writability or the session's next timer. Nothing below changes
+            // the session's deadline unless bytes arrive (and then the loop starts over).
             let now = clock.nowMilliseconds()
-            var wait = max(0, deadline - now)
-            if let d = session.nextDeadline { wait = min(wait, max(0, d - now)) }
+            let sessionDeadline = session.nextDeadline
+            var wait = Self.milliseconds(from: now, until: deadline)
+            if let d = sessionDeadline { wait = min(wait, Self.milliseconds(from: now, until: d)) }
             let interest = TransportReadiness(readable: true, writable: session.hasPendingOutput)
             let ready: TransportReadiness
             do {
-                ready = try transport.wait(for: interest, timeoutMilliseconds: Int(wait))
-            } catch { return lose(.transport(error)) }
+                ready = try transport.wait(for: interest, timeoutMilliseconds: wait)
+            } catch {
+                failure = .transport(error)
+                break loop
+            }
             if ready.readable {
                 let space = session.receiveBuffer()
                 if !space.isEmpty {
@@ -355,20 +367,30 @@ public struct MQTTClient<T: Transport, Clock: MonotonicClock>: ~Copyable {
                         session.didReceive(n, now: clock.nowMilliseconds())
                         if n > 0 { continue }
                     } catch {
-                        return lose(.transport(error))
+                        failure = .transport(error)
+                        break loop
                     }
                 }
             }
             let after = clock.nowMilliseconds()
             if after >= deadline {
                 // One more round if a session timer is due now (keep-alive, ping timeout).
-                if let d = session.nextDeadline, d <= after, !timersRun {
+                if let d = sessionDeadline, d <= after, !timersRun {
                     timersRun = true
                     continue
                 }
                 return nil
             }
         }
+        return lose(failure)
+    }
+
+    /// Milliseconds from `now` until `deadline`: 0 once it has passed, at most `Int.max`. Time
+    /// arithmetic wraps rather than traps (no overflow checks on 64-bit values, costly on 32-bit
+    /// targets); a deadline is a clock reading plus an `Int` timeout, far from overflowing.
+    static func milliseconds(from now: Int64, until deadline: Int64) -> Int {
+        let left = deadline &- now
+        return left <= 0 ? 0 : left > Int64(Int.max) ? Int.max : Int(truncatingIfNeeded: left)
     }
 
     mutating func writeSome() -> ClientError? {
@@ -385,7 +407,7 @@ public struct MQTTClient<T: Transport, Clock: MonotonicClock>: ~Copyable {
     mutating func lose(_ error: ClientError) -> ClientEvent {
         closeTransport()
         let retry = reconnectPolicy.enabled && wantConnection ? nextBackoff() : -1
-        nextAttemptAt = clock.nowMilliseconds() + max(0, retry)
+        nextAttemptAt = clock.nowMilliseconds() &+ max(0, retry)
         return .disconnected(error, retryInMilliseconds: retry)
     }
 

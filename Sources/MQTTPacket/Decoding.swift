@@ -56,6 +56,25 @@ public struct PublishView {
     public var packetID: UInt16
 }
 
+/// A packet from a server (every type but CONNECT, SUBSCRIBE and UNSUBSCRIBE) as one flat value,
+/// from `PacketDecoder.decodeFromServer`. Views point into the decoded bytes.
+public struct ServerPacket {
+    /// The packet type (2 to 7, 9, 11 to 14).
+    public var typeCode: UInt8
+    /// CONNACK: session present flag and return code.
+    public var sessionPresent = false
+    public var returnCode = ConnectReturnCode.accepted
+    /// PUBLISH: the message. Its `packetID` is also that of PUBACK, PUBREC, PUBREL, PUBCOMP,
+    /// SUBACK and UNSUBACK, and for SUBACK its `payload` holds the return codes.
+    public var message = PublishView(
+        topic: UnsafeRawBufferPointer(start: nil, count: 0), payload: UnsafeRawBufferPointer(start: nil, count: 0),
+        qos: .atMostOnce, dup: false, retain: false, packetID: 0)
+    /// The packet identifier (0 for types without one and QoS 0 PUBLISH).
+    public var packetID: UInt16 { message.packetID }
+
+    public init(typeCode: UInt8) { self.typeCode = typeCode }
+}
+
 /// The fields of a CONNECT as received (for test peers and brokers).
 public struct ConnectView {
     public var clientID: UnsafeRawBufferPointer
@@ -119,17 +138,18 @@ public enum PacketDecoder {
         let flags = first & 0x0F
         if type == 0 || type == 15 { throw .reservedPacketType(type) }
         try checkFlags(type: type, flags: flags)
+        // At most four 7-bit digits: 28 bits, so the shifts and sums cannot overflow.
         var value = 0
-        var multiplier = 1
+        var shift = 0
         var i = 1
         while true {
             if i > 4 { throw .malformedRemainingLength }
             if i >= bytes.count { return nil }
             let digit = bytes[i]
-            value += Int(digit & 0x7F) * multiplier
-            i += 1
+            value |= Int(digit & 0x7F) &<< shift
+            shift &+= 7
+            i &+= 1
             if digit & 0x80 == 0 { break }
-            multiplier *= 128
         }
         return FixedHeader(typeCode: type, flags: flags, remainingLength: value, headerLength: i)
     }
@@ -178,10 +198,32 @@ public enum PacketDecoder {
     /// nil without looking at the body: a client rejects those by their type, and leaving their
     /// decoders out keeps them out of a client's binary.
     public static func decodeServerPacket(header: FixedHeader, body: UnsafeRawBufferPointer) throws(PacketError) -> Packet? {
+        guard let p = try decodeFromServer(header: header, body: body) else { return nil }
+        let id = p.packetID
+        switch p.typeCode {
+        case 2: return .connack(sessionPresent: p.sessionPresent, returnCode: p.returnCode)
+        case 3: return .publish(p.message)
+        case 4: return .puback(packetID: id)
+        case 5: return .pubrec(packetID: id)
+        case 6: return .pubrel(packetID: id)
+        case 7: return .pubcomp(packetID: id)
+        case 9: return .suback(packetID: id, returnCodes: p.message.payload)
+        case 11: return .unsuback(packetID: id)
+        case 12: return .pingreq
+        case 13: return .pingresp
+        default: return .disconnect
+        }
+    }
+
+    /// `decodeServerPacket` into the flat `ServerPacket` instead of `Packet`, with the same
+    /// validation: nil for CONNECT, SUBSCRIBE and UNSUBSCRIBE, a `PacketError` for a malformed
+    /// packet. For clients on small targets (a `Packet` is as large as its CONNECT case).
+    public static func decodeFromServer(header: FixedHeader, body: UnsafeRawBufferPointer) throws(PacketError) -> ServerPacket? {
         if body.count != header.remainingLength { throw .lengthMismatch }
         var r = ByteReader(body)
-        let packet: Packet
-        switch header.typeCode {
+        let type = header.typeCode
+        var p = ServerPacket(typeCode: type)
+        switch type {
         case 1, 8, 10: return nil
         case 2:
             if body.count != 2 { throw .lengthMismatch }
@@ -191,7 +233,8 @@ public enum PacketDecoder {
             guard let rc = ConnectReturnCode(rawValue: code) else { throw .invalidReturnCode(code) }
             // MQTT 3.2.2.2: a refused connection must have session present 0.
             if rc != .accepted && ack != 0 { throw .reservedBitsSet }
-            packet = .connack(sessionPresent: ack == 1, returnCode: rc)
+            p.sessionPresent = ack == 1
+            p.returnCode = rc
         case 3:
             let qosBits = (header.flags >> 1) & 0x03
             guard let qos = QoS(rawValue: qosBits) else { throw .invalidQoS }
@@ -204,33 +247,27 @@ public enum PacketDecoder {
                 id = try r.uint16()
                 if id == 0 { throw .zeroPacketIdentifier }
             }
-            packet = .publish(PublishView(topic: topic, payload: r.rest(), qos: qos, dup: dup, retain: header.flags & 1 != 0, packetID: id))
+            p.message = PublishView(topic: topic, payload: r.rest(), qos: qos, dup: dup, retain: header.flags & 1 != 0, packetID: id)
         case 4, 5, 6, 7, 11:
             if body.count != 2 { throw .lengthMismatch }
             let id = try r.uint16()
             if id == 0 { throw .zeroPacketIdentifier }
-            switch header.typeCode {
-            case 4: packet = .puback(packetID: id)
-            case 5: packet = .pubrec(packetID: id)
-            case 6: packet = .pubrel(packetID: id)
-            case 7: packet = .pubcomp(packetID: id)
-            default: packet = .unsuback(packetID: id)
-            }
+            p.message.packetID = id
         case 9:
             let id = try r.uint16()
             if id == 0 { throw .zeroPacketIdentifier }
             let codes = r.rest()
             if codes.isEmpty { throw .emptyPayload }
             for c in codes where !(c <= 2 || c == 0x80) { throw .invalidSubackCode(c) }
-            packet = .suback(packetID: id, returnCodes: codes)
+            p.message.packetID = id
+            p.message.payload = codes
         case 12, 13, 14:
             if body.count != 0 { throw .lengthMismatch }
-            packet = header.typeCode == 12 ? .pingreq : header.typeCode == 13 ? .pingresp : .disconnect
         default:
-            throw .reservedPacketType(header.typeCode)
+            throw .reservedPacketType(type)
         }
         if r.remaining != 0 { throw .lengthMismatch }
-        return packet
+        return p
     }
 
     /// Decodes the first whole packet in `bytes`; returns nil when it is not complete yet.

@@ -1,7 +1,9 @@
 /// Writes bytes into a caller-provided buffer, never past its end.
 ///
-/// Every `write` checks capacity first; on overflow nothing more is written and the encoder
-/// reports `bufferTooSmall` with the packet's full size.
+/// Every encoder checks the whole packet's size against the buffer first (`check`); when it does
+/// not fit nothing is written and the encoder reports `bufferTooSmall` with the packet's full
+/// size. So `count` stays within the buffer and its sums cannot overflow: they wrap, without an
+/// overflow check per byte.
 @usableFromInline
 struct ByteWriter {
     @usableFromInline let buffer: UnsafeMutableRawBufferPointer
@@ -11,7 +13,7 @@ struct ByteWriter {
 
     @inlinable mutating func byte(_ b: UInt8) {
         buffer[count] = b
-        count += 1
+        count &+= 1
     }
     @inlinable mutating func uint16(_ v: UInt16) {
         byte(UInt8(truncatingIfNeeded: v >> 8))
@@ -19,8 +21,8 @@ struct ByteWriter {
     }
     @inlinable mutating func bytes(_ b: UnsafeRawBufferPointer) {
         if b.isEmpty { return }
-        UnsafeMutableRawBufferPointer(rebasing: buffer[count..<(count + b.count)]).copyMemory(from: b)
-        count += b.count
+        UnsafeMutableRawBufferPointer(rebasing: buffer[count..<(count &+ b.count)]).copyMemory(from: b)
+        count &+= b.count
     }
     /// A 2-byte length prefix then the bytes (MQTT 1.5.3).
     @inlinable mutating func lengthPrefixed(_ b: UnsafeRawBufferPointer) {

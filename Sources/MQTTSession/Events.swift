@@ -81,7 +81,8 @@ public enum SessionEvent {
     case connectionFailed(SessionError)
 }
 
-/// Counters for monitoring.
+/// Counters for monitoring. They wrap around rather than trap (`Int` is 32 bits on armv7, so a
+/// long-running device can pass 2^31 packets); read them as differences.
 public struct SessionStatistics: Sendable, Equatable {
     public var packetsReceived = 0
     public var packetsSent = 0

@@ -31,6 +31,8 @@ public struct MQTTSession: ~Copyable {
     let rx: UnsafeMutableRawBufferPointer
     let store: UnsafeMutableRawBufferPointer
 
+    /// Always 0 <= start <= end <= buffer count, so differences of these use `&-` (no overflow
+    /// check: they cannot overflow).
     var txStart = 0, txEnd = 0
     var rxStart = 0, rxEnd = 0
     /// Bytes of an oversized packet still to be thrown away.
@@ -40,7 +42,10 @@ public struct MQTTSession: ~Copyable {
     var nextSequence: UInt32 = 1
     var lastSend: Int64 = 0
     var lastReceive: Int64 = 0
-    var pingSentAt: Int64 = -1
+    /// When the outstanding PINGREQ was queued (meaningful only while `pingOutstanding`: any
+    /// value, negative ones included, is a valid clock reading).
+    var pingSentAt: Int64 = 0
+    var pingOutstanding = false
     var connectSentAt: Int64 = 0
     /// Next state after the current connect: clean session requested.
     var connectingClean = false
@@ -75,14 +80,13 @@ public struct MQTTSession: ~Copyable {
         self.capacities = c
         self.arena = arena
         self.ownsArena = owns
+        // The tables come first in the arena and an empty record of each is all zero bits
+        // (`OutboundRecord()`, `PendingAck()`, `InboundRecord()`), so one fill clears them all.
+        base.initializeMemory(as: UInt8.self, repeating: 0, count: layout.transmit)
         outbound = UnsafeMutableBufferPointer(start: (base + layout.outbound).bindMemory(to: OutboundRecord.self, capacity: c.inflight), count: c.inflight)
-        outbound.initialize(repeating: OutboundRecord())
         pending = UnsafeMutableBufferPointer(start: (base + layout.subscriptions).bindMemory(to: PendingAck.self, capacity: c.pendingSubscriptions), count: c.pendingSubscriptions)
-        pending.initialize(repeating: PendingAck())
         history = UnsafeMutableBufferPointer(start: (base + layout.history).bindMemory(to: InboundRecord.self, capacity: c.inboundHistory), count: c.inboundHistory)
-        history.initialize(repeating: InboundRecord())
         qos2 = UnsafeMutableBufferPointer(start: (base + layout.qos2).bindMemory(to: InboundRecord.self, capacity: c.inboundHistory), count: c.inboundHistory)
-        qos2.initialize(repeating: InboundRecord())
         tx = UnsafeMutableRawBufferPointer(start: base + layout.transmit, count: c.transmitBytes)
         rx = UnsafeMutableRawBufferPointer(start: base + layout.receive, count: c.receiveBytes)
         store = UnsafeMutableRawBufferPointer(start: base + layout.store, count: c.storeBytes)
@@ -144,7 +148,7 @@ public struct MQTTSession: ~Copyable {
         connectSentAt = now
         lastSend = now
         lastReceive = now
-        pingSentAt = -1
+        pingOutstanding = false
     }
 
     private func withConnectOptions<R>(clean: Bool, _ body: (ConnectOptions) throws(PacketError) -> R) throws(PacketError) -> R {
@@ -161,8 +165,8 @@ public struct MQTTSession: ~Copyable {
     /// call `connectionLost()`. Stored publications are kept for the next connect.
     public mutating func disconnect() {
         guard state == .connected || state == .connecting else { return }
-        if tx.count - txEnd < 2 { compactTransmit() }
-        if tx.count - txEnd >= 2, let n = try? PacketEncoder.empty(.disconnect, into: UnsafeMutableRawBufferPointer(rebasing: tx[txEnd...])) {
+        if txFree < 2 { compactTransmit() }
+        if txFree >= 2, let n = try? PacketEncoder.empty(.disconnect, into: UnsafeMutableRawBufferPointer(rebasing: tx[txEnd...])) {
             txEnd += n
         }
         state = .disconnecting
@@ -177,7 +181,7 @@ public struct MQTTSession: ~Copyable {
         rxStart = 0
         rxEnd = 0
         drainRemaining = 0
-        pingSentAt = -1
+        pingOutstanding = false
         for i in outbound.indices where outbound[i].state == .awaitingAck { outbound[i].needsSend = true }
         mayHaveUnsent = true
         for i in pending.indices where pending[i].packetID != 0 {
@@ -272,8 +276,7 @@ public struct MQTTSession: ~Copyable {
         let maxPacket = qos == .atLeastOnce ? min(tx.count, store.count) : tx.count
         if live && txStart == txEnd { txStart = 0; txEnd = 0 }
         compactTransmit()
-        let txFree = live ? tx.count - txEnd : tx.count
-        var room = txFree
+        var room = live ? txFree : tx.count
         if qos == .atLeastOnce { room = min(room, largestStoreGap()) }
         if bodyOffset >= maxPacket { throw .packetTooLarge(needed: bodyOffset - 5 + 1) }
         if bodyOffset >= room { throw .busy }
@@ -330,7 +333,7 @@ public struct MQTTSession: ~Copyable {
         }
         if live {
             txEnd += length
-            statistics.packetsSent += 1
+            statistics.packetsSent &+= 1
         }
         if qos == .atLeastOnce {
             let storeAt: Int
@@ -351,13 +354,19 @@ public struct MQTTSession: ~Copyable {
         return packetID
     }
 
+    // Internal helpers that read the session are `mutating` even when they change nothing: a
+    // non-mutating method gets the whole session struct (over 200 bytes) as a copy on the caller's
+    // stack (a memcpy per call), a mutating one only its address.
+
     var hasUnsentPublications: Bool {
-        guard mayHaveUnsent else { return false }
-        for r in outbound where r.state == .awaitingAck && r.needsSend { return true }
-        return false
+        mutating get {
+            guard mayHaveUnsent else { return false }
+            for r in outbound where r.state == .awaitingAck && r.needsSend { return true }
+            return false
+        }
     }
 
-    func freeOutboundSlot() -> Int? {
+    mutating func freeOutboundSlot() -> Int? {
         for i in outbound.indices where outbound[i].state == .free { return i }
         return nil
     }
@@ -377,7 +386,7 @@ public struct MQTTSession: ~Copyable {
     // MARK: - Store (a ring of packet copies, oldest first)
 
     /// Oldest and newest live copies, as (offset of oldest, end of newest).
-    func storeBounds() -> (head: Int, tail: Int)? {
+    mutating func storeBounds() -> (head: Int, tail: Int)? {
         var oldest = -1, newest = -1
         for i in outbound.indices where outbound[i].state == .awaitingAck {
             if oldest < 0 || precedes(outbound[i].sequence, outbound[oldest].sequence) { oldest = i }
@@ -387,13 +396,13 @@ public struct MQTTSession: ~Copyable {
         return (Int(outbound[oldest].offset), Int(outbound[newest].offset + outbound[newest].length))
     }
 
-    func largestStoreGap() -> Int {
+    mutating func largestStoreGap() -> Int {
         guard let (head, tail) = storeBounds() else { return store.count }
         if tail > head { return max(store.count - tail, head) }
         return head - tail
     }
 
-    func storeAllocationOffset(size: Int) -> Int? {
+    mutating func storeAllocationOffset(size: Int) -> Int? {
         guard let (head, tail) = storeBounds() else { return size <= store.count ? 0 : nil }
         if tail > head {
             if store.count - tail >= size { return tail }
@@ -436,7 +445,7 @@ public struct MQTTSession: ~Copyable {
         }
         txEnd += n
         pending[slot] = PendingAck(packetID: id, isSubscribe: subscribe, filterCount: UInt16(truncatingIfNeeded: filters.count))
-        statistics.packetsSent += 1
+        statistics.packetsSent &+= 1
         lastSend = now
         return id
     }
@@ -445,16 +454,20 @@ public struct MQTTSession: ~Copyable {
 
     /// `count` bytes of `pendingOutput` were written to the transport.
     public mutating func didSend(_ count: Int, now: Int64) {
-        let n = max(0, min(count, txEnd - txStart))
+        let n = max(0, min(count, txEnd &- txStart))
         txStart += n
         if txStart == txEnd { txStart = 0; txEnd = 0 }
         if n > 0 { lastSend = now }
         pumpReplays()
     }
 
+    /// Free bytes at the end of the transmit buffer (`txEnd` never passes its end, so the
+    /// difference needs no overflow check).
+    @inline(__always) var txFree: Int { tx.count &- txEnd }
+
     mutating func compactTransmit() {
         if txStart == 0 { return }
-        let n = txEnd - txStart
+        let n = txEnd &- txStart
         if n > 0, let b = tx.baseAddress { b.copyMemory(from: b + txStart, byteCount: n) }
         txStart = 0
         txEnd = n
@@ -475,26 +488,33 @@ public struct MQTTSession: ~Copyable {
             }
             let r = outbound[best]
             let len = Int(r.length)
-            if tx.count - txEnd < len { compactTransmit() }
-            if tx.count - txEnd < len { return }
+            if txFree < len { compactTransmit() }
+            if txFree < len { return }
             let src = UnsafeRawBufferPointer(rebasing: store[Int(r.offset)..<(Int(r.offset) + len)])
             UnsafeMutableRawBufferPointer(rebasing: tx[txEnd..<(txEnd + len)]).copyMemory(from: src)
             // MQTT 4.4: a re-delivery on a resumed session carries DUP = 1.
             if r.sentBefore { tx[txEnd] |= 0x08 } else { tx[txEnd] &= ~0x08 }
             txEnd += len
             outbound[best].needsSend = false
-            if r.sentBefore { statistics.publicationsReplayed += 1 }
+            if r.sentBefore { statistics.publicationsReplayed &+= 1 }
             outbound[best].sentBefore = true
-            statistics.packetsSent += 1
+            statistics.packetsSent &+= 1
         }
     }
 
-    mutating func queueSmall(_ encode: (UnsafeMutableRawBufferPointer) throws(PacketError) -> Int) -> Bool {
-        if tx.count - txEnd < 4 { compactTransmit() }
-        if tx.count - txEnd < 4 { return false }
-        guard let n = try? encode(UnsafeMutableRawBufferPointer(rebasing: tx[txEnd...])) else { return false }
+    /// Queues PINGREQ (`packetID` unused) or an acknowledgement (PUBACK, PUBREC, PUBCOMP) of
+    /// `packetID`; false when the transmit buffer has no room for it. One out-of-line function
+    /// rather than a closure per packet (each closure would specialise a copy).
+    @inline(never)
+    mutating func queueSmall(_ type: PacketType, packetID: UInt16 = 0) -> Bool {
+        if txFree < 4 { compactTransmit() }
+        if txFree < 4 { return false }
+        let space = UnsafeMutableRawBufferPointer(rebasing: tx[txEnd...])
+        let encoded = type == .pingreq
+            ? try? PacketEncoder.empty(type, into: space) : try? PacketEncoder.ack(type, packetID: packetID, into: space)
+        guard let n = encoded else { return false }
         txEnd += n
-        statistics.packetsSent += 1
+        statistics.packetsSent &+= 1
         return true
     }
 
@@ -504,7 +524,7 @@ public struct MQTTSession: ~Copyable {
     /// earlier events. Empty only while a full packet waits to be taken by `nextEvent`.
     public mutating func receiveBuffer() -> UnsafeMutableRawBufferPointer {
         if rxStart > 0 {
-            let n = rxEnd - rxStart
+            let n = rxEnd &- rxStart
             if n > 0, let b = rx.baseAddress { b.copyMemory(from: b + rxStart, byteCount: n) }
             rxStart = 0
             rxEnd = n
@@ -526,13 +546,14 @@ public struct MQTTSession: ~Copyable {
     public var nextDeadline: Int64? {
         switch state {
         case .disconnected: return nil
-        case .connecting: return connectSentAt + configuration.connectTimeoutMilliseconds
+        case .connecting: return connectSentAt &+ configuration.connectTimeoutMilliseconds
         case .connected, .disconnecting:
-            if pingSentAt >= 0 { return pingSentAt + configuration.pingTimeoutMilliseconds }
+            if pingOutstanding { return pingSentAt &+ configuration.pingTimeoutMilliseconds }
             // No PINGREQ while disconnecting (checkTimers), so no keep-alive deadline either.
             guard configuration.keepAliveSeconds > 0, state == .connected else { return nil }
             let k = Int64(configuration.keepAliveSeconds) * 1000
-            return min(lastSend, lastReceive) + k
+            // The earlier of the two by their difference, as `checkTimers` compares them.
+            return (lastSend &- lastReceive < 0 ? lastSend : lastReceive) &+ k
         }
     }
 
@@ -559,26 +580,29 @@ public struct MQTTSession: ~Copyable {
         return nil
     }
 
+    /// Timer arithmetic wraps (`&-`, `&+`) instead of trapping: the same results for any real
+    /// clock, without an overflow check per 64-bit operation (costly on 32-bit targets).
     mutating func checkTimers(now: Int64) -> SessionEvent? {
         switch state {
         case .disconnected: return nil
         case .connecting:
-            if now - connectSentAt >= configuration.connectTimeoutMilliseconds { return fail(.connectTimedOut) }
+            if now &- connectSentAt >= configuration.connectTimeoutMilliseconds { return fail(.connectTimedOut) }
             return nil
         case .connected, .disconnecting:
-            if pingSentAt >= 0 {
-                if now - pingSentAt >= configuration.pingTimeoutMilliseconds { return fail(.pingTimedOut) }
+            if pingOutstanding {
+                if now &- pingSentAt >= configuration.pingTimeoutMilliseconds { return fail(.pingTimedOut) }
                 return nil
             }
             guard configuration.keepAliveSeconds > 0, state == .connected else { return nil }
             let k = Int64(configuration.keepAliveSeconds) * 1000
             // MQTT 3.1.2.10: something must be sent within the keep-alive; a silent broker is
             // probed too, so a dead link is found even when we only send.
-            if now - lastSend >= k || now - lastReceive >= k {
-                if queueSmall({ (b) throws(PacketError) in try PacketEncoder.empty(.pingreq, into: b) }) {
+            if now &- lastSend >= k || now &- lastReceive >= k {
+                if queueSmall(.pingreq) {
                     pingSentAt = now
+                    pingOutstanding = true
                     lastSend = now
-                    statistics.pingsSent += 1
+                    statistics.pingsSent &+= 1
                 }
             }
             return nil
@@ -593,7 +617,7 @@ public struct MQTTSession: ~Copyable {
     mutating func parseInbound(now: Int64) -> SessionEvent? {
         while true {
             if drainRemaining > 0 {
-                let n = min(drainRemaining, rxEnd - rxStart)
+                let n = min(drainRemaining, rxEnd &- rxStart)
                 drainRemaining -= n
                 rxStart += n
                 if drainRemaining > 0 { return nil }
@@ -619,17 +643,17 @@ public struct MQTTSession: ~Copyable {
             }
             if available.count < header.packetLength { return nil }
             // Answers need transmit room; wait for output to drain rather than lose one.
-            if tx.count - txEnd < 4 {
+            if txFree < 4 {
                 compactTransmit()
-                if tx.count - txEnd < 4 { return nil }
+                if txFree < 4 { return nil }
             }
             let body = UnsafeRawBufferPointer(rebasing: available[header.headerLength..<header.packetLength])
             rxStart += header.packetLength
-            statistics.packetsReceived += 1
-            let packet: Packet
+            statistics.packetsReceived &+= 1
+            let packet: ServerPacket
             do {
                 // CONNECT, SUBSCRIBE and UNSUBSCRIBE never come from a broker.
-                guard let p = try PacketDecoder.decodeServerPacket(header: header, body: body) else {
+                guard let p = try PacketDecoder.decodeFromServer(header: header, body: body) else {
                     return fail(.unexpectedPacket(type: header.typeCode))
                 }
                 packet = p
@@ -658,15 +682,13 @@ public struct MQTTSession: ~Copyable {
             packetID = UInt16(available[idAt]) << 8 | UInt16(available[idAt + 1])
             if packetID == 0 { return fail(.protocolViolation(.zeroPacketIdentifier)) }
             let qos = (header.flags >> 1) & 3
-            let ok = queueSmall { (b) throws(PacketError) in
-                try PacketEncoder.ack(qos == 2 ? .pubrec : .puback, packetID: packetID, into: b)
-            }
+            let ok = queueSmall(qos == 2 ? .pubrec : .puback, packetID: packetID)
             if !ok { return nil }  // retry once output drains
             if qos == 2 { rememberQoS2(packetID, digest: 0) }
         }
         drainRemaining = header.packetLength
-        statistics.packetsReceived += 1
-        statistics.oversizedDropped += 1
+        statistics.packetsReceived &+= 1
+        statistics.oversizedDropped &+= 1
         return .oversizedPacketDropped(type: header.typeCode, length: header.packetLength, packetID: packetID)
     }
 
@@ -674,67 +696,66 @@ public struct MQTTSession: ~Copyable {
     /// acknowledged; the connection is closed so the broker redelivers it (and the app learns
     /// why) rather than losing it silently.
     mutating func failOversized(_ header: FixedHeader) -> SessionEvent {
-        statistics.oversizedDropped += 1
+        statistics.oversizedDropped &+= 1
         return fail(.packetTooLarge(needed: header.packetLength))
     }
 
-    mutating func handle(_ packet: Packet, now: Int64) -> SessionEvent? {
-        switch packet {
-        case .connack(let present, let code):
+    mutating func handle(_ packet: ServerPacket, now: Int64) -> SessionEvent? {
+        let id = packet.packetID
+        switch packet.typeCode {
+        case 2:  // CONNACK
             guard state == .connecting else { return fail(.unexpectedPacket(type: 2)) }
-            if code != .accepted { return fail(.connectionRefused(code)) }
+            let present = packet.sessionPresent
+            if packet.returnCode != .accepted { return fail(.connectionRefused(packet.returnCode)) }
             state = .connected
             onConnected(sessionPresent: present)
             return .connected(sessionPresent: present)
-        case .publish(let p):
+        case 3:  // PUBLISH
             guard state == .connected || state == .disconnecting else { return fail(.unexpectedPacket(type: 3)) }
-            return receivePublish(p)
-        case .puback(let id):
+            return receivePublish(packet.message)
+        case 4:  // PUBACK
             for i in outbound.indices where outbound[i].state == .awaitingAck && outbound[i].packetID == id {
                 outbound[i] = OutboundRecord()
                 pumpReplays()
                 return .published(packetID: id)
             }
-            statistics.unknownAcknowledgements += 1
+            statistics.unknownAcknowledgements &+= 1
             return nil
-        case .pubrel(let id):
+        case 6:  // PUBREL
             // QoS 2 receive, method A: delivered on PUBLISH, released here (MQTT 4.3.3).
             forgetQoS2(id)
-            _ = queueSmall { (b) throws(PacketError) in try PacketEncoder.ack(.pubcomp, packetID: id, into: b) }
+            _ = queueSmall(.pubcomp, packetID: id)
             return nil
-        case .pubrec, .pubcomp:
-            // We never publish at QoS 2.
-            statistics.unknownAcknowledgements += 1
+        case 5, 7:  // PUBREC, PUBCOMP: we never publish at QoS 2.
+            statistics.unknownAcknowledgements &+= 1
             return nil
-        case .suback(let id, let codes):
+        case 9:  // SUBACK
+            let codes = packet.message.payload
             for i in pending.indices where pending[i].packetID == id && pending[i].isSubscribe && !pending[i].abandoned {
                 let expected = Int(pending[i].filterCount)
                 pending[i] = PendingAck()
                 if codes.count != expected { return fail(.protocolViolation(.lengthMismatch)) }
                 return .subscribed(packetID: id, returnCodes: codes)
             }
-            statistics.unknownAcknowledgements += 1
+            statistics.unknownAcknowledgements &+= 1
             return nil
-        case .unsuback(let id):
+        case 11:  // UNSUBACK
             for i in pending.indices where pending[i].packetID == id && !pending[i].isSubscribe && !pending[i].abandoned {
                 pending[i] = PendingAck()
                 return .unsubscribed(packetID: id)
             }
-            statistics.unknownAcknowledgements += 1
+            statistics.unknownAcknowledgements &+= 1
             return nil
-        case .pingresp:
-            pingSentAt = -1
+        case 13:  // PINGRESP
+            pingOutstanding = false
             return nil
-        case .connect: return fail(.unexpectedPacket(type: 1))
-        case .subscribe: return fail(.unexpectedPacket(type: 8))
-        case .unsubscribe: return fail(.unexpectedPacket(type: 10))
-        case .pingreq: return fail(.unexpectedPacket(type: 12))
-        case .disconnect: return fail(.unexpectedPacket(type: 14))
+        default:  // PINGREQ, DISCONNECT (CONNECT, SUBSCRIBE, UNSUBSCRIBE are not decoded)
+            return fail(.unexpectedPacket(type: packet.typeCode))
         }
     }
 
     mutating func onConnected(sessionPresent: Bool) {
-        pingSentAt = -1
+        pingOutstanding = false
         if !sessionPresent {
             clearInboundHistory()
             for i in outbound.indices where outbound[i].state == .awaitingAck {
@@ -759,31 +780,31 @@ public struct MQTTSession: ~Copyable {
     mutating func receivePublish(_ p: PublishView) -> SessionEvent? {
         switch p.qos {
         case .atMostOnce:
-            statistics.messagesDelivered += 1
+            statistics.messagesDelivered &+= 1
             return .message(p)
         case .atLeastOnce:
             let digest = Self.digest(p)
             let duplicate = p.dup && isKnown(p.packetID, digest: digest, in: history)
-            guard queueSmall({ (b) throws(PacketError) in try PacketEncoder.ack(.puback, packetID: p.packetID, into: b) }) else {
+            guard queueSmall(.puback, packetID: p.packetID) else {
                 // Cannot happen: parseInbound reserved room. Deliver anyway; the broker resends.
                 return .message(p)
             }
             if duplicate {
-                statistics.duplicatesDiscarded += 1
+                statistics.duplicatesDiscarded &+= 1
                 return nil
             }
             remember(p.packetID, digest: digest)
-            statistics.messagesDelivered += 1
+            statistics.messagesDelivered &+= 1
             return .message(p)
         case .exactlyOnce:
             let already = isKnown(p.packetID, digest: nil, in: qos2)
-            _ = queueSmall { (b) throws(PacketError) in try PacketEncoder.ack(.pubrec, packetID: p.packetID, into: b) }
+            _ = queueSmall(.pubrec, packetID: p.packetID)
             if already {
-                statistics.duplicatesDiscarded += 1
+                statistics.duplicatesDiscarded &+= 1
                 return nil
             }
             rememberQoS2(p.packetID, digest: 0)
-            statistics.messagesDelivered += 1
+            statistics.messagesDelivered &+= 1
             return .message(p)
         }
     }

@@ -445,6 +445,41 @@ struct VectorTests {
         #expect(try decodeFirst(Array(stream[6...])) == nil)
     }
 
+    /// `decodeFromServer` (the flat form a client session uses) on one packet of each kind.
+    @Test func flatServerPacketFields() throws {
+        func flat(_ h: String) throws(PacketError) -> (ServerPacket, [UInt8], [UInt8])? {
+            let r: Result<(ServerPacket, [UInt8], [UInt8])?, PacketError> = hex(h).withUnsafeBytes { b in
+                do throws(PacketError) {
+                    guard let header = try PacketDecoder.fixedHeader(b) else { return .success(nil) }
+                    let body = UnsafeRawBufferPointer(rebasing: b[header.headerLength..<header.packetLength])
+                    guard let p = try PacketDecoder.decodeFromServer(header: header, body: body) else { return .success(nil) }
+                    return .success((p, Array(p.message.topic), Array(p.message.payload)))
+                } catch { return .failure(error) }
+            }
+            return try r.get()
+        }
+        let connack = try #require(try flat("20 02 01 00")).0
+        #expect(connack.typeCode == 2 && connack.sessionPresent && connack.returnCode == .accepted && connack.packetID == 0)
+        let refused = try #require(try flat("20 02 00 05")).0
+        #expect(!refused.sessionPresent && refused.returnCode == .notAuthorized)
+        let (publish, topic, payload) = try #require(try flat("3B 09 00 03 61 2F 62 12 34 68 69"))
+        #expect(publish.typeCode == 3 && topic == utf8("a/b") && payload == utf8("hi"))
+        #expect(publish.message.qos == .atLeastOnce && publish.message.dup && publish.message.retain && publish.packetID == 0x1234)
+        let (suback, _, codes) = try #require(try flat("90 05 00 07 00 02 80"))
+        #expect(suback.typeCode == 9 && suback.packetID == 7 && codes == [0x00, 0x02, 0x80])
+        for (h, type) in [("40 02 00 0A", 4), ("50 02 00 0A", 5), ("62 02 00 0A", 6), ("70 02 00 0A", 7), ("B0 02 00 0A", 11)] {
+            let p = try #require(try flat(h)).0
+            #expect(p.typeCode == UInt8(type) && p.packetID == 10, "\(h)")
+        }
+        #expect(try #require(try flat("D0 00")).0.typeCode == 13)
+        // The packets only a client sends are not decoded; malformed ones throw as in `decode`.
+        #expect(try flat("10 0C 00 04 4D 51 54 54 04 02 00 3C 00 00") == nil)
+        #expect(try flat("82 06 00 01 00 01 61 01") == nil)
+        #expect(thrownError { try flat("40 02 00 00") } == .zeroPacketIdentifier)
+        #expect(thrownError { try flat("90 03 00 07 03") } == .invalidSubackCode(3))
+        #expect(thrownError { try flat("D0 01 00") } == .lengthMismatch)
+    }
+
     @Test func decodeRejectsBodyOfWrongSize() {
         let r: PacketError? = hex("40 02 00 0A").withUnsafeBytes { b in
             do throws(PacketError) {

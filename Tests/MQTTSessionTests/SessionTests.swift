@@ -306,10 +306,15 @@ struct SessionTests {
         let caps = SessionCapacities(transmitBytes: 256, receiveBytes: 256, storeBytes: 512, inflight: 4)
         let arena = UnsafeMutableRawBufferPointer.allocate(byteCount: caps.arenaBytes, alignment: 16)
         defer { arena.deallocate() }
+        // A reused static buffer holds anything: the session must start with empty tables.
+        arena.initializeMemory(as: UInt8.self, repeating: 0xFF)
         var s = try MQTTSession(configuration: config(), capacities: caps, arena: arena)
+        #expect(s.inflightCount == 0 && !s.isInflight(0xFFFF))
         #expect(establish(&s) == [.connected(false)])
+        #expect(events(&s).isEmpty)  // no stale lost-publication or abandoned-subscription reports
         let id = try publish(&s, "t", [1, 2, 3])
         #expect(sent(&s) == [pub("t", [1, 2, 3], id: id)])
+        #expect(s.inflightCount == 1)
     }
 
     @Test func connackAccepted() {
@@ -633,6 +638,28 @@ struct SessionTests {
         #expect(Bool(!s.hasPendingOutput))
         #expect(events(&s, now: 23_000) == [])
         #expect(sent(&s, now: 23_000) == [.pingreq])
+    }
+
+    /// Timer arithmetic wraps, so a clock that passes Int64.max keeps working (it used to trap).
+    @Test func timersAcrossTheClockWrap() throws {
+        let t0 = Int64.max - 12_000
+        var s = makeSession(config(keepAlive: 10, pingTimeout: 5_000))
+        establish(&s, now: t0)
+        #expect(s.nextDeadline == t0 + 10_000)
+        #expect(events(&s, now: t0 + 9_999) == [])
+        #expect(Bool(!s.hasPendingOutput))
+        #expect(events(&s, now: t0 + 10_000) == [])
+        #expect(sent(&s, now: t0 + 10_000) == [.pingreq])
+        #expect(s.nextDeadline == t0 &+ 15_000)  // past Int64.max
+        #expect(feed(&s, [0xD0, 0x00], now: t0 &+ 14_000) == [])
+        // Keep-alive from the earlier of last send (t0 + 10 s) and last receive (t0 + 14 s, wrapped).
+        #expect(s.nextDeadline == t0 &+ 20_000)
+        #expect(events(&s, now: t0 &+ 19_999) == [])
+        #expect(Bool(!s.hasPendingOutput))
+        #expect(events(&s, now: t0 &+ 20_000) == [])
+        #expect(sent(&s, now: t0 &+ 20_000) == [.pingreq])
+        #expect(events(&s, now: t0 &+ 24_999) == [])
+        #expect(events(&s, now: t0 &+ 25_000) == [.failed(.pingTimedOut)])
     }
 
     @Test func pingTimeout() throws {
