@@ -149,6 +149,13 @@ func optionalText(_ object: PrimitiveFields, _ p: PrimitiveParameter) throws(One
     return t
 }
 
+/// Where an optional string parameter's value starts (-1: absent); its text is read later.
+func stringAt(_ object: PrimitiveFields, _ p: PrimitiveParameter) throws(OneM2MError) -> Int {
+    guard let v = present(object, p) else { return -1 }
+    guard v.kind == .string else { throw .invalidParameter(p) }
+    return v.start
+}
+
 /// A number or numeric string converted to `T`, any failure reported as `invalidParameter(p)`.
 func integerParameter<T: FixedWidthInteger>(_ v: JSONValue, _ p: PrimitiveParameter, _ type: T.Type) throws(OneM2MError) -> T {
     do {
@@ -298,16 +305,29 @@ public struct ResponsePrimitiveView {
     public let statusCode: ResponseStatusCode
     /// `rqi`, if present.
     public let requestIdentifier: ByteString?
-    /// `rvi` as sent, if present.
-    public let releaseVersionText: ByteString?
-    /// `fr`, if present.
-    public let from: ByteString?
-    /// `to`, if present.
-    public let to: ByteString?
-    /// `ot` as sent (a string), if present; `originatingTimestamp` parses it.
-    public let originatingTimestampText: ByteString?
     /// `pc`, if present.
     public let content: JSONValue?
+
+    // Where the values of rvi, fr, to and ot start in the document (-1: absent). Their kinds
+    // are checked when the response is decoded; their text is found when read.
+    let releaseVersionAt: Int, fromAt: Int, toAt: Int, originatingTimestampAt: Int
+
+    /// `rvi` as sent, if present (a string, or leniently a bare number such as `3`).
+    public var releaseVersionText: ByteString? {
+        guard releaseVersionAt >= 0 else { return nil }
+        let v = JSONValue(document: document.bytes, at: releaseVersionAt)
+        return v.text ?? ByteString(v.rawBytes)
+    }
+    /// `fr`, if present.
+    public var from: ByteString? { text(at: fromAt) }
+    /// `to`, if present.
+    public var to: ByteString? { text(at: toAt) }
+    /// `ot` as sent (a string), if present; `originatingTimestamp` parses it.
+    public var originatingTimestampText: ByteString? { text(at: originatingTimestampAt) }
+
+    func text(at offset: Int) -> ByteString? {
+        offset < 0 ? nil : JSONValue(document: document.bytes, at: offset).text
+    }
 
     /// `ot` in Unix microseconds, if present. Parsed when read, not when the response is
     /// decoded: a response whose `ot` is malformed still reaches (and completes) its request,
@@ -343,13 +363,14 @@ public struct ResponsePrimitiveView {
         self.statusCode = ResponseStatusCode(rawValue: try integerParameter(rsc, .responseStatusCode, UInt16.self))
         self.requestIdentifier = try optionalText(o, .requestIdentifier)
         if let rvi = present(o, .releaseVersion) {
-            self.releaseVersionText = try releaseVersionParameter(rvi)
+            guard rvi.kind == .string || rvi.kind == .number else { throw .invalidParameter(.releaseVersion) }
+            self.releaseVersionAt = rvi.start
         } else {
-            self.releaseVersionText = nil
+            self.releaseVersionAt = -1
         }
-        self.from = try optionalText(o, .from)
-        self.to = try optionalText(o, .to)
-        self.originatingTimestampText = try optionalText(o, .originatingTimestamp)
+        self.fromAt = try stringAt(o, .from)
+        self.toAt = try stringAt(o, .to)
+        self.originatingTimestampAt = try stringAt(o, .originatingTimestamp)
         self.content = present(o, .content)
     }
 }

@@ -361,6 +361,24 @@ func responseError(_ text: String) -> OneM2MError? {
         #expect(responseError(#"{"rsc":70000}"#) == .invalidParameter(.responseStatusCode))
         #expect(responseError(#"{"rsc":2000,"rqi":[]}"#) == .invalidParameter(.requestIdentifier))
         #expect(responseError(#"{"rsc":2000,"ot":5}"#) == .invalidParameter(.originatingTimestamp))
+        #expect(responseError(#"{"rsc":2000,"fr":5}"#) == .invalidParameter(.from))
+        #expect(responseError(#"{"rsc":2000,"to":{}}"#) == .invalidParameter(.to))
+        #expect(responseError(#"{"rsc":2000,"rvi":[]}"#) == .invalidParameter(.releaseVersion))
+    }
+
+    /// `fr`, `to`, `rvi` and `ot` are checked for their kind when a response is decoded and
+    /// read in place when asked for (escapes decoded; `rvi` also as a bare number).
+    @Test func responseTextsAreReadWhenAskedFor() throws {
+        try withBytes(#"{"rsc":2001,"rqi":"q","rvi":3,"fr":"\/id-in","to":"Cae","ot":"20200101T000000"}"#) { raw throws in
+            let r = try ResponsePrimitiveView(decoding: raw)
+            #expect(r.releaseVersionText == "3" && r.releaseVersion == .r3)
+            #expect(r.from == "/id-in" && r.to == "Cae" && r.originatingTimestampText == "20200101T000000")
+            #expect(try r.originatingTimestamp == 1_577_836_800_000_000)
+        }
+        try withBytes(#"{"rsc":2001}"#) { raw throws in
+            let r = try ResponsePrimitiveView(decoding: raw)
+            #expect(r.releaseVersionText == nil && r.from == nil && r.to == nil && r.originatingTimestampText == nil)
+        }
     }
 
     /// A malformed `ot` does not cost the response: it decodes (and completes its request);
