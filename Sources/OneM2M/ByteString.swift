@@ -216,6 +216,17 @@ public struct ByteString: ExpressibleByStringLiteral, Sequence, Equatable {
 func bytesEqual(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Bool {
     guard a.count == b.count else { return false }
     var i = 0
+    if let pa = a.baseAddress, let pb = b.baseAddress {
+        // A word at a time (identifiers are often 8 to 24 bytes); the last word overlaps.
+        let n = a.count, w = MemoryLayout<UInt>.size
+        if n >= w {
+            while i + w < n {
+                if pa.loadUnaligned(fromByteOffset: i, as: UInt.self) != pb.loadUnaligned(fromByteOffset: i, as: UInt.self) { return false }
+                i += w
+            }
+            return pa.loadUnaligned(fromByteOffset: n - w, as: UInt.self) == pb.loadUnaligned(fromByteOffset: n - w, as: UInt.self)
+        }
+    }
     while i < a.count {
         if a[i] != b[i] { return false }
         i += 1

@@ -356,6 +356,21 @@ func walk(_ v: JSONValue) -> Int {
         }
     }
 
+    /// `bytesEqual` compares a word at a time: a difference at any position of any length is seen.
+    @Test func wordCompareSeesEveryDifference() {
+        for n in 0...40 {
+            let a = (0..<n).map { UInt8(truncatingIfNeeded: $0 &* 29 &+ 3) }
+            #expect(a.withUnsafeBytes { x in a.withUnsafeBytes { y in bytesEqual(x, y) } }, "length \(n)")
+            for k in 0..<n {
+                var b = a
+                b[k] ^= 0x40
+                #expect(!a.withUnsafeBytes { x in b.withUnsafeBytes { y in bytesEqual(x, y) } }, "length \(n), byte \(k)")
+            }
+            let longer = a + [0]
+            #expect(!a.withUnsafeBytes { x in longer.withUnsafeBytes { y in bytesEqual(x, y) } })
+        }
+    }
+
     /// `copyBytes` moves short texts with overlapping word moves: every length, every offset,
     /// nothing written outside the destination range.
     @Test func shortCopiesWriteExactlyTheirBytes() {
