@@ -340,26 +340,30 @@ struct CClient: ~Copyable {
     }
 
     /// TS-0010 6.4.3: answer every request addressed to us; NOTIFY goes to the callback.
+    /// One `respond` call for every outcome (inlined, each call was a copy of the encoding).
     mutating func serve(_ topic: TopicView, _ payload: UnsafeRawBufferPointer) {
-        guard let request = try? RequestPrimitiveView(decoding: payload) else {
-            respond(topic, .badRequest, rqi: RequestPrimitiveView.salvageRequestIdentifier(from: payload), rvi: nil, to: nil)
-            return
+        let status: ResponseStatusCode
+        let rqi: ByteString?, rvi: ByteString?, to: ByteString?
+        if let request = try? RequestPrimitiveView(decoding: payload) {
+            (rqi, rvi, to) = (request.requestIdentifier, request.releaseVersionText, request.from)
+            let now = PosixWallClock().unixMicroseconds()
+            if request.hasExpired(now: now, receivedAt: now) {
+                status = .requestTimeout
+            } else if request.operation != .notify {
+                status = .operationNotAllowed
+            } else {
+                if let fn = notify {
+                    let pc = request.content?.rawBytes ?? UnsafeRawBufferPointer(start: nil, count: 0)
+                    fn(pc.baseAddress?.assumingMemoryBound(to: CChar.self), pc.count, context)
+                }
+                delivered += 1
+                status = .ok
+            }
+        } else {
+            (rqi, rvi, to) = (RequestPrimitiveView.salvageRequestIdentifier(from: payload), nil, nil)
+            status = .badRequest
         }
-        let now = PosixWallClock().unixMicroseconds()
-        if request.hasExpired(now: now, receivedAt: now) {
-            respond(topic, .requestTimeout, rqi: request.requestIdentifier, rvi: request.releaseVersionText, to: request.from)
-            return
-        }
-        if request.operation != .notify {
-            respond(topic, .operationNotAllowed, rqi: request.requestIdentifier, rvi: request.releaseVersionText, to: request.from)
-            return
-        }
-        if let fn = notify {
-            let pc = request.content?.rawBytes ?? UnsafeRawBufferPointer(start: nil, count: 0)
-            fn(pc.baseAddress?.assumingMemoryBound(to: CChar.self), pc.count, context)
-        }
-        delivered += 1
-        respond(topic, .ok, rqi: request.requestIdentifier, rvi: request.releaseVersionText, to: request.from)
+        respond(topic, status, rqi: rqi, rvi: rvi, to: to)
     }
 
     mutating func respond(_ topic: TopicView, _ status: ResponseStatusCode, rqi: ByteString?, rvi: ByteString?, to: ByteString?) {
