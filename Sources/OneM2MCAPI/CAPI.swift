@@ -134,12 +134,20 @@ enum Outgoing {
     case request(RequestPrimitive, Content)
     case response(ResponsePrimitive)
 
+    /// One object around the parameters (`encode` per case was three copies of it). Not atomic
+    /// like `encode`: on an error the whole publish is abandoned anyway.
     func write(into w: inout JSONWriter) throws(OneM2MError) {
+        try w.beginObject()
         switch self {
-        case .request(let r, .none): try r.encode(into: &w)
-        case .request(let r, let content): try r.encode(into: &w) { (w) throws(OneM2MError) in try content.write(into: &w) }
-        case .response(let r): try r.encode(into: &w)
+        case .request(let r, let content):
+            try r.writeParameters(into: &w)
+            if case .none = content {} else {
+                try w.key("pc")
+                try w.content { (w) throws(OneM2MError) in try content.write(into: &w) }
+            }
+        case .response(let r): try r.writeParameters(into: &w)
         }
+        try w.endObject()
     }
 }
 
@@ -313,6 +321,8 @@ struct CClient: ~Copyable {
         return Int32(truncatingIfNeeded: delivered)
     }
 
+    /// Out of line: `poll` and `request` share it.
+    @inline(never)
     mutating func handle(_ event: ClientEvent) {
         switch event {
         case .session(.message(let p)):
