@@ -153,7 +153,9 @@ public struct OneM2MClient<T: Transport, Clock: MonotonicClock, Wall: WallClock>
 
     /// The subscriptions TS-0010 6.4.5 needs: requests addressed to me from anyone, and
     /// responses to my requests (and registration responses when registering that way).
-    func subscriptionFilters() throws(OneM2MClientError) -> [TopicSubscription] {
+    /// `mutating` only so that `self` is passed by address: called from `poll`, the
+    /// non-mutating form copied the whole client (456 B on armv7) first.
+    mutating func subscriptionFilters() throws(OneM2MClientError) -> [TopicSubscription] {
         var filters: [TopicSubscription] = []
         let c = configuration
         let kinds: [(TopicKind, Bool)] = [(.request, false), (.response, true), (.registrationResponse, true)]

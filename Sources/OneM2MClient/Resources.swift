@@ -177,7 +177,9 @@ func withUTF8(_ s: String, _ body: (UnsafeRawBufferPointer) -> Void) {
 }
 
 extension JSONWriter {
-    /// Writes a String value (its UTF-8 bytes, escaped).
+    /// Writes a String value (its UTF-8 bytes, escaped). Out of line, as `writeStringMember`:
+    /// each use inlined was a closure context and an error check.
+    @inline(never)
     mutating func writeString(_ s: String) throws(OneM2MError) {
         var failure: OneM2MError? = nil
         withUTF8(s) { b in
@@ -186,6 +188,7 @@ extension JSONWriter {
         if let failure { throw failure }
     }
 
+    @inline(never)
     mutating func writeStringMember(_ key: ByteString, _ s: String) throws(OneM2MError) {
         try self.key(key)
         try writeString(s)
