@@ -175,19 +175,26 @@ struct CClient: ~Copyable {
     var answerMalformed = false
     var delivered = 0
 
-    var ae: ByteString { ByteString(UnsafeRawBufferPointer(rebasing: ids[0..<aeLength])) }
-    var cseID: ByteString { ByteString(UnsafeRawBufferPointer(rebasing: ids[Int(CLayout.idBytes)..<(Int(CLayout.idBytes) + cseIDLength)])) }
-    var cseName: ByteString {
-        let at = 2 * Int(CLayout.idBytes)
-        return ByteString(UnsafeRawBufferPointer(rebasing: ids[at..<(at + cseNameLength)]))
+    // The accessors and helpers below are `mutating` only so that `self` is passed by address:
+    // a non-mutating call on this ~Copyable struct, where not inlined, copied all of it (512 B
+    // on armv7) first.
+    var ae: ByteString { mutating get { ByteString(UnsafeRawBufferPointer(rebasing: ids[0..<aeLength])) } }
+    var cseID: ByteString {
+        mutating get { ByteString(UnsafeRawBufferPointer(rebasing: ids[Int(CLayout.idBytes)..<(Int(CLayout.idBytes) + cseIDLength)])) }
     }
-    var url: ByteString { ByteString(UnsafeRawBufferPointer(rebasing: urlBuffer[0..<urlLength])) }
+    var cseName: ByteString {
+        mutating get {
+            let at = 2 * Int(CLayout.idBytes)
+            return ByteString(UnsafeRawBufferPointer(rebasing: ids[at..<(at + cseNameLength)]))
+        }
+    }
+    var url: ByteString { mutating get { ByteString(UnsafeRawBufferPointer(rebasing: urlBuffer[0..<urlLength])) } }
     /// What onem2m_register_ae registers: the config's point_of_access, or the connect URL.
-    var pointOfAccess: ByteString { pointOfAccessCopy.map { ByteString(UnsafeRawBufferPointer($0)) } ?? url }
+    var pointOfAccess: ByteString { mutating get { pointOfAccessCopy.map { ByteString(UnsafeRawBufferPointer($0)) } ?? url } }
 
     /// Scratch regions: the `rqi` of the request being sent, and a topic.
-    var rqiSpace: UnsafeMutableRawBufferPointer { UnsafeMutableRawBufferPointer(rebasing: scratch[0..<32]) }
-    var topicSpace: UnsafeMutableRawBufferPointer { UnsafeMutableRawBufferPointer(rebasing: scratch[32...]) }
+    var rqiSpace: UnsafeMutableRawBufferPointer { mutating get { UnsafeMutableRawBufferPointer(rebasing: scratch[0..<32]) } }
+    var topicSpace: UnsafeMutableRawBufferPointer { mutating get { UnsafeMutableRawBufferPointer(rebasing: scratch[32...]) } }
 
     // MARK: Connecting
 
@@ -224,7 +231,7 @@ struct CClient: ~Copyable {
     }
 
     /// TS-0010 6.4.5: requests to me from anyone, and responses to my requests.
-    func subscriptionFilters() -> [TopicSubscription]? {
+    mutating func subscriptionFilters() -> [TopicSubscription]? {
         let me = ae, cse = cseID, space = topicSpace
         guard let a = try? OneM2MTopic.writeFilter(kind: .request, originator: nil, receiver: me, suffix: .anyLevels, into: space) else { return nil }
         let requests = Array(UnsafeRawBufferPointer(rebasing: space[0..<a]))
@@ -236,13 +243,13 @@ struct CClient: ~Copyable {
     // MARK: Requests
 
     /// `rqi` for `number` (`RequestIdentifier`: 8 hex digits of salt, `-`, the number).
-    func writeRequestIdentifier(_ number: UInt32) -> ByteString {
+    mutating func writeRequestIdentifier(_ number: UInt32) -> ByteString {
         let n = RequestIdentifier.write(salt: salt, number: number, into: rqiSpace)
         return ByteString(UnsafeRawBufferPointer(rebasing: rqiSpace[0..<n]))
     }
 
     /// The request number of one of our `rqi`s, or nil.
-    func requestNumber(_ rqi: ByteString) -> UInt32? {
+    mutating func requestNumber(_ rqi: ByteString) -> UInt32? {
         RequestIdentifier.number(in: rqi, salt: salt)
     }
 
