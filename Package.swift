@@ -74,7 +74,7 @@ let package = Package(
         .testTarget(name: "OneM2MTests", dependencies: ["OneM2M", "TestSupport"], swiftSettings: [.enableExperimentalFeature("Lifetimes")]),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["MQTTClient", "PosixTransport", "OneM2MClient", "TestSupport", "TLSTransport", "WebSocketTransport", "OneM2MSecure"],
+            dependencies: ["MQTTClient", "PosixTransport", "OneM2MClient", "OneM2MCAPI", "TestSupport", "TLSTransport", "WebSocketTransport", "OneM2MSecure"],
             swiftSettings: [.enableExperimentalFeature("Lifetimes")]
         ),
         .testTarget(name: "CLITests", dependencies: ["TestSupport"], swiftSettings: [.enableExperimentalFeature("Lifetimes")]),

@@ -258,6 +258,8 @@ public struct MQTTClient<T: Transport, Clock: MonotonicClock>: ~Copyable {
         return report(event)
     }
 
+    /// Out of line, as `lose`: `nextEvent` and `nextBufferedEvent` (inlined into its callers) share them.
+    @inline(never)
     mutating func report(_ event: SessionEvent) -> ClientEvent {
         if case .connectionFailed(let err) = event {
             pendingDisconnect = lose(.session(err))
@@ -404,6 +406,7 @@ public struct MQTTClient<T: Transport, Clock: MonotonicClock>: ~Copyable {
         return nil
     }
 
+    @inline(never)
     mutating func lose(_ error: ClientError) -> ClientEvent {
         closeTransport()
         let retry = reconnectPolicy.enabled && wantConnection ? nextBackoff() : -1

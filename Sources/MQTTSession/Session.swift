@@ -129,9 +129,10 @@ public struct MQTTSession: ~Copyable {
         txStart = 0
         txEnd = 0
         let n: Int
+        let out = tx
         do {
             n = try withConnectOptions(clean: clean) { (o) throws(PacketError) -> Int in
-                try PacketEncoder.connect(o, into: tx)
+                try PacketEncoder.connect(o, into: out)
             }
         } catch {
             if case .bufferTooSmall(let needed) = error { throw .packetTooLarge(needed: needed) }
@@ -151,7 +152,9 @@ public struct MQTTSession: ~Copyable {
         pingOutstanding = false
     }
 
-    private func withConnectOptions<R>(clean: Bool, _ body: (ConnectOptions) throws(PacketError) -> R) throws(PacketError) -> R {
+    /// `mutating` only so that `self` is passed by address (non-mutating, `connect` copied the
+    /// whole session first).
+    private mutating func withConnectOptions<R>(clean: Bool, _ body: (ConnectOptions) throws(PacketError) -> R) throws(PacketError) -> R {
         try withOptionalBytes(configuration.userName) { (user) throws(PacketError) -> R in
             try withOptionalBytes(configuration.password) { (pass) throws(PacketError) -> R in
                 try withBytes(configuration.clientID) { (id) throws(PacketError) -> R in
@@ -543,7 +546,10 @@ public struct MQTTSession: ~Copyable {
 
     /// When `nextEvent` must run again at the latest (keep-alive, ping or connect timeout),
     /// or nil when no timer is armed.
+    /// Always inlined: its one caller (`MQTTClient.nextEvent`) reads it from its stored session,
+    /// and an out-of-line call of a non-mutating getter copied the whole session (251 B) first.
     public var nextDeadline: Int64? {
+        @inline(__always) get {
         switch state {
         case .disconnected: return nil
         case .connecting: return connectSentAt &+ configuration.connectTimeoutMilliseconds
@@ -554,6 +560,7 @@ public struct MQTTSession: ~Copyable {
             let k = Int64(configuration.keepAliveSeconds) * 1000
             // The earlier of the two by their difference, as `checkTimers` compares them.
             return (lastSend &- lastReceive < 0 ? lastSend : lastReceive) &+ k
+        }
         }
     }
 

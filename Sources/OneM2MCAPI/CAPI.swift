@@ -134,12 +134,20 @@ enum Outgoing {
     case request(RequestPrimitive, Content)
     case response(ResponsePrimitive)
 
+    /// One object around the parameters (`encode` per case was three copies of it). Not atomic
+    /// like `encode`: on an error the whole publish is abandoned anyway.
     func write(into w: inout JSONWriter) throws(OneM2MError) {
+        try w.beginObject()
         switch self {
-        case .request(let r, .none): try r.encode(into: &w)
-        case .request(let r, let content): try r.encode(into: &w) { (w) throws(OneM2MError) in try content.write(into: &w) }
-        case .response(let r): try r.encode(into: &w)
+        case .request(let r, let content):
+            try r.writeParameters(into: &w)
+            if case .none = content {} else {
+                try w.key("pc")
+                try w.content { (w) throws(OneM2MError) in try content.write(into: &w) }
+            }
+        case .response(let r): try r.writeParameters(into: &w)
         }
+        try w.endObject()
     }
 }
 
@@ -167,19 +175,26 @@ struct CClient: ~Copyable {
     var answerMalformed = false
     var delivered = 0
 
-    var ae: ByteString { ByteString(UnsafeRawBufferPointer(rebasing: ids[0..<aeLength])) }
-    var cseID: ByteString { ByteString(UnsafeRawBufferPointer(rebasing: ids[Int(CLayout.idBytes)..<(Int(CLayout.idBytes) + cseIDLength)])) }
-    var cseName: ByteString {
-        let at = 2 * Int(CLayout.idBytes)
-        return ByteString(UnsafeRawBufferPointer(rebasing: ids[at..<(at + cseNameLength)]))
+    // The accessors and helpers below are `mutating` only so that `self` is passed by address:
+    // a non-mutating call on this ~Copyable struct, where not inlined, copied all of it (512 B
+    // on armv7) first.
+    var ae: ByteString { mutating get { ByteString(UnsafeRawBufferPointer(rebasing: ids[0..<aeLength])) } }
+    var cseID: ByteString {
+        mutating get { ByteString(UnsafeRawBufferPointer(rebasing: ids[Int(CLayout.idBytes)..<(Int(CLayout.idBytes) + cseIDLength)])) }
     }
-    var url: ByteString { ByteString(UnsafeRawBufferPointer(rebasing: urlBuffer[0..<urlLength])) }
+    var cseName: ByteString {
+        mutating get {
+            let at = 2 * Int(CLayout.idBytes)
+            return ByteString(UnsafeRawBufferPointer(rebasing: ids[at..<(at + cseNameLength)]))
+        }
+    }
+    var url: ByteString { mutating get { ByteString(UnsafeRawBufferPointer(rebasing: urlBuffer[0..<urlLength])) } }
     /// What onem2m_register_ae registers: the config's point_of_access, or the connect URL.
-    var pointOfAccess: ByteString { pointOfAccessCopy.map { ByteString(UnsafeRawBufferPointer($0)) } ?? url }
+    var pointOfAccess: ByteString { mutating get { pointOfAccessCopy.map { ByteString(UnsafeRawBufferPointer($0)) } ?? url } }
 
     /// Scratch regions: the `rqi` of the request being sent, and a topic.
-    var rqiSpace: UnsafeMutableRawBufferPointer { UnsafeMutableRawBufferPointer(rebasing: scratch[0..<32]) }
-    var topicSpace: UnsafeMutableRawBufferPointer { UnsafeMutableRawBufferPointer(rebasing: scratch[32...]) }
+    var rqiSpace: UnsafeMutableRawBufferPointer { mutating get { UnsafeMutableRawBufferPointer(rebasing: scratch[0..<32]) } }
+    var topicSpace: UnsafeMutableRawBufferPointer { mutating get { UnsafeMutableRawBufferPointer(rebasing: scratch[32...]) } }
 
     // MARK: Connecting
 
@@ -216,7 +231,7 @@ struct CClient: ~Copyable {
     }
 
     /// TS-0010 6.4.5: requests to me from anyone, and responses to my requests.
-    func subscriptionFilters() -> [TopicSubscription]? {
+    mutating func subscriptionFilters() -> [TopicSubscription]? {
         let me = ae, cse = cseID, space = topicSpace
         guard let a = try? OneM2MTopic.writeFilter(kind: .request, originator: nil, receiver: me, suffix: .anyLevels, into: space) else { return nil }
         let requests = Array(UnsafeRawBufferPointer(rebasing: space[0..<a]))
@@ -228,13 +243,13 @@ struct CClient: ~Copyable {
     // MARK: Requests
 
     /// `rqi` for `number` (`RequestIdentifier`: 8 hex digits of salt, `-`, the number).
-    func writeRequestIdentifier(_ number: UInt32) -> ByteString {
+    mutating func writeRequestIdentifier(_ number: UInt32) -> ByteString {
         let n = RequestIdentifier.write(salt: salt, number: number, into: rqiSpace)
         return ByteString(UnsafeRawBufferPointer(rebasing: rqiSpace[0..<n]))
     }
 
     /// The request number of one of our `rqi`s, or nil.
-    func requestNumber(_ rqi: ByteString) -> UInt32? {
+    mutating func requestNumber(_ rqi: ByteString) -> UInt32? {
         RequestIdentifier.number(in: rqi, salt: salt)
     }
 
@@ -313,6 +328,8 @@ struct CClient: ~Copyable {
         return Int32(truncatingIfNeeded: delivered)
     }
 
+    /// Out of line: `poll` and `request` share it.
+    @inline(never)
     mutating func handle(_ event: ClientEvent) {
         switch event {
         case .session(.message(let p)):
@@ -340,26 +357,30 @@ struct CClient: ~Copyable {
     }
 
     /// TS-0010 6.4.3: answer every request addressed to us; NOTIFY goes to the callback.
+    /// One `respond` call for every outcome (inlined, each call was a copy of the encoding).
     mutating func serve(_ topic: TopicView, _ payload: UnsafeRawBufferPointer) {
-        guard let request = try? RequestPrimitiveView(decoding: payload) else {
-            respond(topic, .badRequest, rqi: RequestPrimitiveView.salvageRequestIdentifier(from: payload), rvi: nil, to: nil)
-            return
+        let status: ResponseStatusCode
+        let rqi: ByteString?, rvi: ByteString?, to: ByteString?
+        if let request = try? RequestPrimitiveView(decoding: payload) {
+            (rqi, rvi, to) = (request.requestIdentifier, request.releaseVersionText, request.from)
+            let now = PosixWallClock().unixMicroseconds()
+            if request.hasExpired(now: now, receivedAt: now) {
+                status = .requestTimeout
+            } else if request.operation != .notify {
+                status = .operationNotAllowed
+            } else {
+                if let fn = notify {
+                    let pc = request.content?.rawBytes ?? UnsafeRawBufferPointer(start: nil, count: 0)
+                    fn(pc.baseAddress?.assumingMemoryBound(to: CChar.self), pc.count, context)
+                }
+                delivered += 1
+                status = .ok
+            }
+        } else {
+            (rqi, rvi, to) = (RequestPrimitiveView.salvageRequestIdentifier(from: payload), nil, nil)
+            status = .badRequest
         }
-        let now = PosixWallClock().unixMicroseconds()
-        if request.hasExpired(now: now, receivedAt: now) {
-            respond(topic, .requestTimeout, rqi: request.requestIdentifier, rvi: request.releaseVersionText, to: request.from)
-            return
-        }
-        if request.operation != .notify {
-            respond(topic, .operationNotAllowed, rqi: request.requestIdentifier, rvi: request.releaseVersionText, to: request.from)
-            return
-        }
-        if let fn = notify {
-            let pc = request.content?.rawBytes ?? UnsafeRawBufferPointer(start: nil, count: 0)
-            fn(pc.baseAddress?.assumingMemoryBound(to: CChar.self), pc.count, context)
-        }
-        delivered += 1
-        respond(topic, .ok, rqi: request.requestIdentifier, rvi: request.releaseVersionText, to: request.from)
+        respond(topic, status, rqi: rqi, rvi: rvi, to: to)
     }
 
     mutating func respond(_ topic: TopicView, _ status: ResponseStatusCode, rqi: ByteString?, rvi: ByteString?, to: ByteString?) {

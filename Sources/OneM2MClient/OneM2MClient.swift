@@ -153,7 +153,9 @@ public struct OneM2MClient<T: Transport, Clock: MonotonicClock, Wall: WallClock>
 
     /// The subscriptions TS-0010 6.4.5 needs: requests addressed to me from anyone, and
     /// responses to my requests (and registration responses when registering that way).
-    func subscriptionFilters() throws(OneM2MClientError) -> [TopicSubscription] {
+    /// `mutating` only so that `self` is passed by address: called from `poll`, the
+    /// non-mutating form copied the whole client (456 B on armv7) first.
+    mutating func subscriptionFilters() throws(OneM2MClientError) -> [TopicSubscription] {
         var filters: [TopicSubscription] = []
         let c = configuration
         let kinds: [(TopicKind, Bool)] = [(.request, false), (.response, true), (.registrationResponse, true)]
@@ -422,27 +424,30 @@ public struct OneM2MClient<T: Transport, Clock: MonotonicClock, Wall: WallClock>
     }
 
     /// TS-0010 6.4.3: decode, check `rqet`, let the app decide, answer on the response topic.
+    /// One `answer` call for all three outcomes (inlined, each call was a copy of the encoder).
     mutating func serve(topic: TopicView, payload: UnsafeRawBufferPointer, _ handler: (OneM2MEvent) -> ResponseStatusCode?) {
-        let request: RequestPrimitiveView
+        let status: ResponseStatusCode
+        let rqi: ByteString?, rvi: ByteString?, to: ByteString?
+        var rejected = true
         do {
-            request = try RequestPrimitiveView(decoding: payload)
+            let request = try RequestPrimitiveView(decoding: payload)
+            (rqi, rvi, to) = (request.requestIdentifier, request.releaseVersionText, request.from)
+            let now = wallClock.unixMicroseconds()
+            if request.hasExpired(now: now, receivedAt: now) {
+                // TS-0010 6.4.3: an expired request is answered 4008 and not processed.
+                status = .requestTimeout
+            } else {
+                rejected = false
+                let decided = handler(.request(IncomingRequest(primitive: request, topic: topic)))
+                status = decided ?? (request.operation == .notify ? .ok : .operationNotAllowed)
+            }
         } catch {
             // Malformed: answer 4000 with whatever rqi can be salvaged.
-            let rqi = RequestPrimitiveView.salvageRequestIdentifier(from: payload)
-            answer(topic: topic, status: .badRequest, rqi: rqi, rvi: nil, to: nil, handler)
-            _ = handler(.requestRejected(.badRequest))
-            return
+            (rqi, rvi, to) = (RequestPrimitiveView.salvageRequestIdentifier(from: payload), nil, nil)
+            status = .badRequest
         }
-        let now = wallClock.unixMicroseconds()
-        if request.hasExpired(now: now, receivedAt: now) {
-            // TS-0010 6.4.3: an expired request is answered 4008 and not processed.
-            answer(topic: topic, status: .requestTimeout, rqi: request.requestIdentifier, rvi: request.releaseVersionText, to: request.from, handler)
-            _ = handler(.requestRejected(.requestTimeout))
-            return
-        }
-        let decided = handler(.request(IncomingRequest(primitive: request, topic: topic)))
-        let status = decided ?? (request.operation == .notify ? .ok : .operationNotAllowed)
-        answer(topic: topic, status: status, rqi: request.requestIdentifier, rvi: request.releaseVersionText, to: request.from, handler)
+        answer(topic: topic, status: status, rqi: rqi, rvi: rvi, to: to, handler)
+        if rejected { _ = handler(.requestRejected(status)) }
     }
 
     /// Publishes `{"rsc":..,"rqi":..,"rvi":..,"fr":<me>,"to":<their fr>}` on the response topic

@@ -158,23 +158,37 @@ extension OneM2MClient {
     }
 }
 
-@inline(__always)
-func withPath<R, E: Error>(_ s: String, _ body: (ByteString) throws(E) -> R) throws(E) -> R {
-    let r: Result<R, E> = withUTF8Bytes(s) { b in
-        do throws(E) { return .success(try body(ByteString(b))) } catch { return .failure(error) }
+/// Runs a request-sending `body` over a path's UTF-8 bytes. Not generic, out of line: one copy
+/// for every String-taking request.
+@inline(never)
+func withPath(_ s: String, _ body: (ByteString) throws(OneM2MClientError) -> RequestID) throws(OneM2MClientError) -> RequestID {
+    var r: Result<RequestID, OneM2MClientError> = .failure(.timedOut)  // always replaced: withUTF8 calls its body once
+    withUTF8(s) { b in
+        do throws(OneM2MClientError) { r = .success(try body(ByteString(b))) } catch { r = .failure(error) }
     }
     return try r.get()
 }
 
+/// Every `String` the client reads goes through this one non-generic function: one copy of
+/// the stdlib's contiguous-UTF-8 access instead of one per result type and call site.
+@inline(never)
+func withUTF8(_ s: String, _ body: (UnsafeRawBufferPointer) -> Void) {
+    withUTF8Bytes(s, body)
+}
+
 extension JSONWriter {
-    /// Writes a String value (its UTF-8 bytes, escaped).
+    /// Writes a String value (its UTF-8 bytes, escaped). Out of line, as `writeStringMember`:
+    /// each use inlined was a closure context and an error check.
+    @inline(never)
     mutating func writeString(_ s: String) throws(OneM2MError) {
-        let r: Result<Void, OneM2MError> = withUTF8Bytes(s) { b in
-            do throws(OneM2MError) { try string(bytes: b); return .success(()) } catch { return .failure(error) }
+        var failure: OneM2MError? = nil
+        withUTF8(s) { b in
+            do throws(OneM2MError) { try string(bytes: b) } catch { failure = error }
         }
-        try r.get()
+        if let failure { throw failure }
     }
 
+    @inline(never)
     mutating func writeStringMember(_ key: ByteString, _ s: String) throws(OneM2MError) {
         try self.key(key)
         try writeString(s)
