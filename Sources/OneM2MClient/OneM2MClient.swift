@@ -88,13 +88,14 @@ public struct OneM2MClient<T: Transport, Clock: MonotonicClock, Wall: WallClock>
     static var scratchBytes: Int { 512 }
 
     /// A client for one AE. Nothing is sent until `connect`.
-    public init(configuration: OneM2MConfiguration, transport: T, clock: Clock, wallClock: Wall, reconnectPolicy: ReconnectPolicy = ReconnectPolicy()) throws(OneM2MClientError) {
-        var sc = SessionConfiguration(clientID: configuration.mqttClientID, keepAliveSeconds: configuration.keepAliveSeconds)
-        sc.userName = configuration.userName
-        sc.password = configuration.password
+    public init(configuration: consuming OneM2MConfiguration, transport: T, clock: Clock, wallClock: Wall, reconnectPolicy: ReconnectPolicy = ReconnectPolicy()) throws(OneM2MClientError) {
+        // Checks and topics first: a throw then has less to release.
         guard configuration.maximumPendingRequests > 0 else { throw .mqtt(.session(.invalidCapacities)) }
         let request = try Self.topic(.request, configuration)
         let registration = try Self.topic(.registrationRequest, configuration)
+        var sc = SessionConfiguration(clientID: configuration.mqttClientID, keepAliveSeconds: configuration.keepAliveSeconds)
+        sc.userName = configuration.userName
+        sc.password = configuration.password
         let session = try Self.makeSession(sc, configuration.capacities)
         self.requestTopic = request
         self.registrationTopic = registration

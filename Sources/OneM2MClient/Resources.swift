@@ -9,7 +9,7 @@ public typealias PosixOneM2MClient = OneM2MClient<TCPTransport, PosixMonotonicCl
 
 extension OneM2MClient where T == TCPTransport, Clock == PosixMonotonicClock, Wall == PosixWallClock {
     /// A client connecting over TCP to `host:port` with the POSIX clocks.
-    public init(configuration: OneM2MConfiguration, host: String, port: UInt16, reconnectPolicy: ReconnectPolicy = ReconnectPolicy()) throws(OneM2MClientError) {
+    public init(configuration: consuming OneM2MConfiguration, host: String, port: UInt16, reconnectPolicy: ReconnectPolicy = ReconnectPolicy()) throws(OneM2MClientError) {
         try self.init(configuration: configuration, transport: TCPTransport(host: host, port: port), clock: PosixMonotonicClock(), wallClock: PosixWallClock(), reconnectPolicy: reconnectPolicy)
     }
 }
