@@ -23,8 +23,8 @@
 #   BENCH_SHORT=1       smoke mode: few requests, 1 repetition, short JSON runs; asserts nothing
 #                       about speed; writes RUNDIR/performance.md instead of docs/performance.md
 #   BENCH_OUT           where to write the report (default docs/performance.md, or see above)
-#   BENCH_REPS          repetitions per comparison (default 5)
-#   BENCH_N1, BENCH_N16 requests per run at W=1 / W=16 (default 10000 / 30000)
+#   BENCH_REPS          repetitions per comparison (default 9: single runs on a shared machine vary a lot)
+#   BENCH_N1, BENCH_N16 requests per run at W=1 / W=16 (default 30000 / 60000)
 #   BENCH_SCRATCH       SwiftPM scratch path of the main package (default .build-bench)
 #   BENCH_PKG_SCRATCH   scratch path of the Benchmarks package (default .build-bench-pkg)
 #   BENCH_C_BIN         where the C programs are built (default .build-bench-c)
@@ -50,7 +50,7 @@ if [[ "$short" == 1 ]]; then
     reps=1 n1=200 n16=1000 alloc_a=300 alloc_b=1300 readings=2 loop_a=200 loop_b=1200 cg_a=200 cg_b=1200 cgr_a=100 cgr_b=400
     out="${BENCH_OUT:-$rundir/performance.md}"
 else
-    reps="${BENCH_REPS:-5}" n1="${BENCH_N1:-10000}" n16="${BENCH_N16:-30000}"
+    reps="${BENCH_REPS:-9}" n1="${BENCH_N1:-30000}" n16="${BENCH_N16:-60000}"
     alloc_a=2000 alloc_b=12000 readings=5 loop_a=2000 loop_b=12000 cg_a=2000 cg_b=12000 cgr_a=1000 cgr_b=4000
     out="${BENCH_OUT:-docs/performance.md}"
 fi
