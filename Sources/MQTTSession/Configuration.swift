@@ -80,9 +80,10 @@ public struct SessionConfiguration: Sendable {
     public var clientID: [UInt8]
     /// Keep-alive in seconds; 0 disables keep-alive.
     public var keepAliveSeconds: UInt16
-    /// How long to wait for a PINGRESP before declaring the connection dead.
+    /// How long to wait for a PINGRESP before declaring the connection dead (used as at most
+    /// 2^40 ms, about 34 years; a negative value as 0).
     public var pingTimeoutMilliseconds: Int64
-    /// How long to wait for CONNACK after CONNECT.
+    /// How long to wait for CONNACK after CONNECT (bounded like `pingTimeoutMilliseconds`).
     public var connectTimeoutMilliseconds: Int64
     /// Clean Session flag for normal connects (TS-0010 6.3: false).
     public var cleanSession: Bool

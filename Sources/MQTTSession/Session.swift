@@ -552,9 +552,9 @@ public struct MQTTSession: ~Copyable {
         @inline(__always) get {
         switch state {
         case .disconnected: return nil
-        case .connecting: return connectSentAt &+ configuration.connectTimeoutMilliseconds
+        case .connecting: return connectSentAt &+ boundedTimeout(configuration.connectTimeoutMilliseconds)
         case .connected, .disconnecting:
-            if pingOutstanding { return pingSentAt &+ configuration.pingTimeoutMilliseconds }
+            if pingOutstanding { return pingSentAt &+ boundedTimeout(configuration.pingTimeoutMilliseconds) }
             // No PINGREQ while disconnecting (checkTimers), so no keep-alive deadline either.
             guard configuration.keepAliveSeconds > 0, state == .connected else { return nil }
             let k = Int64(configuration.keepAliveSeconds) * 1000
@@ -593,11 +593,11 @@ public struct MQTTSession: ~Copyable {
         switch state {
         case .disconnected: return nil
         case .connecting:
-            if now &- connectSentAt >= configuration.connectTimeoutMilliseconds { return fail(.connectTimedOut) }
+            if now &- connectSentAt >= boundedTimeout(configuration.connectTimeoutMilliseconds) { return fail(.connectTimedOut) }
             return nil
         case .connected, .disconnecting:
             if pingOutstanding {
-                if now &- pingSentAt >= configuration.pingTimeoutMilliseconds { return fail(.pingTimedOut) }
+                if now &- pingSentAt >= boundedTimeout(configuration.pingTimeoutMilliseconds) { return fail(.pingTimedOut) }
                 return nil
             }
             guard configuration.keepAliveSeconds > 0, state == .connected else { return nil }
@@ -881,6 +881,12 @@ public struct MQTTSession: ~Copyable {
         return h
     }
 }
+
+/// A timeout as the wrapping deadline arithmetic uses it: 0 ...  2^40 ms (about 34 years). A
+/// larger one (say `Int64.max` for "never") would wrap into a deadline already past and wake the
+/// loop at once, over and over; a negative one times out at once, as 0 does.
+@inline(never)
+func boundedTimeout(_ t: Int64) -> Int64 { t < 0 ? 0 : min(t, 1 << 40) }
 
 /// Wrap-safe ordering of publication sequence numbers.
 @inline(__always)

@@ -662,6 +662,21 @@ struct SessionTests {
         #expect(events(&s, now: t0 &+ 25_000) == [.failed(.pingTimedOut)])
     }
 
+    /// A huge timeout ("never") is used as 2^40 ms: its deadline lies ahead even next to the
+    /// clock's wrap, so the loop is not woken at once over and over, and nothing times out early.
+    @Test func hugeTimeoutsAreBounded() throws {
+        let t0 = Int64.max - 12_000
+        var s = makeSession(config(keepAlive: 10, pingTimeout: Int64.max))
+        establish(&s, now: t0)
+        #expect(events(&s, now: t0 + 10_000) == [])
+        #expect(sent(&s, now: t0 + 10_000) == [.pingreq])
+        let deadline = s.nextDeadline ?? 0
+        #expect(deadline &- (t0 + 10_000) == 1 << 40)
+        #expect(events(&s, now: t0 &+ 3_600_000) == [])  // an hour later: still waiting
+        #expect(s.state == .connected)
+        #expect(events(&s, now: (t0 + 10_000) &+ (1 << 40)) == [.failed(.pingTimedOut)])
+    }
+
     @Test func pingTimeout() throws {
         var s = makeSession(config(keepAlive: 10, pingTimeout: 5_000))
         establish(&s)
