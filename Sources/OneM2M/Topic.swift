@@ -127,18 +127,10 @@ public enum OneM2MTopic {
     /// `writeTopicLevel(id:into:)` rules: one leading `/` dropped, other `/` become `:` (TS-0010 6.4.2).
     public static func write(kind: TopicKind, originator: ByteString, receiver: ByteString,
                              serialization: Serialization?, into buffer: UnsafeMutableRawBufferPointer) throws(OneM2MError) -> Int {
-        var sink = ByteSink(buffer)
-        try sink.append(prefix)
-        try sink.append(kind.level)
-        try sink.append(UInt8(ascii: "/"))
-        try sink.appendLevel(id: originator)
-        try sink.append(UInt8(ascii: "/"))
-        try sink.appendLevel(id: receiver)
-        if let s = serialization {
-            try sink.append(UInt8(ascii: "/"))
-            try sink.append(s.topicLevel)
-        }
-        return sink.count
+        // A filter without wildcards is this topic: one copy of the writing code.
+        let suffix: TopicFilterSuffix
+        if let s = serialization { suffix = .serialization(s) } else { suffix = .none }
+        return try writeFilter(kind: kind, originator: originator, receiver: receiver, suffix: suffix, into: buffer)
     }
 
     /// Writes a subscription filter `/oneM2M/<kind>/<originator|+>/<receiver|+><suffix>`; a `nil`
