@@ -141,15 +141,18 @@ public enum OneM2MTimestamp {
             while i < n {
                 let c = b[i]
                 guard c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9") else { throw .invalidTimestamp(.fraction) }
-                micros = micros * 10 + Int(c - UInt8(ascii: "0"))
-                i += 1
+                // At most 6 digits (n <= 22): micros < 1,000,000, no overflow.
+                micros = micros &* 10 &+ Int(c &- UInt8(ascii: "0"))
+                i &+= 1
             }
             var k = fractionDigits
-            while k < 6 { micros *= 10; k += 1 }
+            while k < 6 { micros = micros &* 10; k &+= 1 }
         }
+        // Wrapping arithmetic on checked bounds: year 0...9999 gives days -719,468...2,932,896,
+        // the time of day is below 86,400 s, so the result is within +/-2.6e17 (Int64: 9.2e18).
         let days = daysFromCivil(year: year, month: month, day: day)
-        let seconds = days * 86_400 + Int64(hour * 3600 + minute * 60 + second)
-        return seconds * 1_000_000 + Int64(micros)
+        let seconds = days &* 86_400 &+ Int64(hour &* 3600 &+ minute &* 60 &+ second)
+        return seconds &* 1_000_000 &+ Int64(micros)
     }
 }
 
@@ -160,8 +163,9 @@ func digits(_ b: UnsafeRawBufferPointer, _ from: Int, _ count: Int) throws(OneM2
     while i < from + count {
         let c = b[i]
         guard c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9") else { throw .invalidTimestamp(.nonDigit) }
-        v = v * 10 + Int(c - UInt8(ascii: "0"))
-        i += 1
+        // Callers read at most 4 digits: v < 10,000, no overflow.
+        v = v &* 10 &+ Int(c &- UInt8(ascii: "0"))
+        i &+= 1
     }
     return v
 }

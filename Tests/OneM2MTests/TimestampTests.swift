@@ -58,6 +58,9 @@ func parseError(_ text: String) -> OneM2MError? {
         #expect(try parsed("20240229T000000") > 0)
         #expect(try parsed("19000301T000000") == -2_203_891_200_000_000)
         #expect(try parsed("00000101T000000") == OneM2MTimestamp.earliestUnixSeconds * 1_000_000)
+        // The extremes the wrapping arithmetic in parse(bytes:) relies on.
+        #expect(try parsed("99991231T235959,999999") == OneM2MTimestamp.latestUnixSeconds * 1_000_000 + 999_999)
+        #expect(try parsed("00000101T000000.1") == OneM2MTimestamp.earliestUnixSeconds * 1_000_000 + 100_000)
 
         #expect(parseError("19000229T000000") == .invalidTimestamp(.day))
         #expect(parseError("20230229T000000") == .invalidTimestamp(.day))
