@@ -65,16 +65,11 @@ public struct TopicView {
         // TS-0010 6.4.3 / 6.4.4: answer on resp (reg_resp) with the request's levels.
         guard let k = kind.responseKind else { throw .invalidTopic(.unknownKind) }
         var sink = ByteSink(buffer)
-        try sink.append(OneM2MTopic.prefix)
-        try sink.append(k.level)
-        try sink.append(UInt8(ascii: "/"))
+        try sink.appendTopicStart(k)
         try sink.append(originator)
         try sink.append(UInt8(ascii: "/"))
         try sink.append(receiver)
-        if let s = serialization {
-            try sink.append(UInt8(ascii: "/"))
-            try sink.append(s.topicLevel)
-        }
+        if let s = serialization { try sink.appendSerializationLevel(s) }
         return sink.count
     }
 }
@@ -137,12 +132,11 @@ public enum OneM2MTopic {
     /// ID becomes the `+` wildcard. TS-0010 6.4.3/6.4.5: an entity `me` subscribes to
     /// `(.request, nil, me)` and `(.response, me, nil)`; ACME publishes to
     /// `/oneM2M/req/id-in/<me>/json` and `/oneM2M/resp/<me>/id-in/json`.
+    @inline(never)  // one copy: callers that build several filters would otherwise inline it each time
     public static func writeFilter(kind: TopicKind, originator: ByteString?, receiver: ByteString?,
                                    suffix: TopicFilterSuffix, into buffer: UnsafeMutableRawBufferPointer) throws(OneM2MError) -> Int {
         var sink = ByteSink(buffer)
-        try sink.append(prefix)
-        try sink.append(kind.level)
-        try sink.append(UInt8(ascii: "/"))
+        try sink.appendTopicStart(kind)
         if let o = originator { try sink.appendLevel(id: o) } else { try sink.append(UInt8(ascii: "+")) }
         try sink.append(UInt8(ascii: "/"))
         if let r = receiver { try sink.appendLevel(id: r) } else { try sink.append(UInt8(ascii: "+")) }
@@ -152,8 +146,7 @@ public enum OneM2MTopic {
             try sink.append(UInt8(ascii: "/"))
             try sink.append(UInt8(ascii: "#"))
         case .serialization(let s):
-            try sink.append(UInt8(ascii: "/"))
-            try sink.append(s.topicLevel)
+            try sink.appendSerializationLevel(s)
         }
         return sink.count
     }
@@ -244,6 +237,21 @@ struct ByteSink {
 
     mutating func append(_ text: StaticString) throws(OneM2MError) {
         try append(staticBytes(text))
+    }
+
+    /// Appends `/oneM2M/<kind>/`, the start of every topic and filter (one copy for the writers).
+    @inline(never)
+    mutating func appendTopicStart(_ kind: TopicKind) throws(OneM2MError) {
+        try append(OneM2MTopic.prefix)
+        try append(kind.level)
+        try append(UInt8(ascii: "/"))
+    }
+
+    /// Appends `/json`, `/cbor` or `/xml`.
+    @inline(never)
+    mutating func appendSerializationLevel(_ s: Serialization) throws(OneM2MError) {
+        try append(UInt8(ascii: "/"))
+        try append(s.topicLevel)
     }
 
     /// Appends an ID converted to a topic level (see `OneM2MTopic.writeTopicLevel`).
