@@ -185,9 +185,10 @@ public enum RequestExpiration: Equatable, Sendable {
         var value: Int64 = 0
         var n = 0
         for b in text {
-            n += 1
+            n &+= 1  // at most the text's length
             if b < UInt8(ascii: "0") || b > UInt8(ascii: "9") { allDigits = false; break }
-            if n <= 18 { value = value * 10 + Int64(b - UInt8(ascii: "0")) }
+            // At most 18 digits: value < 10^18 < Int64.max, no overflow.
+            if n <= 18 { value = value &* 10 &+ Int64(b &- UInt8(ascii: "0")) }
         }
         if allDigits {
             guard n >= 1 && n <= 18 else { throw .invalidTimestamp(.relative) }

@@ -136,6 +136,9 @@ func parseError(_ text: String) -> OneM2MError? {
         #expect(try rqet("20261121T230105,5") == .absolute(unixMicroseconds: 1_795_302_065_500_000))
         #expect(throws: OneM2MError.invalidTimestamp(.relative)) { try rqet("") }
         #expect(throws: OneM2MError.invalidTimestamp(.relative)) { try rqet("1234567890123456789") }
+        // 18 digits is the longest relative value (the wrapping accumulation relies on it).
+        #expect(try rqet("999999999999999999") == .relative(milliseconds: 999_999_999_999_999_999))
+        #expect(throws: OneM2MError.invalidTimestamp(.relative)) { try rqet("9999999999999999999999") }
         #expect(throws: OneM2MError.invalidTimestamp(.format)) { try rqet("-5") }
 
         let past = RequestExpiration.absolute(unixMicroseconds: 1_577_836_800_000_000)
