@@ -70,16 +70,18 @@ public enum OneM2MTimestamp {
         let length = microseconds == nil ? basicLength : maximumLength
         guard buffer.count >= length else { throw .bufferTooSmall }
         var days = unixSeconds / 86_400
-        var secs = unixSeconds % 86_400
-        if secs < 0 { secs += 86_400; days -= 1 }
+        // The second of the day (-86,399...86,399) in the native word: the divisions below
+        // are then no 64-bit library calls on a 32-bit board.
+        var secs = Int(truncatingIfNeeded: unixSeconds &- days &* 86_400)
+        if secs < 0 { secs &+= 86_400; days &-= 1 }  // days >= -719,528 (range checked above)
         let (y, m, d) = civilFromDays(days)
         writeZeroPadded(y, width: 4, buffer, 0)
         writeZeroPadded(m, width: 2, buffer, 4)
         writeZeroPadded(d, width: 2, buffer, 6)
         buffer[8] = UInt8(ascii: "T")
-        writeZeroPadded(Int(secs / 3600), width: 2, buffer, 9)
-        writeZeroPadded(Int(secs / 60 % 60), width: 2, buffer, 11)
-        writeZeroPadded(Int(secs % 60), width: 2, buffer, 13)
+        writeZeroPadded(secs / 3600, width: 2, buffer, 9)
+        writeZeroPadded(secs / 60 % 60, width: 2, buffer, 11)
+        writeZeroPadded(secs % 60, width: 2, buffer, 13)
         if let us = microseconds {
             buffer[15] = UInt8(ascii: ",")
             writeZeroPadded(us, width: 6, buffer, 16)
