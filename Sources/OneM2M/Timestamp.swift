@@ -106,16 +106,15 @@ public enum OneM2MTimestamp {
         if !text.isJSONEscaped, let raw = text.storedBytes { return try parse(bytes: raw) }
         // Escaped (or a one-character literal): unescape into 24 bytes first.
         var storage: (UInt64, UInt64, UInt64) = (0, 0, 0)
-        let result: Result<Int64, OneM2MError> = withUnsafeMutableBytes(of: &storage) { b in
+        return try withUnsafeMutableBytes(of: &storage) { (b) throws(OneM2MError) -> Int64 in
             var n = 0
             for byte in text {
-                guard n < maximumLength else { return .failure(.invalidTimestamp(.format)) }
+                guard n < maximumLength else { throw .invalidTimestamp(.format) }
                 b[n] = byte
-                n += 1
+                n &+= 1  // n < maximumLength
             }
-            do throws(OneM2MError) { return .success(try parse(bytes: UnsafeRawBufferPointer(rebasing: b[0..<n]))) } catch { return .failure(error) }
+            return try parse(bytes: UnsafeRawBufferPointer(rebasing: b[0..<n]))
         }
-        return try result.get()
     }
 
     static func parse(bytes b: UnsafeRawBufferPointer) throws(OneM2MError) -> Int64 {
