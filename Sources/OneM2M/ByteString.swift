@@ -341,13 +341,16 @@ func decimalDigitCount(_ value: UInt64) -> Int {
 }
 
 /// Writes `value` zero-padded to exactly `width` digits (the caller checked the range and space).
+/// Not inlined: a timestamp writes seven fields with it. Offsets are within the caller's buffer,
+/// so the index arithmetic wraps without checks.
+@inline(never)
 func writeZeroPadded(_ value: Int, width: Int, _ out: UnsafeMutableRawBufferPointer, _ offset: Int) {
     var v = value
-    var k = offset + width - 1
+    var k = offset &+ width &- 1
     while k >= offset {
         out[k] = UInt8(truncatingIfNeeded: v % 10) &+ UInt8(ascii: "0")
         v /= 10
-        k -= 1
+        k &-= 1
     }
 }
 

@@ -177,9 +177,9 @@ func asciiCaseInsensitiveEqual(_ a: UnsafeRawBufferPointer, _ lower: UnsafeRawBu
     var i = 0
     while i < a.count {
         var c = a[i]
-        if c >= UInt8(ascii: "A") && c <= UInt8(ascii: "Z") { c += 32 }
+        if c >= UInt8(ascii: "A") && c <= UInt8(ascii: "Z") { c &+= 32 }  // c <= 90: no overflow
         if c != lower[i] { return false }
-        i += 1
+        i &+= 1  // i < a.count
     }
     return true
 }
@@ -190,7 +190,7 @@ func parsePort(_ p: UnsafeRawBufferPointer) throws(OneM2MError) -> UInt16 {
     var v = 0
     for b in p {
         guard isDigit(b) else { throw .invalidPointOfAccess(.invalidPort) }
-        v = v * 10 + Int(b - UInt8(ascii: "0"))
+        v = v &* 10 &+ Int(b &- UInt8(ascii: "0"))  // at most 5 digits: v < 100,000
     }
     guard v >= 1 && v <= 65535 else { throw .invalidPointOfAccess(.invalidPort) }
     return UInt16(v)

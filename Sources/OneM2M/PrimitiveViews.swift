@@ -165,6 +165,15 @@ func integerParameter<T: FixedWidthInteger>(_ v: JSONValue, _ p: PrimitiveParame
     }
 }
 
+/// A number or numeric string in `0...limit`, any failure reported as `invalidParameter(p)`:
+/// one copy for `op`, `ty`, `rcn` and `rsc` instead of a specialisation per integer type.
+func unsignedParameter(_ v: JSONValue, _ p: PrimitiveParameter, upTo limit: Int64) throws(OneM2MError) -> Int64 {
+    let n: Int64
+    do { n = try v.integerOrNumericString() } catch { throw .invalidParameter(p) }
+    guard n >= 0 && n <= limit else { throw .invalidParameter(p) }
+    return n
+}
+
 /// `rvi` as text: a string, or (leniently) a bare number such as `3`.
 func releaseVersionParameter(_ v: JSONValue) throws(OneM2MError) -> ByteString {
     if let t = v.text { return t }
@@ -225,7 +234,7 @@ public struct RequestPrimitiveView {
         self.primitive = o.object
         // TS-0010 6.5.1 (TS-0004 7.1.1.1): op, to, rqi mandatory; ACME also requires rvi.
         guard let op = present(o, .operation) else { throw .missingParameter(.operation) }
-        guard let operation = Operation(rawValue: try integerParameter(op, .operation, UInt8.self)) else {
+        guard let operation = Operation(rawValue: UInt8(truncatingIfNeeded: try unsignedParameter(op, .operation, upTo: 0xFF))) else {
             throw .invalidParameter(.operation)
         }
         self.operation = operation
@@ -236,7 +245,7 @@ public struct RequestPrimitiveView {
         self.releaseVersionText = try releaseVersionParameter(rvi)
         self.from = try optionalText(o, .from)
         if let ty = present(o, .resourceType) {
-            self.resourceType = ResourceType(rawValue: try integerParameter(ty, .resourceType, UInt16.self))
+            self.resourceType = ResourceType(rawValue: UInt16(truncatingIfNeeded: try unsignedParameter(ty, .resourceType, upTo: 0xFFFF)))
         } else {
             self.resourceType = nil
         }
@@ -257,7 +266,7 @@ public struct RequestPrimitiveView {
             self.requestExpiration = nil
         }
         if let rcn = present(o, .resultContent) {
-            self.resultContent = ResultContent(rawValue: try integerParameter(rcn, .resultContent, UInt8.self))
+            self.resultContent = ResultContent(rawValue: UInt8(truncatingIfNeeded: try unsignedParameter(rcn, .resultContent, upTo: 0xFF)))
         } else {
             self.resultContent = nil
         }
@@ -360,7 +369,7 @@ public struct ResponsePrimitiveView {
         self.primitive = o.object
         // TS-0010 6.5.2: every response carries the Response Status Code.
         guard let rsc = present(o, .responseStatusCode) else { throw .missingParameter(.responseStatusCode) }
-        self.statusCode = ResponseStatusCode(rawValue: try integerParameter(rsc, .responseStatusCode, UInt16.self))
+        self.statusCode = ResponseStatusCode(rawValue: UInt16(truncatingIfNeeded: try unsignedParameter(rsc, .responseStatusCode, upTo: 0xFFFF)))
         self.requestIdentifier = try optionalText(o, .requestIdentifier)
         if let rvi = present(o, .releaseVersion) {
             guard rvi.kind == .string || rvi.kind == .number else { throw .invalidParameter(.releaseVersion) }

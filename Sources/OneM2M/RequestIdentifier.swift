@@ -19,15 +19,16 @@ public enum RequestIdentifier {
         out[8] = UInt8(ascii: "-")
         var digits = 0
         var v = number
-        repeat { digits += 1; v /= 10 } while v > 0
+        // A UInt32 has at most 10 digits: the index arithmetic below stays within 8...18.
+        repeat { digits &+= 1; v /= 10 } while v > 0
         v = number
-        var at = 9 + digits - 1
+        var at = 9 &+ digits &- 1
         repeat {
-            out[at] = 48 + UInt8(truncatingIfNeeded: v % 10)
+            out[at] = 48 &+ UInt8(truncatingIfNeeded: v % 10)
             v /= 10
-            at -= 1
+            at &-= 1
         } while v > 0
-        return 9 + digits
+        return 9 &+ digits
     }
 
     /// The request number in `rqi` if it is one of ours (same salt), else nil.
@@ -43,9 +44,10 @@ public enum RequestIdentifier {
                 if b != UInt8(ascii: "-") { return nil }
             } else {
                 guard b >= 48 && b <= 57, i < maximumLength else { return nil }
-                value = value * 10 + UInt64(b - 48)
+                // At most 10 digits (i < 19): value < 10^10, no overflow in 64 bits.
+                value = value &* 10 &+ UInt64(b &- 48)
             }
-            i += 1
+            i &+= 1  // at most maximumLength + 1: longer identifiers return above
         }
         guard i > 9, value <= UInt64(UInt32.max) else { return nil }
         return UInt32(value)

@@ -70,16 +70,18 @@ public enum OneM2MTimestamp {
         let length = microseconds == nil ? basicLength : maximumLength
         guard buffer.count >= length else { throw .bufferTooSmall }
         var days = unixSeconds / 86_400
-        var secs = unixSeconds % 86_400
-        if secs < 0 { secs += 86_400; days -= 1 }
+        // The second of the day (-86,399...86,399) in the native word: the divisions below
+        // are then no 64-bit library calls on a 32-bit board.
+        var secs = Int(truncatingIfNeeded: unixSeconds &- days &* 86_400)
+        if secs < 0 { secs &+= 86_400; days &-= 1 }  // days >= -719,528 (range checked above)
         let (y, m, d) = civilFromDays(days)
         writeZeroPadded(y, width: 4, buffer, 0)
         writeZeroPadded(m, width: 2, buffer, 4)
         writeZeroPadded(d, width: 2, buffer, 6)
         buffer[8] = UInt8(ascii: "T")
-        writeZeroPadded(Int(secs / 3600), width: 2, buffer, 9)
-        writeZeroPadded(Int(secs / 60 % 60), width: 2, buffer, 11)
-        writeZeroPadded(Int(secs % 60), width: 2, buffer, 13)
+        writeZeroPadded(secs / 3600, width: 2, buffer, 9)
+        writeZeroPadded(secs / 60 % 60, width: 2, buffer, 11)
+        writeZeroPadded(secs % 60, width: 2, buffer, 13)
         if let us = microseconds {
             buffer[15] = UInt8(ascii: ",")
             writeZeroPadded(us, width: 6, buffer, 16)
@@ -104,16 +106,15 @@ public enum OneM2MTimestamp {
         if !text.isJSONEscaped, let raw = text.storedBytes { return try parse(bytes: raw) }
         // Escaped (or a one-character literal): unescape into 24 bytes first.
         var storage: (UInt64, UInt64, UInt64) = (0, 0, 0)
-        let result: Result<Int64, OneM2MError> = withUnsafeMutableBytes(of: &storage) { b in
+        return try withUnsafeMutableBytes(of: &storage) { (b) throws(OneM2MError) -> Int64 in
             var n = 0
             for byte in text {
-                guard n < maximumLength else { return .failure(.invalidTimestamp(.format)) }
+                guard n < maximumLength else { throw .invalidTimestamp(.format) }
                 b[n] = byte
-                n += 1
+                n &+= 1  // n < maximumLength
             }
-            do throws(OneM2MError) { return .success(try parse(bytes: UnsafeRawBufferPointer(rebasing: b[0..<n]))) } catch { return .failure(error) }
+            return try parse(bytes: UnsafeRawBufferPointer(rebasing: b[0..<n]))
         }
-        return try result.get()
     }
 
     static func parse(bytes b: UnsafeRawBufferPointer) throws(OneM2MError) -> Int64 {
@@ -141,15 +142,18 @@ public enum OneM2MTimestamp {
             while i < n {
                 let c = b[i]
                 guard c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9") else { throw .invalidTimestamp(.fraction) }
-                micros = micros * 10 + Int(c - UInt8(ascii: "0"))
-                i += 1
+                // At most 6 digits (n <= 22): micros < 1,000,000, no overflow.
+                micros = micros &* 10 &+ Int(c &- UInt8(ascii: "0"))
+                i &+= 1
             }
             var k = fractionDigits
-            while k < 6 { micros *= 10; k += 1 }
+            while k < 6 { micros = micros &* 10; k &+= 1 }
         }
+        // Wrapping arithmetic on checked bounds: year 0...9999 gives days -719,468...2,932,896,
+        // the time of day is below 86,400 s, so the result is within +/-2.6e17 (Int64: 9.2e18).
         let days = daysFromCivil(year: year, month: month, day: day)
-        let seconds = days * 86_400 + Int64(hour * 3600 + minute * 60 + second)
-        return seconds * 1_000_000 + Int64(micros)
+        let seconds = days &* 86_400 &+ Int64(hour &* 3600 &+ minute &* 60 &+ second)
+        return seconds &* 1_000_000 &+ Int64(micros)
     }
 }
 
@@ -160,8 +164,9 @@ func digits(_ b: UnsafeRawBufferPointer, _ from: Int, _ count: Int) throws(OneM2
     while i < from + count {
         let c = b[i]
         guard c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9") else { throw .invalidTimestamp(.nonDigit) }
-        v = v * 10 + Int(c - UInt8(ascii: "0"))
-        i += 1
+        // Callers read at most 4 digits: v < 10,000, no overflow.
+        v = v &* 10 &+ Int(c &- UInt8(ascii: "0"))
+        i &+= 1
     }
     return v
 }
@@ -181,9 +186,10 @@ public enum RequestExpiration: Equatable, Sendable {
         var value: Int64 = 0
         var n = 0
         for b in text {
-            n += 1
+            n &+= 1  // at most the text's length
             if b < UInt8(ascii: "0") || b > UInt8(ascii: "9") { allDigits = false; break }
-            if n <= 18 { value = value * 10 + Int64(b - UInt8(ascii: "0")) }
+            // At most 18 digits: value < 10^18 < Int64.max, no overflow.
+            if n <= 18 { value = value &* 10 &+ Int64(b &- UInt8(ascii: "0")) }
         }
         if allDigits {
             guard n >= 1 && n <= 18 else { throw .invalidTimestamp(.relative) }

@@ -65,16 +65,11 @@ public struct TopicView {
         // TS-0010 6.4.3 / 6.4.4: answer on resp (reg_resp) with the request's levels.
         guard let k = kind.responseKind else { throw .invalidTopic(.unknownKind) }
         var sink = ByteSink(buffer)
-        try sink.append(OneM2MTopic.prefix)
-        try sink.append(k.level)
-        try sink.append(UInt8(ascii: "/"))
+        try sink.appendTopicStart(k)
         try sink.append(originator)
         try sink.append(UInt8(ascii: "/"))
         try sink.append(receiver)
-        if let s = serialization {
-            try sink.append(UInt8(ascii: "/"))
-            try sink.append(s.topicLevel)
-        }
+        if let s = serialization { try sink.appendSerializationLevel(s) }
         return sink.count
     }
 }
@@ -89,7 +84,7 @@ public enum OneM2MTopic {
     /// case-sensitive (ACME rejects `/JSON`).
     public static func parse(_ topic: UnsafeRawBufferPointer) throws(OneM2MError) -> TopicView {
         let pre = staticBytes(prefix)
-        guard topic.count >= pre.count, bytesEqual(UnsafeRawBufferPointer(rebasing: topic[0..<pre.count]), pre) else {
+        guard topic.count >= pre.count, levelEquals(UnsafeRawBufferPointer(rebasing: topic[0..<pre.count]), prefix) else {
             throw .invalidTopic(.notOneM2M)
         }
         guard isValidUTF8(topic) else { throw .invalidUTF8Input }
@@ -98,7 +93,7 @@ public enum OneM2MTopic {
         var kind: TopicKind? = nil
         var raw: UInt8 = 0
         while let k = TopicKind(rawValue: raw) {  // not `allCases`: that builds an Array
-            if bytesEqual(kindLevel, staticBytes(k.level)) { kind = k }
+            if levelEquals(kindLevel, k.level) { kind = k }
             raw += 1
         }
         guard let kind else { throw .invalidTopic(.unknownKind) }
@@ -111,7 +106,7 @@ public enum OneM2MTopic {
         if let s = levels.next() {
             var rawS: UInt8 = 0
             while let v = Serialization(rawValue: rawS) {
-                if bytesEqual(s, staticBytes(v.topicLevel)) { serialization = v }
+                if levelEquals(s, v.topicLevel) { serialization = v }
                 rawS += 1
             }
             guard serialization != nil else {
@@ -127,30 +122,21 @@ public enum OneM2MTopic {
     /// `writeTopicLevel(id:into:)` rules: one leading `/` dropped, other `/` become `:` (TS-0010 6.4.2).
     public static func write(kind: TopicKind, originator: ByteString, receiver: ByteString,
                              serialization: Serialization?, into buffer: UnsafeMutableRawBufferPointer) throws(OneM2MError) -> Int {
-        var sink = ByteSink(buffer)
-        try sink.append(prefix)
-        try sink.append(kind.level)
-        try sink.append(UInt8(ascii: "/"))
-        try sink.appendLevel(id: originator)
-        try sink.append(UInt8(ascii: "/"))
-        try sink.appendLevel(id: receiver)
-        if let s = serialization {
-            try sink.append(UInt8(ascii: "/"))
-            try sink.append(s.topicLevel)
-        }
-        return sink.count
+        // A filter without wildcards is this topic: one copy of the writing code.
+        let suffix: TopicFilterSuffix
+        if let s = serialization { suffix = .serialization(s) } else { suffix = .none }
+        return try writeFilter(kind: kind, originator: originator, receiver: receiver, suffix: suffix, into: buffer)
     }
 
     /// Writes a subscription filter `/oneM2M/<kind>/<originator|+>/<receiver|+><suffix>`; a `nil`
     /// ID becomes the `+` wildcard. TS-0010 6.4.3/6.4.5: an entity `me` subscribes to
     /// `(.request, nil, me)` and `(.response, me, nil)`; ACME publishes to
     /// `/oneM2M/req/id-in/<me>/json` and `/oneM2M/resp/<me>/id-in/json`.
+    @inline(never)  // one copy: callers that build several filters would otherwise inline it each time
     public static func writeFilter(kind: TopicKind, originator: ByteString?, receiver: ByteString?,
                                    suffix: TopicFilterSuffix, into buffer: UnsafeMutableRawBufferPointer) throws(OneM2MError) -> Int {
         var sink = ByteSink(buffer)
-        try sink.append(prefix)
-        try sink.append(kind.level)
-        try sink.append(UInt8(ascii: "/"))
+        try sink.appendTopicStart(kind)
         if let o = originator { try sink.appendLevel(id: o) } else { try sink.append(UInt8(ascii: "+")) }
         try sink.append(UInt8(ascii: "/"))
         if let r = receiver { try sink.appendLevel(id: r) } else { try sink.append(UInt8(ascii: "+")) }
@@ -160,8 +146,7 @@ public enum OneM2MTopic {
             try sink.append(UInt8(ascii: "/"))
             try sink.append(UInt8(ascii: "#"))
         case .serialization(let s):
-            try sink.append(UInt8(ascii: "/"))
-            try sink.append(s.topicLevel)
+            try sink.appendSerializationLevel(s)
         }
         return sink.count
     }
@@ -201,6 +186,13 @@ public enum OneM2MTopic {
             if b == UInt8(ascii: "/") { throw .invalidTopic(.tooManyLevels) }
         }
     }
+}
+
+/// Compares topic bytes with a static text: one out-of-line copy of the word-wise `bytesEqual`
+/// for the eight comparisons of `OneM2MTopic.parse` (which is not on the JSON path).
+@inline(never)
+func levelEquals(_ level: UnsafeRawBufferPointer, _ text: StaticString) -> Bool {
+    bytesEqual(level, staticBytes(text))
 }
 
 /// Splits topic bytes at `/` from an offset.
@@ -245,6 +237,21 @@ struct ByteSink {
 
     mutating func append(_ text: StaticString) throws(OneM2MError) {
         try append(staticBytes(text))
+    }
+
+    /// Appends `/oneM2M/<kind>/`, the start of every topic and filter (one copy for the writers).
+    @inline(never)
+    mutating func appendTopicStart(_ kind: TopicKind) throws(OneM2MError) {
+        try append(OneM2MTopic.prefix)
+        try append(kind.level)
+        try append(UInt8(ascii: "/"))
+    }
+
+    /// Appends `/json`, `/cbor` or `/xml`.
+    @inline(never)
+    mutating func appendSerializationLevel(_ s: Serialization) throws(OneM2MError) {
+        try append(UInt8(ascii: "/"))
+        try append(s.topicLevel)
     }
 
     /// Appends an ID converted to a topic level (see `OneM2MTopic.writeTopicLevel`).

@@ -22,7 +22,8 @@ import Testing
             #expect(rqi.withUnsafeBytes { RequestIdentifier.number(in: ByteString($0), salt: 0xABCD_0123) } == n)
             #expect(rqi.withUnsafeBytes { RequestIdentifier.number(in: ByteString($0), salt: 0xABCD_0124) } == nil)
         }
-        for foreign in ["", "abcd0123", "abcd0123-", "abcd0123-x1", "abcd0123_5", "abcd0123-99999999999", "e4IcqfLSSE"] {
+        for foreign in ["", "abcd0123", "abcd0123-", "abcd0123-x1", "abcd0123_5", "abcd0123-99999999999", "e4IcqfLSSE",
+                        "abcd0123-4294967296", "abcd0123-9999999999"] {
             let b = Array(foreign.utf8)
             #expect(b.withUnsafeBytes { RequestIdentifier.number(in: ByteString($0), salt: 0xABCD_0123) } == nil, "\(foreign)")
         }

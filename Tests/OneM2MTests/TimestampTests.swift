@@ -58,6 +58,9 @@ func parseError(_ text: String) -> OneM2MError? {
         #expect(try parsed("20240229T000000") > 0)
         #expect(try parsed("19000301T000000") == -2_203_891_200_000_000)
         #expect(try parsed("00000101T000000") == OneM2MTimestamp.earliestUnixSeconds * 1_000_000)
+        // The extremes the wrapping arithmetic in parse(bytes:) relies on.
+        #expect(try parsed("99991231T235959,999999") == OneM2MTimestamp.latestUnixSeconds * 1_000_000 + 999_999)
+        #expect(try parsed("00000101T000000.1") == OneM2MTimestamp.earliestUnixSeconds * 1_000_000 + 100_000)
 
         #expect(parseError("19000229T000000") == .invalidTimestamp(.day))
         #expect(parseError("20230229T000000") == .invalidTimestamp(.day))
@@ -133,6 +136,9 @@ func parseError(_ text: String) -> OneM2MError? {
         #expect(try rqet("20261121T230105,5") == .absolute(unixMicroseconds: 1_795_302_065_500_000))
         #expect(throws: OneM2MError.invalidTimestamp(.relative)) { try rqet("") }
         #expect(throws: OneM2MError.invalidTimestamp(.relative)) { try rqet("1234567890123456789") }
+        // 18 digits is the longest relative value (the wrapping accumulation relies on it).
+        #expect(try rqet("999999999999999999") == .relative(milliseconds: 999_999_999_999_999_999))
+        #expect(throws: OneM2MError.invalidTimestamp(.relative)) { try rqet("9999999999999999999999") }
         #expect(throws: OneM2MError.invalidTimestamp(.format)) { try rqet("-5") }
 
         let past = RequestExpiration.absolute(unixMicroseconds: 1_577_836_800_000_000)
