@@ -139,7 +139,7 @@ public struct JSONValue {
             let nameEnd = stringEnd(p, i, &escaped)
             let matched: Bool
             if plain && !escaped {
-                matched = nameEnd - i - 2 == want.count && sameBytes(p, i + 1, want)
+                matched = bytesEqual(UnsafeRawBufferPointer(rebasing: p[(i + 1)..<(nameEnd - 1)]), want)
             } else {
                 matched = ByteString(jsonStringContents: UnsafeRawBufferPointer(rebasing: p[(i + 1)..<(nameEnd - 1)])) == name
             }
@@ -465,24 +465,17 @@ func specialBytes(_ x: UInt) -> UInt {
 
 /// End (exclusive) of the string starting with the quote at `i`; bounded by the buffer.
 func skipString(_ p: UnsafeRawBufferPointer, _ i: Int) -> Int {
-    let n = p.count
-    var j = i + 1
-    while true {
-        j = plainEnd(p, j, n)
-        guard j < n else { return n }
-        let c = p[j]
-        if c == UInt8(ascii: "\"") { return j + 1 }
-        j += c == UInt8(ascii: "\\") ? 2 : 1
-    }
+    var escaped = false
+    return stringEnd(p, i, &escaped)
 }
 
 #if hasFeature(Embedded)
-/// `skipString`, noting whether the string has escapes. Embedded builds keep one copy (size).
+/// The end of the string at `i`, noting whether it has escapes. Embedded builds keep one copy (size).
 func stringEnd(_ p: UnsafeRawBufferPointer, _ i: Int, _ escaped: inout Bool) -> Int {
     scanString(p, i, &escaped)
 }
 #else
-/// `skipString`, noting whether the string has escapes. Hosts inline it where it is used (speed).
+/// The end of the string at `i`, noting whether it has escapes. Hosts inline it where it is used (speed).
 @inline(__always)
 func stringEnd(_ p: UnsafeRawBufferPointer, _ i: Int, _ escaped: inout Bool) -> Int {
     scanString(p, i, &escaped)
@@ -500,17 +493,6 @@ func scanString(_ p: UnsafeRawBufferPointer, _ i: Int, _ escaped: inout Bool) ->
         if c == UInt8(ascii: "\"") { return j + 1 }
         if c == UInt8(ascii: "\\") { escaped = true; j += 2 } else { j += 1 }
     }
-}
-
-/// True when `p[i...]` starts with the bytes of `want` (the caller checked the length).
-@inline(__always)
-func sameBytes(_ p: UnsafeRawBufferPointer, _ i: Int, _ want: UnsafeRawBufferPointer) -> Bool {
-    var k = 0
-    while k < want.count {
-        if p[i + k] != want[k] { return false }
-        k += 1
-    }
-    return true
 }
 
 /// End (exclusive) of the value starting at `i` in a validated document; bounded by the buffer.

@@ -139,8 +139,7 @@ public struct JSONWriter {
 
     /// `key` for one of the SDK's own names (plain ASCII): no scan.
     mutating func key(name: StaticString) throws(OneM2MError) {
-        let k = staticBytes(name)
-        try key(measured: MeasuredText(text: .empty, plain: k, length: k.count))
+        try key(measured: MeasuredText(name: name))
     }
 
     mutating func key(measured name: MeasuredText) throws(OneM2MError) {
@@ -307,8 +306,7 @@ public struct JSONWriter {
     /// `beginMember` for one of the SDK's own names (plain ASCII, nothing to escape): no scan.
     @inline(__always)
     mutating func beginMember(name: StaticString, valueLength: Int) throws(OneM2MError) -> Int {
-        let k = staticBytes(name)
-        return try beginMember(measured: MeasuredText(text: .empty, plain: k, length: k.count), valueLength: valueLength)
+        try beginMember(measured: MeasuredText(name: name), valueLength: valueLength)
     }
 
     mutating func beginMember(measured k: MeasuredText, valueLength: Int) throws(OneM2MError) -> Int {
@@ -453,6 +451,19 @@ public struct JSONWriter {
         let text: ByteString
         let plain: UnsafeRawBufferPointer?
         let length: Int
+
+        init(text: ByteString, plain: UnsafeRawBufferPointer?, length: Int) {
+            self.text = text
+            self.plain = plain
+            self.length = length
+        }
+
+        /// One of the SDK's own names (plain ASCII): nothing to scan or escape.
+        @inline(__always)
+        init(name: StaticString) {
+            let k = staticBytes(name)
+            self.init(text: .empty, plain: k, length: k.count)
+        }
     }
 
     mutating func measure(_ text: ByteString) throws(OneM2MError) -> MeasuredText {

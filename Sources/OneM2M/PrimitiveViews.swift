@@ -324,8 +324,7 @@ public struct ResponsePrimitiveView {
     /// `rvi` as sent, if present (a string, or leniently a bare number such as `3`).
     public var releaseVersionText: ByteString? {
         guard releaseVersionAt >= 0 else { return nil }
-        let v = JSONValue(document: document.bytes, at: releaseVersionAt)
-        return v.text ?? ByteString(v.rawBytes)
+        return try? releaseVersionParameter(JSONValue(document: document.bytes, at: releaseVersionAt))
     }
     /// `fr`, if present.
     public var from: ByteString? { text(at: fromAt) }
