@@ -133,13 +133,34 @@ public struct JSONValue {
         var plain = false
         if case .raw(let b) = name.storage { want = b; plain = true }
         let p = document, n = p.count
+        // A plain name of at most 7 bytes, with its closing quote, as one little-endian word:
+        // a member name is then checked with one load, and scanned only when it differs.
+        let (key, keyMask) = plain ? quickKey(want) : (0, 0)
         var i = spaces(p, start + 1)
         while i < n && p[i] == UInt8(ascii: "\"") {
             var escaped = false
-            let nameEnd = stringEnd(p, i, &escaped)
+            var nameEnd = -1
+            #if _endian(little)
+            if i + 9 <= n {
+                // The name's first 8 bytes: the whole of a short name, compared and measured at once.
+                let word = p.loadUnaligned(fromByteOffset: i + 1, as: UInt64.self)
+                if keyMask != 0 && word & keyMask == key {
+                    return JSONValue(document: p, at: spaces(p, spaces(p, i + want.count + 2) + 1))
+                }
+                let flags = specialBytes(UInt(truncatingIfNeeded: word))
+                if flags != 0 {
+                    let k = i + 1 + flags.trailingZeroBitCount / 8
+                    if p[k] == UInt8(ascii: "\"") { nameEnd = k + 1 }
+                }
+            }
+            #endif
+            if nameEnd < 0 { nameEnd = stringEnd(p, i, &escaped) }
             let matched: Bool
-            if plain && !escaped {
-                matched = bytesEqual(UnsafeRawBufferPointer(rebasing: p[(i + 1)..<(nameEnd - 1)]), want)
+            if !escaped {
+                // Without escapes a name matches on its bytes; the quick check above already
+                // compared them when it applies.
+                matched = plain && (keyMask == 0 || i + 9 > n)
+                    && bytesEqual(UnsafeRawBufferPointer(rebasing: p[(i + 1)..<(nameEnd - 1)]), want)
             } else {
                 matched = ByteString(jsonStringContents: UnsafeRawBufferPointer(rebasing: p[(i + 1)..<(nameEnd - 1)])) == name
             }
@@ -531,6 +552,37 @@ func skipValue(_ p: UnsafeRawBufferPointer, _ i: Int) -> Int {
         }
         return j
     }
+}
+
+/// `name` (at most 7 bytes) followed by a closing quote, as the little-endian word a member
+/// name with exactly those bytes starts with, and the mask of the bytes that count; (0, 0) for
+/// a longer name, a name with a backslash, or on a big-endian machine.
+func quickKey(_ name: UnsafeRawBufferPointer) -> (UInt64, UInt64) {
+    #if _endian(little)
+    let count = name.count
+    guard count < 8, let base = name.baseAddress else { return (0, 0) }
+    // The name's bytes by two overlapping loads (no loop), then the quote after them.
+    var key: UInt64
+    if count >= 4 {
+        key = UInt64(base.loadUnaligned(as: UInt32.self))
+            | UInt64(base.loadUnaligned(fromByteOffset: count - 4, as: UInt32.self)) << UInt64(8 * (count - 4))
+    } else if count >= 2 {
+        key = UInt64(base.loadUnaligned(as: UInt16.self))
+            | UInt64(base.loadUnaligned(fromByteOffset: count - 2, as: UInt16.self)) << UInt64(8 * (count - 2))
+    } else {
+        key = count == 1 ? UInt64(base.load(as: UInt8.self)) : 0
+    }
+    key |= UInt64(UInt8(ascii: "\"")) << UInt64(8 * count)
+    let mask: UInt64 = count == 7 ? ~0 : (1 << UInt64(8 * count + 8)) - 1
+    // A backslash in the name would match the start of an escape (`\"` is not a closing
+    // quote): such names take the scanning path. (Exact: the lowest flagged byte is real.)
+    let ones: UInt64 = 0x0101_0101_0101_0101
+    let x = key ^ (ones &* 0x5C)
+    if (x &- ones) & ~x & (ones &* 0x80) & mask != 0 { return (0, 0) }
+    return (key, mask)
+    #else
+    return (0, 0)
+    #endif
 }
 
 // MARK: - Validation

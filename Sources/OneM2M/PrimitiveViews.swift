@@ -7,8 +7,8 @@
 /// counts, as with `member(named:)`.
 struct PrimitiveSlots {
     static let requestWrapperSlot = 11, responseWrapperSlot = 12
-    /// Per slot: the value's start + 1 (0: absent).
-    var starts: (Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int) = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+    /// Per slot: the value's start + 1 (0: absent). 32 bits: an MQTT payload is below 256 MiB.
+    var starts = InlineArray<13, UInt32>(repeating: 0)
     /// Added to every offset: where the validated bytes start in the document.
     var base = 0
 
@@ -25,15 +25,11 @@ struct PrimitiveSlots {
     /// Notes the member whose name starts (with its quote) at `key` and whose value starts at
     /// `value`, if its name is one we look for.
     mutating func record(_ p: UnsafeRawBufferPointer, key: Int, keyEnd: Int, value: Int) {
-        guard let slot = slot(forKeyAt: key, end: keyEnd, in: p), start(slot) == 0 else { return }
-        withUnsafeMutableBytes(of: &starts) {
-            $0.storeBytes(of: value + 1, toByteOffset: slot * MemoryLayout<Int>.stride, as: Int.self)
-        }
+        guard let slot = slot(forKeyAt: key, end: keyEnd, in: p), starts[slot] == 0 else { return }
+        starts[slot] = UInt32(truncatingIfNeeded: value &+ 1)
     }
 
-    func start(_ slot: Int) -> Int {
-        withUnsafeBytes(of: starts) { $0.load(fromByteOffset: slot * MemoryLayout<Int>.stride, as: Int.self) }
-    }
+    func start(_ slot: Int) -> Int { Int(starts[slot]) }
 
     /// The value in `slot` of `document`, or nil.
     func value(_ slot: Int, in document: UnsafeRawBufferPointer) -> JSONValue? {

@@ -402,6 +402,39 @@ func walk(_ v: JSONValue) -> Int {
         }
     }
 
+    /// `member(named:)` checks short names with one word load and measures them from it: every
+    /// name length (0 to 10 bytes, so both sides of 7 and 8), escapes and non-ASCII in names,
+    /// prefixes of other names, and names that end near the buffer's end (too close for a
+    /// word load) agree with a lookup by iterating the members and comparing decoded names.
+    @Test func memberLookupAgreesWithIteration() throws {
+        var rng = SeededRandom(seed: 0x4E4D)
+        let pieces = ["a", "b", "r", "i", ":", "-", "\\u0061", "\\\\", "\\\"", "é"]
+        func randomName() -> String {
+            (0..<Int.random(in: 0...10, using: &rng)).map { _ in pieces[Int.random(in: 0..<pieces.count, using: &rng)] }.joined()
+        }
+        let values = ["1", "-2.5e3", "\"v\"", "\"a\\\"b\"", "{\"a\": [1]}", "[]", "null", "true"]
+        for _ in 0..<1500 {
+            let names = (0..<Int.random(in: 0...6, using: &rng)).map { _ in randomName() }
+            let sep = Bool.random(using: &rng) ? ", " : ","
+            let colon = Bool.random(using: &rng) ? ": " : ":"
+            let body = names.map { "\"\($0)\"\(colon)\(values[Int.random(in: 0..<values.count, using: &rng)])" }.joined(separator: sep)
+            let text = "{" + body + "}"
+            try withBytes(text) { raw in
+                let root = try JSONDocument(validating: raw).root
+                var decoded: [(String, Int)] = []
+                for m in root.members { decoded.append((m.name.string, m.value.start)) }
+                // Ask for every member's decoded name, and for a few names that may be absent.
+                let asks = decoded.map { $0.0 } + (0..<3).map { _ in randomName().replacingOccurrences(of: "\\", with: "") }
+                for want in asks {
+                    let expected = decoded.first { $0.0 == want }?.1
+                    let bytes = Array(want.utf8)
+                    let got = bytes.withUnsafeBytes { root.member(named: ByteString($0))?.start }
+                    #expect(got == expected, "\(text): \(want)")
+                }
+            }
+        }
+    }
+
     @Test func valueEndsAreFoundWhenAskedFor() throws {
         let text = #"{"a": {"b": [1, {"c": "x\"y"}], "d": "e"}, "f": [[]], "g": "h"}"#
         try withBytes(text) { raw in
