@@ -133,14 +133,19 @@ public struct JSONValue {
         var plain = false
         if case .raw(let b) = name.storage { want = b; plain = true }
         let p = document, n = p.count
+        #if hasFeature(Embedded)
+        // Embedded builds scan every name (size; the quick check costs 0.6 KB of armv7 code).
+        let (key, keyMask): (UInt64, UInt64) = (0, 0)
+        #else
         // A plain name of at most 7 bytes, with its closing quote, as one little-endian word:
         // a member name is then checked with one load, and scanned only when it differs.
         let (key, keyMask) = plain ? quickKey(want) : (0, 0)
+        #endif
         var i = spaces(p, start + 1)
         while i < n && p[i] == UInt8(ascii: "\"") {
             var escaped = false
             var nameEnd = -1
-            #if _endian(little)
+            #if _endian(little) && !hasFeature(Embedded)
             if i + 9 <= n {
                 // The name's first 8 bytes: the whole of a short name, compared and measured at once.
                 let word = p.loadUnaligned(fromByteOffset: i + 1, as: UInt64.self)
@@ -554,6 +559,7 @@ func skipValue(_ p: UnsafeRawBufferPointer, _ i: Int) -> Int {
     }
 }
 
+#if !hasFeature(Embedded)
 /// `name` (at most 7 bytes) followed by a closing quote, as the little-endian word a member
 /// name with exactly those bytes starts with, and the mask of the bytes that count; (0, 0) for
 /// a longer name, a name with a backslash, or on a big-endian machine.
@@ -584,126 +590,199 @@ func quickKey(_ name: UnsafeRawBufferPointer) -> (UInt64, UInt64) {
     return (0, 0)
     #endif
 }
+#endif
 
 // MARK: - Validation
 
 /// Validates a whole document; returns the offset of the top-level value.
+///
+/// One loop without recursion: a value starts at the top, and the inner loop steps past what
+/// follows a value (whitespace, commas, closing brackets) until the next value starts. Member
+/// names are read where a member must start, so the state is where the code is, not flags.
 func validateJSON(_ p: UnsafeRawBufferPointer, maxDepth: Int, slots: inout PrimitiveSlots) throws(OneM2MError) -> Int {
     let n = p.count
-    var i = spaces(p, 0)
+    guard let b = p.baseAddress else { throw .malformedJSON(.unexpectedEnd, offset: 0) }
+    var i = blanks(b, 0, n)
     guard i < n else { throw .malformedJSON(.unexpectedEnd, offset: i) }
     let rootStart = i
     var depth = 0
+    // Bit d - 1 is set while the container at depth d is an object.
     var objectBits: UInt64 = 0
-    var expectValue = true
-    // Where the member name being read starts (-1: the string being read is a value). Names
-    // and values go through the same string branch, so the string scan is written once.
-    var name = -1
 
     while true {
-        if expectValue {
+        // A value starts at `i` (< n).
+        var c = b.load(fromByteOffset: i, as: UInt8.self)
+        if c == UInt8(ascii: "\"") {
+            i = try stringEnd(validating: p, b, n, i)
+        } else if c == UInt8(ascii: "{") || c == UInt8(ascii: "[") {
+            guard depth < maxDepth else { throw .malformedJSON(.depthLimitExceeded, offset: i) }
+            depth += 1
+            let isObject = c == UInt8(ascii: "{")
+            let bit: UInt64 = 1 << UInt64(depth - 1)
+            objectBits = isObject ? objectBits | bit : objectBits & ~bit
+            i = blanks(b, i + 1, n)
             guard i < n else { throw .malformedJSON(.unexpectedEnd, offset: i) }
-            let c = p[i]
-            switch c {
-            case UInt8(ascii: "\""):
-                i = try validateString(p, i)
-                if name >= 0 {
-                    let keyEnd = i
-                    i = spaces(p, i)
-                    guard i < n else { throw .malformedJSON(.unexpectedEnd, offset: i) }
-                    guard p[i] == UInt8(ascii: ":") else { throw .malformedJSON(.invalidMemberName, offset: i) }
-                    i = spaces(p, i + 1)
-                    if depth == 1 { slots.record(p, key: name, keyEnd: keyEnd, value: i) }
-                    name = -1
-                    continue  // the member's value comes next
-                }
-            case UInt8(ascii: "{"), UInt8(ascii: "["):
-                guard depth < maxDepth else { throw .malformedJSON(.depthLimitExceeded, offset: i) }
-                depth += 1
-                let bit: UInt64 = 1 << UInt64(depth - 1)
-                let isObject = c == UInt8(ascii: "{")
-                if isObject { objectBits |= bit } else { objectBits &= ~bit }
-                i = spaces(p, i + 1)
-                guard i < n else { throw .malformedJSON(.unexpectedEnd, offset: i) }
-                if p[i] == (isObject ? UInt8(ascii: "}") : UInt8(ascii: "]")) {
-                    i += 1
-                    depth -= 1
-                    expectValue = false
-                } else if isObject {
-                    guard p[i] == UInt8(ascii: "\"") else { throw .malformedJSON(.invalidMemberName, offset: i) }
-                    name = i
-                }
+            c = b.load(fromByteOffset: i, as: UInt8.self)
+            if c != (isObject ? UInt8(ascii: "}") : UInt8(ascii: "]")) {
+                if isObject { i = try memberValue(p, b, n, i, depth, &slots) }
                 continue
-            case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
-                i = try validateNumber(p, i)
-            case UInt8(ascii: "t"):
-                i = try validateLiteral(p, i, "true")
-            case UInt8(ascii: "f"):
-                i = try validateLiteral(p, i, "false")
-            case UInt8(ascii: "n"):
-                i = try validateLiteral(p, i, "null")
-            default:
-                throw .malformedJSON(.unexpectedCharacter, offset: i)
             }
-            expectValue = false
+            i += 1
+            depth -= 1
+        } else if c == UInt8(ascii: "-") || isDigit(c) {
+            i = try validateNumber(p, i)
+        } else if c == UInt8(ascii: "t") {
+            i = try validateLiteral(p, i, "true")
+        } else if c == UInt8(ascii: "f") {
+            i = try validateLiteral(p, i, "false")
+        } else if c == UInt8(ascii: "n") {
+            i = try validateLiteral(p, i, "null")
         } else {
-            i = spaces(p, i)
+            throw .malformedJSON(.unexpectedCharacter, offset: i)
+        }
+
+        // After a value: close containers until a comma leads to the next value.
+        while true {
+            i = blanks(b, i, n)
             if depth == 0 {
                 guard i == n else { throw .malformedJSON(.trailingData, offset: i) }
                 return rootStart
             }
             guard i < n else { throw .malformedJSON(.unexpectedEnd, offset: i) }
-            let c = p[i]
-            let inObject = (objectBits >> UInt64(depth - 1)) & 1 == 1
+            c = b.load(fromByteOffset: i, as: UInt8.self)
+            let inObject = objectBits & (1 << UInt64(depth - 1)) != 0
             if c == UInt8(ascii: ",") {
-                i = spaces(p, i + 1)
+                i = blanks(b, i + 1, n)
                 guard i < n else { throw .malformedJSON(.unexpectedEnd, offset: i) }
-                let close = inObject ? UInt8(ascii: "}") : UInt8(ascii: "]")
-                if p[i] == close { throw .malformedJSON(.trailingComma, offset: i) }
+                c = b.load(fromByteOffset: i, as: UInt8.self)
                 if inObject {
-                    guard p[i] == UInt8(ascii: "\"") else { throw .malformedJSON(.invalidMemberName, offset: i) }
-                    name = i
+                    if c == UInt8(ascii: "}") { throw .malformedJSON(.trailingComma, offset: i) }
+                    i = try memberValue(p, b, n, i, depth, &slots)
+                } else if c == UInt8(ascii: "]") {
+                    throw .malformedJSON(.trailingComma, offset: i)
                 }
-                expectValue = true
-            } else if c == (inObject ? UInt8(ascii: "}") : UInt8(ascii: "]")) {
-                i += 1
-                depth -= 1
-            } else {
+                break
+            }
+            guard c == (inObject ? UInt8(ascii: "}") : UInt8(ascii: "]")) else {
                 throw .malformedJSON(.unexpectedCharacter, offset: i)
             }
+            i += 1
+            depth -= 1
         }
     }
 }
 
-/// Validates the string starting with the quote at `i`; returns the offset after the closing quote.
+#if hasFeature(Embedded)
+/// Reads the member name at `i` and its colon; returns where the member's value starts (< n).
+/// Notes top-level names in `slots`. Embedded builds keep one copy (size).
+func memberValue(_ p: UnsafeRawBufferPointer, _ b: UnsafeRawPointer, _ n: Int, _ i: Int, _ depth: Int,
+                 _ slots: inout PrimitiveSlots) throws(OneM2MError) -> Int {
+    try readMember(p, b, n, i, depth, &slots)
+}
+#else
+/// Reads the member name at `i` and its colon; returns where the member's value starts (< n).
+/// Notes top-level names in `slots`. Hosts inline it at both places (speed).
 @inline(__always)
-func validateString(_ p: UnsafeRawBufferPointer, _ i: Int) throws(OneM2MError) -> Int {
-    let n = p.count
+func memberValue(_ p: UnsafeRawBufferPointer, _ b: UnsafeRawPointer, _ n: Int, _ i: Int, _ depth: Int,
+                 _ slots: inout PrimitiveSlots) throws(OneM2MError) -> Int {
+    try readMember(p, b, n, i, depth, &slots)
+}
+#endif
+
+@inline(__always)
+func readMember(_ p: UnsafeRawBufferPointer, _ b: UnsafeRawPointer, _ n: Int, _ i: Int, _ depth: Int,
+                _ slots: inout PrimitiveSlots) throws(OneM2MError) -> Int {
+    guard b.load(fromByteOffset: i, as: UInt8.self) == UInt8(ascii: "\"") else {
+        throw .malformedJSON(.invalidMemberName, offset: i)
+    }
+    let keyEnd = try stringEnd(validating: p, b, n, i)
+    var j = blanks(b, keyEnd, n)
+    guard j < n else { throw .malformedJSON(.unexpectedEnd, offset: j) }
+    guard b.load(fromByteOffset: j, as: UInt8.self) == UInt8(ascii: ":") else {
+        throw .malformedJSON(.invalidMemberName, offset: j)
+    }
+    j = blanks(b, j + 1, n)
+    guard j < n else { throw .malformedJSON(.unexpectedEnd, offset: j) }
+    if depth == 1 { slots.record(p, key: i, keyEnd: keyEnd, value: j) }
+    return j
+}
+
+/// `skipWhitespace` for the validator, over the base address (no per-byte nil checks).
+@inline(__always)
+func blanks(_ b: UnsafeRawPointer, _ i: Int, _ n: Int) -> Int {
+    var j = i
+    while j < n {
+        let c = b.load(fromByteOffset: j, as: UInt8.self)
+        // One comparison for the usual byte that is not whitespace (all four are <= 0x20).
+        guard c <= 0x20 && isJSONWhitespace(c) else { break }
+        j += 1
+    }
+    return j
+}
+
+#if hasFeature(Embedded)
+/// Validates the string starting with the quote at `i`; returns the offset after the closing
+/// quote. Embedded builds keep one copy (size).
+func stringEnd(validating p: UnsafeRawBufferPointer, _ b: UnsafeRawPointer, _ n: Int, _ i: Int) throws(OneM2MError) -> Int {
+    try validateString(p, b, n, i)
+}
+#else
+/// Validates the string starting with the quote at `i`; returns the offset after the closing
+/// quote. Hosts inline it for names and values (speed).
+@inline(__always)
+func stringEnd(validating p: UnsafeRawBufferPointer, _ b: UnsafeRawPointer, _ n: Int, _ i: Int) throws(OneM2MError) -> Int {
+    try validateString(p, b, n, i)
+}
+#endif
+
+/// Validates the string starting with the quote at `i`; returns the offset after the closing
+/// quote. Plain text is skipped a word at a time; escapes, control characters and non-ASCII
+/// bytes go to `validateSpecial` (out of line: the inlined part stays small).
+@inline(__always)
+func validateString(_ p: UnsafeRawBufferPointer, _ b: UnsafeRawPointer, _ n: Int, _ i: Int) throws(OneM2MError) -> Int {
     var j = i + 1
     while true {
-        j = scanPlain(p, j, n)
+        #if _endian(little)
+        while j + MemoryLayout<UInt>.size <= n {
+            let flags = specialBytes(b.loadUnaligned(fromByteOffset: j, as: UInt.self))
+            // The lowest flagged byte is a real one (borrows only run upwards).
+            if flags != 0 { j += flags.trailingZeroBitCount / 8; break }
+            j += MemoryLayout<UInt>.size
+        }
+        #endif
+        while j < n {
+            let c = b.load(fromByteOffset: j, as: UInt8.self)
+            if c == UInt8(ascii: "\"") || c == UInt8(ascii: "\\") || c < 0x20 || c >= 0x80 { break }
+            j += 1
+        }
         guard j < n else { throw .malformedJSON(.unterminatedString, offset: j) }
-        let b = p[j]
-        if b == UInt8(ascii: "\"") { return j + 1 }
-        if b == UInt8(ascii: "\\") {
-            guard j + 1 < n else { throw .malformedJSON(.unterminatedString, offset: n) }
-            switch p[j + 1] {
-            case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"),
-                 UInt8(ascii: "f"), UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
-                j += 2
-            case UInt8(ascii: "u"):
-                j = try validateUnicodeEscape(p, j)
-            default:
-                throw .malformedJSON(.invalidEscape, offset: j)
-            }
-            continue
+        if b.load(fromByteOffset: j, as: UInt8.self) == UInt8(ascii: "\"") { return j + 1 }
+        j = try validateSpecial(p, j)
+    }
+}
+
+/// Validates the escape, control character or non-ASCII sequence at `j` inside a string;
+/// returns the offset after it.
+func validateSpecial(_ p: UnsafeRawBufferPointer, _ j: Int) throws(OneM2MError) -> Int {
+    let n = p.count
+    let b = p[j]
+    if b == UInt8(ascii: "\\") {
+        guard j + 1 < n else { throw .malformedJSON(.unterminatedString, offset: n) }
+        switch p[j + 1] {
+        case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"),
+             UInt8(ascii: "f"), UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
+            return j + 2
+        case UInt8(ascii: "u"):
+            return try validateUnicodeEscape(p, j)
+        default:
+            throw .malformedJSON(.invalidEscape, offset: j)
         }
-        if b < 0x20 { throw .malformedJSON(.controlCharacterInString, offset: j) }
-        switch checkUTF8(p, j, n) {
-        case .valid(let len): j += len
-        case .truncated: throw .malformedJSON(.unterminatedString, offset: n)
-        case .invalid: throw .malformedJSON(.invalidUTF8, offset: j)
-        }
+    }
+    if b < 0x20 { throw .malformedJSON(.controlCharacterInString, offset: j) }
+    switch checkUTF8(p, j, n) {
+    case .valid(let len): return j + len
+    case .truncated: throw .malformedJSON(.unterminatedString, offset: n)
+    case .invalid: throw .malformedJSON(.invalidUTF8, offset: j)
     }
 }
 

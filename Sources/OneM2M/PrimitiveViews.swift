@@ -43,63 +43,56 @@ struct PrimitiveSlots {
     func slot(forKeyAt k: Int, end: Int, in p: UnsafeRawBufferPointer) -> Int? {
         let length = end - k - 2
         #if _endian(little)
-        if length >= 2 && length <= 8 && k + 9 <= p.count, let base = p.baseAddress {
-            // The name in one load, big-endian so that it reads like the constants below.
-            let word = UInt64(bigEndian: base.loadUnaligned(fromByteOffset: k + 1, as: UInt64.self)) >> UInt64(64 - 8 * length)
+        if length <= 7 && k + 9 <= p.count {
+            // The name and its closing quote in one load.
+            let word = p.loadUnaligned(fromByteOffset: k + 1, as: UInt64.self) & (~0 >> UInt64(56 - 8 * length))
             let ones: UInt64 = 0x0101_0101_0101_0101
-            let x = word ^ (ones &* 0x5C)  // a backslash becomes 0 (the shifted-in bytes do not)
-            if (x &- ones) & ~x & (ones &* 0x80) == 0 { return Self.slot(packed: word, count: length) }
+            let x = word ^ (ones &* 0x5C)  // a backslash becomes 0 (the masked-off bytes do not)
+            if (x &- ones) & ~x & (ones &* 0x80) == 0 { return Self.slot(word: word) }
         }
         #endif
-        return slot(forKeyAt: k, in: p)
+        // Escaped, longer, or too near the buffer's end for the load: compared decoded.
+        return Self.slot(decodedNameAt: k, end: end, in: p)
     }
 
-    /// `slot(forKeyAt:end:in:)` a byte at a time.
-    func slot(forKeyAt k: Int, in p: UnsafeRawBufferPointer) -> Int? {
-        // The name's bytes, big-endian in one integer (every name we look for has 2 to 8).
-        var packed: UInt64 = 0
-        var count = 0
-        var j = k + 1
-        while p[j] != UInt8(ascii: "\"") {
-            if p[j] == UInt8(ascii: "\\") { return Self.slot(escapedNameAt: k, in: p) }
-            count += 1
-            if count > 8 { return nil }
-            packed = packed << 8 | UInt64(p[j])
-            j += 1
-        }
-        return Self.slot(packed: packed, count: count)
-    }
-
-    /// `slot(forKeyAt:in:)` for a name with escapes (rare): unescaped first.
-    static func slot(escapedNameAt k: Int, in p: UnsafeRawBufferPointer) -> Int? {
+    /// `slot(forKeyAt:end:in:)` on the unescaped name (rare: escapes, or the end of the buffer).
+    static func slot(decodedNameAt k: Int, end: Int, in p: UnsafeRawBufferPointer) -> Int? {
+        // The name's bytes and closing quote in 8 bytes, read as a little-endian word.
         var name: UInt64 = 0
-        let contents = ByteString(jsonStringContents: UnsafeRawBufferPointer(rebasing: p[(k + 1)..<(skipString(p, k) - 1)]))
-        guard let count = withUnsafeMutableBytes(of: &name, { try? contents.copy(into: $0) }) else { return nil }
-        var packed: UInt64 = 0
-        withUnsafeBytes(of: &name) { for i in 0..<count { packed = packed << 8 | UInt64($0[i]) } }
-        return slot(packed: packed, count: count)
+        let contents = ByteString(jsonStringContents: UnsafeRawBufferPointer(rebasing: p[(k + 1)..<(end - 1)]))
+        let count = withUnsafeMutableBytes(of: &name) { b -> Int in
+            guard let count = try? contents.copy(into: b), count < 8 else { return 8 }
+            b[count] = UInt8(ascii: "\"")
+            return count
+        }
+        return count < 8 ? slot(word: UInt64(littleEndian: name)) : nil
     }
 
-    static func slot(packed: UInt64, count: Int) -> Int? {
-        if count < 2 { return nil }
-        let parameter: PrimitiveParameter
-        switch packed {
-        case 0x6D32_6D3A_7271_70: return requestWrapperSlot   // m2m:rqp
-        case 0x6D32_6D3A_7273_70: return responseWrapperSlot  // m2m:rsp
-        case 0x6F70: parameter = .operation                  // op
-        case 0x746F: parameter = .to                         // to
-        case 0x6672: parameter = .from                       // fr
-        case 0x72_7169: parameter = .requestIdentifier       // rqi
-        case 0x72_7669: parameter = .releaseVersion          // rvi
-        case 0x7479: parameter = .resourceType               // ty
-        case 0x6F74: parameter = .originatingTimestamp       // ot
-        case 0x7271_6574: parameter = .requestExpiration     // rqet
-        case 0x72_636E: parameter = .resultContent           // rcn
-        case 0x7063: parameter = .content                    // pc
-        case 0x72_7363: parameter = .responseStatusCode      // rsc
-        default: return nil
+    /// The slot of a name given as its bytes and closing quote, little-endian (first byte
+    /// lowest), by a perfect hash of the 13 names we look for into 16 buckets; one compare.
+    static func slot(word: UInt64) -> Int? {
+        let (expected, slot) = bucket(Int(truncatingIfNeeded: (word &* 0x498A_FB13_8387_A1E7) >> 60))
+        return word == expected ? slot : nil
+    }
+
+    /// What bucket `h` of `slot(word:)` holds: a name with its quote, and its slot.
+    static func bucket(_ h: Int) -> (UInt64, Int) {
+        switch h {
+        case 0: return (0x22_706F, Int(PrimitiveParameter.operation.rawValue))                 // op
+        case 14: return (0x22_6F74, Int(PrimitiveParameter.to.rawValue))                       // to
+        case 8: return (0x22_7266, Int(PrimitiveParameter.from.rawValue))                      // fr
+        case 10: return (0x22_6971_72, Int(PrimitiveParameter.requestIdentifier.rawValue))     // rqi
+        case 6: return (0x22_6976_72, Int(PrimitiveParameter.releaseVersion.rawValue))         // rvi
+        case 5: return (0x22_7974, Int(PrimitiveParameter.resourceType.rawValue))              // ty
+        case 3: return (0x22_746F, Int(PrimitiveParameter.originatingTimestamp.rawValue))      // ot
+        case 7: return (0x22_7465_7172, Int(PrimitiveParameter.requestExpiration.rawValue))    // rqet
+        case 15: return (0x22_6E63_72, Int(PrimitiveParameter.resultContent.rawValue))         // rcn
+        case 4: return (0x22_6370, Int(PrimitiveParameter.content.rawValue))                   // pc
+        case 13: return (0x22_6373_72, Int(PrimitiveParameter.responseStatusCode.rawValue))    // rsc
+        case 11: return (0x22_7071_723A_6D32_6D, requestWrapperSlot)                           // m2m:rqp
+        case 12: return (0x22_7073_723A_6D32_6D, responseWrapperSlot)                          // m2m:rsp
+        default: return (0, 0)
         }
-        return Int(parameter.rawValue)
     }
 }
 
