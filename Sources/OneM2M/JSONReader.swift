@@ -495,21 +495,12 @@ func skipString(_ p: UnsafeRawBufferPointer, _ i: Int) -> Int {
     return stringEnd(p, i, &escaped)
 }
 
-#if hasFeature(Embedded)
-/// The end of the string at `i`, noting whether it has escapes. Embedded builds keep one copy (size).
-func stringEnd(_ p: UnsafeRawBufferPointer, _ i: Int, _ escaped: inout Bool) -> Int {
-    scanString(p, i, &escaped)
-}
-#else
-/// The end of the string at `i`, noting whether it has escapes. Hosts inline it where it is used (speed).
+/// The end of the string at `i`, noting whether it has escapes. Hosts inline it where it is
+/// used (speed); Embedded builds keep one copy (size).
+#if !hasFeature(Embedded)
 @inline(__always)
-func stringEnd(_ p: UnsafeRawBufferPointer, _ i: Int, _ escaped: inout Bool) -> Int {
-    scanString(p, i, &escaped)
-}
 #endif
-
-@inline(__always)
-func scanString(_ p: UnsafeRawBufferPointer, _ i: Int, _ escaped: inout Bool) -> Int {
+func stringEnd(_ p: UnsafeRawBufferPointer, _ i: Int, _ escaped: inout Bool) -> Int {
     let n = p.count
     var j = i + 1
     while true {
@@ -608,6 +599,8 @@ func validateJSON(_ p: UnsafeRawBufferPointer, maxDepth: Int, slots: inout Primi
     var depth = 0
     // Bit d - 1 is set while the container at depth d is an object.
     var objectBits: UInt64 = 0
+    // Whether the innermost open container is an object (bit depth - 1, kept at hand).
+    var inObject = false
 
     while true {
         // A value starts at `i` (< n).
@@ -620,6 +613,7 @@ func validateJSON(_ p: UnsafeRawBufferPointer, maxDepth: Int, slots: inout Primi
             let isObject = c == UInt8(ascii: "{")
             let bit: UInt64 = 1 << UInt64(depth - 1)
             objectBits = isObject ? objectBits | bit : objectBits & ~bit
+            inObject = isObject
             i = blanks(b, i + 1, n)
             guard i < n else { throw .malformedJSON(.unexpectedEnd, offset: i) }
             c = b.load(fromByteOffset: i, as: UInt8.self)
@@ -629,7 +623,17 @@ func validateJSON(_ p: UnsafeRawBufferPointer, maxDepth: Int, slots: inout Primi
             }
             i += 1
             depth -= 1
-        } else if c == UInt8(ascii: "-") || isDigit(c) {
+            inObject = depth > 0 && objectBits & (1 << UInt64(depth &- 1)) != 0
+        } else if c &- UInt8(ascii: "1") < 9 {
+            // The usual number: a positive integer, not followed by a fraction or exponent.
+            var j = i &+ 1
+            while j < n && isDigit(b.load(fromByteOffset: j, as: UInt8.self)) { j &+= 1 }
+            if j < n && (b.load(fromByteOffset: j, as: UInt8.self) == UInt8(ascii: ".")
+                || b.load(fromByteOffset: j, as: UInt8.self) | 0x20 == UInt8(ascii: "e")) {
+                j = try validateNumber(p, i)
+            }
+            i = j
+        } else if c == UInt8(ascii: "-") || c == UInt8(ascii: "0") {
             i = try validateNumber(p, i)
         } else if c == UInt8(ascii: "t") {
             i = try validateLiteral(p, i, "true")
@@ -650,7 +654,6 @@ func validateJSON(_ p: UnsafeRawBufferPointer, maxDepth: Int, slots: inout Primi
             }
             guard i < n else { throw .malformedJSON(.unexpectedEnd, offset: i) }
             c = b.load(fromByteOffset: i, as: UInt8.self)
-            let inObject = objectBits & (1 << UInt64(depth - 1)) != 0
             if c == UInt8(ascii: ",") {
                 i = blanks(b, i + 1, n)
                 guard i < n else { throw .malformedJSON(.unexpectedEnd, offset: i) }
@@ -668,30 +671,20 @@ func validateJSON(_ p: UnsafeRawBufferPointer, maxDepth: Int, slots: inout Primi
             }
             i += 1
             depth -= 1
+            // The container around it, if any (depth 0 ends at the top of this loop).
+            inObject = depth > 0 && objectBits & (1 << UInt64(depth &- 1)) != 0
         }
     }
 }
 
-#if hasFeature(Embedded)
 /// Reads the member name at `i` and its colon; returns where the member's value starts (< n).
-/// Notes top-level names in `slots`. Embedded builds keep one copy (size).
-func memberValue(_ p: UnsafeRawBufferPointer, _ b: UnsafeRawPointer, _ n: Int, _ i: Int, _ depth: Int,
-                 _ slots: inout PrimitiveSlots) throws(OneM2MError) -> Int {
-    try readMember(p, b, n, i, depth, &slots)
-}
-#else
-/// Reads the member name at `i` and its colon; returns where the member's value starts (< n).
-/// Notes top-level names in `slots`. Hosts inline it at both places (speed).
+/// Notes top-level names in `slots`. Hosts inline it at both places (speed); Embedded builds
+/// keep one copy (size).
+#if !hasFeature(Embedded)
 @inline(__always)
-func memberValue(_ p: UnsafeRawBufferPointer, _ b: UnsafeRawPointer, _ n: Int, _ i: Int, _ depth: Int,
-                 _ slots: inout PrimitiveSlots) throws(OneM2MError) -> Int {
-    try readMember(p, b, n, i, depth, &slots)
-}
 #endif
-
-@inline(__always)
-func readMember(_ p: UnsafeRawBufferPointer, _ b: UnsafeRawPointer, _ n: Int, _ i: Int, _ depth: Int,
-                _ slots: inout PrimitiveSlots) throws(OneM2MError) -> Int {
+func memberValue(_ p: UnsafeRawBufferPointer, _ b: UnsafeRawPointer, _ n: Int, _ i: Int, _ depth: Int,
+                 _ slots: inout PrimitiveSlots) throws(OneM2MError) -> Int {
     guard b.load(fromByteOffset: i, as: UInt8.self) == UInt8(ascii: "\"") else {
         throw .malformedJSON(.invalidMemberName, offset: i)
     }
@@ -720,34 +713,23 @@ func blanks(_ b: UnsafeRawPointer, _ i: Int, _ n: Int) -> Int {
     return j
 }
 
-#if hasFeature(Embedded)
-/// Validates the string starting with the quote at `i`; returns the offset after the closing
-/// quote. Embedded builds keep one copy (size).
-func stringEnd(validating p: UnsafeRawBufferPointer, _ b: UnsafeRawPointer, _ n: Int, _ i: Int) throws(OneM2MError) -> Int {
-    try validateString(p, b, n, i)
-}
-#else
-/// Validates the string starting with the quote at `i`; returns the offset after the closing
-/// quote. Hosts inline it for names and values (speed).
-@inline(__always)
-func stringEnd(validating p: UnsafeRawBufferPointer, _ b: UnsafeRawPointer, _ n: Int, _ i: Int) throws(OneM2MError) -> Int {
-    try validateString(p, b, n, i)
-}
-#endif
-
 /// Validates the string starting with the quote at `i`; returns the offset after the closing
 /// quote. Plain text is skipped a word at a time; escapes, control characters and non-ASCII
-/// bytes go to `validateSpecial` (out of line: the inlined part stays small).
+/// bytes go to `validateSpecial` (out of line: the inlined part stays small). Hosts inline it
+/// for names and values (speed); Embedded builds keep one copy (size).
+#if !hasFeature(Embedded)
 @inline(__always)
-func validateString(_ p: UnsafeRawBufferPointer, _ b: UnsafeRawPointer, _ n: Int, _ i: Int) throws(OneM2MError) -> Int {
+#endif
+func stringEnd(validating p: UnsafeRawBufferPointer, _ b: UnsafeRawPointer, _ n: Int, _ i: Int) throws(OneM2MError) -> Int {
     var j = i + 1
     while true {
         #if _endian(little)
-        while j + MemoryLayout<UInt>.size <= n {
+        // Wrapping adds: j <= n, and n (a buffer's count) is far below Int.max.
+        while j &+ MemoryLayout<UInt>.size <= n {
             let flags = specialBytes(b.loadUnaligned(fromByteOffset: j, as: UInt.self))
             // The lowest flagged byte is a real one (borrows only run upwards).
-            if flags != 0 { j += flags.trailingZeroBitCount / 8; break }
-            j += MemoryLayout<UInt>.size
+            if flags != 0 { j &+= flags.trailingZeroBitCount &>> 3; break }
+            j &+= MemoryLayout<UInt>.size
         }
         #endif
         while j < n {
