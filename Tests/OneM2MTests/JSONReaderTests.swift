@@ -16,7 +16,9 @@ let validCorpus: [String] = [
     @Test func acceptsValidDocuments() {
         for doc in validCorpus { #expect(syntaxError(doc) == nil, "\(doc)") }
         for doc in ["0", "-0", "1e5", "\"x\"", "true", "false", "null", " [] ", "{}", #"{"":""}"#,
-                    "123456789012345678901234567890", "[[[]]]", #"{"a":[{},{}]}"#] {
+                    "123456789012345678901234567890", "[[[]]]", #"{"a":[{},{}]}"#,
+                    // Positive integers take an inline path unless a fraction or exponent follows.
+                    "7", "[12,34]", #"{"a":99}"#, "12.5", "12e3", "1E+3", "9.0e-2", "[10.25, 3E2]"] {
             #expect(syntaxError(doc) == nil, "\(doc)")
         }
     }
@@ -49,6 +51,12 @@ let validCorpus: [String] = [
             ("1.e5", .invalidNumber),
             ("1e", .invalidNumber),
             ("1e+", .invalidNumber),
+            ("12.", .invalidNumber),
+            ("12.e5", .invalidNumber),
+            ("34E", .invalidNumber),
+            ("12x", .trailingData),
+            ("[12x]", .unexpectedCharacter),
+            (#"{"a":12"#, .unexpectedEnd),
             ("-a", .invalidNumber),
             (".5", .unexpectedCharacter),
             ("+1", .unexpectedCharacter),

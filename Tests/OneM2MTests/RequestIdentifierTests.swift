@@ -1,4 +1,4 @@
-import OneM2M
+@testable import OneM2M
 import Testing
 
 @Suite struct RequestIdentifierTests {
@@ -26,6 +26,31 @@ import Testing
                         "abcd0123-4294967296", "abcd0123-9999999999"] {
             let b = Array(foreign.utf8)
             #expect(b.withUnsafeBytes { RequestIdentifier.number(in: ByteString($0), salt: 0xABCD_0123) } == nil, "\(foreign)")
+        }
+        for foreign in ["ABCD0123-1", "abcd0123-1a", "abcd0123-12345678901", "abcd0123--1", "abcd0123-+1"] {
+            let b = Array(foreign.utf8)
+            #expect(b.withUnsafeBytes { RequestIdentifier.number(in: ByteString($0), salt: 0xABCD_0123) } == nil, "\(foreign)")
+        }
+    }
+
+    /// An `rqi` with JSON escapes is compared decoded (the bytes are read in place only when
+    /// there are none); one too long to be ours is not ours.
+    @Test func escapedIdentifiersAreDecodedFirst() throws {
+        let cases: [(String, UInt32?)] = [
+            (#""abcd0123-\u0034\u0032""#, 42),
+            (#""\u0061bcd0123-7""#, 7),
+            (#""abcd0123-4\/2""#, nil),
+            (#""abcd0123-\u0031\u0031\u0031\u0031\u0031\u0031""#, 111_111),
+            (#""abcd0123-11111111111111111\u0031""#, nil),
+        ]
+        for (json, expected) in cases {
+            let bytes = Array(json.utf8)
+            let got = try bytes.withUnsafeBytes { raw -> UInt32? in
+                let text = try #require(try JSONDocument(validating: raw).root.text)
+                #expect(text.isJSONEscaped)
+                return RequestIdentifier.number(in: text, salt: 0xABCD_0123)
+            }
+            #expect(got == expected, "\(json)")
         }
     }
 }
