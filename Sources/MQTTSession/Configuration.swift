@@ -113,20 +113,42 @@ public struct SessionConfiguration: Sendable {
     }
 }
 
-/// State of one outgoing QoS 1 publication.
+/// State of one outgoing QoS 1 publication. 16 bytes (the two flags share a byte), so a
+/// record's address is its index shifted, not multiplied.
 struct OutboundRecord {
     enum State: UInt8 { case free, awaitingAck, lost }
-    var state: State = .free
-    /// The packet must be (re)written to the transmit buffer (not yet sent on this connection).
-    var needsSend = false
-    /// It was written on some earlier connection (so a replay carries DUP = 1).
-    var sentBefore = false
-    var packetID: UInt16 = 0
     /// Order of publication; replay preserves it.
     var sequence: UInt32 = 0
     /// Where the packet copy lives in the store, and its length.
     var offset: Int32 = 0
     var length: Int32 = 0
+    var packetID: UInt16 = 0
+    var state: State = .free
+    /// `needsSend` (bit 0) and `sentBefore` (bit 1).
+    var flags: UInt8 = 0
+
+    /// The packet must be (re)written to the transmit buffer (not yet sent on this connection).
+    var needsSend: Bool {
+        get { flags & 1 != 0 }
+        set { flags = newValue ? flags | 1 : flags & ~1 }
+    }
+    /// It was written on some earlier connection (so a replay carries DUP = 1).
+    var sentBefore: Bool {
+        get { flags & 2 != 0 }
+        set { flags = newValue ? flags | 2 : flags & ~2 }
+    }
+
+    init() {}
+
+    /// A publication awaiting its PUBACK: sent now (`live`) or waiting to be sent.
+    init(live: Bool, packetID: UInt16, sequence: UInt32, offset: Int32, length: Int32) {
+        self.sequence = sequence
+        self.offset = offset
+        self.length = length
+        self.packetID = packetID
+        self.state = .awaitingAck
+        self.flags = live ? 2 : 1
+    }
 }
 
 /// A SUBSCRIBE or UNSUBSCRIBE awaiting its acknowledgement.

@@ -348,8 +348,7 @@ public struct MQTTSession: ~Copyable {
                 storeAt = stageBase.baseAddress! - store.baseAddress!
             }
             outbound[slot] = OutboundRecord(
-                state: .awaitingAck, needsSend: !live, sentBefore: live, packetID: packetID,
-                sequence: nextSequence, offset: Int32(storeAt), length: Int32(length))
+                live: live, packetID: packetID, sequence: nextSequence, offset: Int32(storeAt), length: Int32(length))
             nextSequence &+= 1
             if !live { mayHaveUnsent = true }
         }
