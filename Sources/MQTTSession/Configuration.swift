@@ -48,7 +48,8 @@ public struct SessionCapacities: Sendable, Equatable {
     }
 
     /// Size in bytes of the single memory arena a session with these capacities needs
-    /// (`MQTTSession.init(configuration:capacities:arena:)`).
+    /// (`MQTTSession.init(configuration:capacities:arena:)`). Meaningless for capacities that are
+    /// not `isValid` (no arena makes a session of those).
     public var arenaBytes: Int { SessionLayout(self).total }
 }
 
@@ -56,17 +57,20 @@ public struct SessionCapacities: Sendable, Equatable {
 struct SessionLayout {
     var outbound = 0, subscriptions = 0, history = 0, qos2 = 0, transmit = 0, receive = 0, store = 0, total = 0
 
+    /// Wrapping arithmetic: for valid capacities (`isValid`: buffers of at most 2^28, 2^28 and
+    /// 2^30 bytes, at most 4096 records per table) the total stays below 1.6 * 2^30, so nothing
+    /// wraps even with a 32-bit `Int`; the layout of invalid capacities is never used.
     init(_ c: SessionCapacities) {
         var offset = 0
-        func place(_ bytes: Int, align: Int) -> Int {
-            offset = (offset + align - 1) / align * align
-            defer { offset += bytes }
+        func place(_ bytes: Int, align: Int) -> Int {  // `align` is a power of two
+            offset = (offset &+ align &- 1) & (0 &- align)
+            defer { offset = offset &+ bytes }
             return offset
         }
-        outbound = place(MemoryLayout<OutboundRecord>.stride * c.inflight, align: MemoryLayout<OutboundRecord>.alignment)
-        subscriptions = place(MemoryLayout<PendingAck>.stride * c.pendingSubscriptions, align: MemoryLayout<PendingAck>.alignment)
-        history = place(MemoryLayout<InboundRecord>.stride * c.inboundHistory, align: MemoryLayout<InboundRecord>.alignment)
-        qos2 = place(MemoryLayout<InboundRecord>.stride * c.inboundHistory, align: MemoryLayout<InboundRecord>.alignment)
+        outbound = place(MemoryLayout<OutboundRecord>.stride &* c.inflight, align: MemoryLayout<OutboundRecord>.alignment)
+        subscriptions = place(MemoryLayout<PendingAck>.stride &* c.pendingSubscriptions, align: MemoryLayout<PendingAck>.alignment)
+        history = place(MemoryLayout<InboundRecord>.stride &* c.inboundHistory, align: MemoryLayout<InboundRecord>.alignment)
+        qos2 = place(MemoryLayout<InboundRecord>.stride &* c.inboundHistory, align: MemoryLayout<InboundRecord>.alignment)
         transmit = place(c.transmitBytes, align: 8)
         receive = place(c.receiveBytes, align: 8)
         store = place(c.storeBytes, align: 8)

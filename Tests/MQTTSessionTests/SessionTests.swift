@@ -302,6 +302,20 @@ struct SessionTests {
         #expect(sessionError { _ = try MQTTSession(configuration: config(), capacities: caps, arena: UnsafeMutableRawBufferPointer(rebasing: arena[1...])) } == .invalidCapacities)
     }
 
+    /// The arena layout uses wrapping sums: at the largest valid capacities it must still be
+    /// exact (every piece in order, aligned, nothing wrapped), also with a 32-bit `Int`.
+    @Test func arenaLayoutOfLargestValidCapacities() {
+        let caps = SessionCapacities(
+            transmitBytes: 1 << 28, receiveBytes: 1 << 28, storeBytes: 1 << 30, inflight: 4096,
+            inboundHistory: 4096, pendingSubscriptions: 64)
+        #expect(caps.isValid)
+        let tables = 4096 * 16 + 64 * 8 + 2 * 4096 * 8  // outbound, pending, history and QoS 2 records
+        #expect(caps.arenaBytes == tables + (1 << 28) + (1 << 28) + (1 << 30))
+        #expect(caps.arenaBytes < Int(Int32.max))
+        #expect(SessionCapacities(transmitBytes: 17, receiveBytes: 17, storeBytes: 0, inflight: 1, inboundHistory: 1, pendingSubscriptions: 1).arenaBytes
+            == 88)  // records 16 + 8 + 8 + 8, buffers 17 (+7 to align) + 17 (+7) + 0
+    }
+
     @Test func sessionOverCallerArenaWorks() throws {
         let caps = SessionCapacities(transmitBytes: 256, receiveBytes: 256, storeBytes: 512, inflight: 4)
         let arena = UnsafeMutableRawBufferPointer.allocate(byteCount: caps.arenaBytes, alignment: 16)
