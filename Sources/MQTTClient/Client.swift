@@ -295,13 +295,14 @@ public struct MQTTClient<T: Transport, Clock: MonotonicClock>: ~Copyable {
     /// Writes queued output until it is all written or `timeoutMilliseconds` pass.
     public mutating func flush(timeoutMilliseconds: Int) throws(ClientError) {
         guard isOpen else { throw .notConnected }
-        let deadline = clock.nowMilliseconds() + Int64(timeoutMilliseconds)
+        // Wrapping, as in `nextEvent`: a clock reading plus an `Int` timeout is far from overflowing.
+        let deadline = clock.nowMilliseconds() &+ Int64(timeoutMilliseconds)
         while session.hasPendingOutput {
             let n: Int
             do { n = try transport.send(session.pendingOutput) } catch { throw .transport(error) }
             session.didSend(n, now: clock.nowMilliseconds())
             if n == 0 {
-                let left = Int(deadline - clock.nowMilliseconds())
+                let left = Self.milliseconds(from: clock.nowMilliseconds(), until: deadline)
                 if left <= 0 { throw .timedOut }
                 do { _ = try transport.wait(for: TransportReadiness(readable: false, writable: true), timeoutMilliseconds: left) } catch { throw .transport(error) }
             }
