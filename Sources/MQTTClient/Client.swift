@@ -293,19 +293,18 @@ public struct MQTTClient<T: Transport, Clock: MonotonicClock>: ~Copyable {
     }
 
     /// Writes queued output until it is all written or `timeoutMilliseconds` pass.
+    @inline(never)
     public mutating func flush(timeoutMilliseconds: Int) throws(ClientError) {
         guard isOpen else { throw .notConnected }
         // Wrapping, as in `nextEvent`: a clock reading plus an `Int` timeout is far from overflowing.
         let deadline = clock.nowMilliseconds() &+ Int64(timeoutMilliseconds)
-        while session.hasPendingOutput {
-            let n: Int
-            do { n = try transport.send(session.pendingOutput) } catch { throw .transport(error) }
-            session.didSend(n, now: clock.nowMilliseconds())
-            if n == 0 {
-                let left = Self.milliseconds(from: clock.nowMilliseconds(), until: deadline)
-                if left <= 0 { throw .timedOut }
-                do { _ = try transport.wait(for: TransportReadiness(readable: false, writable: true), timeoutMilliseconds: left) } catch { throw .transport(error) }
-            }
+        while true {
+            // Writes until the output is gone or the transport takes no more.
+            if let e = writeSome() { throw e }
+            if !session.hasPendingOutput { return }
+            let left = Self.milliseconds(from: clock.nowMilliseconds(), until: deadline)
+            if left <= 0 { throw .timedOut }
+            _ = try wait(for: TransportReadiness(readable: false, writable: true), timeoutMilliseconds: left)
         }
     }
 
@@ -357,9 +356,9 @@ public struct MQTTClient<T: Transport, Clock: MonotonicClock>: ~Copyable {
             let interest = TransportReadiness(readable: true, writable: session.hasPendingOutput)
             let ready: TransportReadiness
             do {
-                ready = try transport.wait(for: interest, timeoutMilliseconds: wait)
+                ready = try self.wait(for: interest, timeoutMilliseconds: wait)
             } catch {
-                failure = .transport(error)
+                failure = error
                 break loop
             }
             if ready.readable {
@@ -394,6 +393,13 @@ public struct MQTTClient<T: Transport, Clock: MonotonicClock>: ~Copyable {
     static func milliseconds(from now: Int64, until deadline: Int64) -> Int {
         let left = deadline &- now
         return left <= 0 ? 0 : left > Int64(Int.max) ? Int.max : Int(truncatingIfNeeded: left)
+    }
+
+    /// The transport's `wait`, out of line: `flush` and `nextEvent` share one copy of it (a
+    /// transport over several kinds of connection would otherwise be inlined into each).
+    @inline(never)
+    mutating func wait(for interest: TransportReadiness, timeoutMilliseconds: Int) throws(ClientError) -> TransportReadiness {
+        do { return try transport.wait(for: interest, timeoutMilliseconds: timeoutMilliseconds) } catch { throw .transport(error) }
     }
 
     mutating func writeSome() -> ClientError? {
