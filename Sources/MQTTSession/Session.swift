@@ -673,19 +673,15 @@ public struct MQTTSession: ~Copyable {
     mutating func handleOversized(_ header: FixedHeader, available: UnsafeRawBufferPointer) -> SessionEvent? {
         var packetID: UInt16 = 0
         if header.typeCode == 3 && (header.flags & 0x06) != 0 {
-            // Wait until the packet identifier is in the buffer (or the buffer is full).
+            // Wait until the packet identifier is in the buffer (or the buffer is full): first
+            // for the topic's length, then for what follows the topic. One check serves both.
             let h = header.headerLength
-            if available.count < h + 2 {
+            let end = available.count < h + 2 ? h + 2 : h + 4 + (Int(available[h]) << 8 | Int(available[h + 1]))
+            if available.count < end {
                 if rxStart == 0 && rxEnd == rx.count { return failOversized(header) }
                 return nil
             }
-            let topicLength = Int(available[h]) << 8 | Int(available[h + 1])
-            let idAt = h + 2 + topicLength
-            if available.count < idAt + 2 {
-                if rxStart == 0 && rxEnd == rx.count { return failOversized(header) }
-                return nil
-            }
-            packetID = UInt16(available[idAt]) << 8 | UInt16(available[idAt + 1])
+            packetID = UInt16(available[end - 2]) << 8 | UInt16(available[end - 1])
             if packetID == 0 { return fail(.protocolViolation(.zeroPacketIdentifier)) }
             let qos = (header.flags >> 1) & 3
             let ok = queueSmall(qos == 2 ? .pubrec : .puback, packetID: packetID)

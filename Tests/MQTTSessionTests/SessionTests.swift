@@ -1019,6 +1019,18 @@ struct SessionTests {
         #expect(s.state == .connected)
     }
 
+    @Test func oversizedQoS1ArrivingByteByByteWaitsForItsIdentifier() {
+        // Every stage of the wait: no topic length yet, half of it, part of the topic, half of
+        // the identifier.
+        var s = makeSession(config(), SessionCapacities(receiveBytes: 32))
+        establish(&s)
+        let big = publishBytes("a/b/c", [UInt8](repeating: 9, count: 60), qos: .atLeastOnce, id: 0xA1B2)
+        let evs = feed(&s, big + publishBytes("ok", [4], qos: .atLeastOnce, id: 6), chunk: 1)
+        #expect(evs == [.oversized(type: 3, length: big.count, id: 0xA1B2), .msg("ok", [4], qos: 1, id: 6)])
+        #expect(sent(&s) == [.puback(0xA1B2), .puback(6)])
+        #expect(s.state == .connected)
+    }
+
     @Test func oversizedQoS0IsDrainedAndReported() {
         var s = makeSession(config(), SessionCapacities(receiveBytes: 32))
         establish(&s)
