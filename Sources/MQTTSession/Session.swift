@@ -302,53 +302,57 @@ public struct MQTTSession: ~Copyable {
     ) throws(SessionError) -> UInt16 {
         let stageBase = staging.base, live = staging.live, slot = staging.slot
         let idLength = qos == .atMostOnce ? 0 : 2
-        guard let written, written >= 0, written <= stageBase.count - staging.bodyOffset else {
+        // Offsets and sums below wrap (`&+`, no overflow checks): `stagePublish` made
+        // `bodyOffset` smaller than the staging space and `written` is checked against what is
+        // left of it, so every one of them is at most the space's size, a buffer of at most 2^30
+        // bytes (`SessionCapacities.isValid`).
+        guard let written, written >= 0, written <= stageBase.count &- staging.bodyOffset else {
             throw staging.room >= staging.maxPacket ? .packetTooLarge(needed: staging.maxPacket + 1) : .busy
         }
         let packetID = qos == .atLeastOnce ? allocatePacketID() : 0
         // Write variable header, then the fixed header right before it, then slide it down.
-        let remaining = 2 + topic.count + idLength + written
+        let remaining = 2 &+ topic.count &+ idLength &+ written
         let lengthSize = remainingLengthSize(remaining)
-        let start = 5 - 1 - lengthSize
+        let start = 4 &- lengthSize
         var p = 5
         stageBase[p] = UInt8(truncatingIfNeeded: topic.count >> 8)
-        stageBase[p + 1] = UInt8(truncatingIfNeeded: topic.count)
-        p += 2
-        UnsafeMutableRawBufferPointer(rebasing: stageBase[p..<(p + topic.count)]).copyMemory(from: topic)
-        p += topic.count
+        stageBase[p &+ 1] = UInt8(truncatingIfNeeded: topic.count)
+        p &+= 2
+        UnsafeMutableRawBufferPointer(rebasing: stageBase[p..<(p &+ topic.count)]).copyMemory(from: topic)
+        p &+= topic.count
         if qos == .atLeastOnce {
             stageBase[p] = UInt8(truncatingIfNeeded: packetID >> 8)
-            stageBase[p + 1] = UInt8(truncatingIfNeeded: packetID)
+            stageBase[p &+ 1] = UInt8(truncatingIfNeeded: packetID)
         }
         stageBase[start] = 0x30 | (qos.rawValue << 1) | (retain ? 1 : 0)
         var v = remaining
-        var q = start + 1
+        var q = start &+ 1
         repeat {
             var digit = UInt8(truncatingIfNeeded: v & 0x7F)
             v >>= 7
             if v > 0 { digit |= 0x80 }
             stageBase[q] = digit
-            q += 1
+            q &+= 1
         } while v > 0
-        let length = 1 + lengthSize + remaining
+        let length = 1 &+ lengthSize &+ remaining
         if start > 0, let b = stageBase.baseAddress {
-            (b).copyMemory(from: b + start, byteCount: length)
+            b.copyMemory(from: b + start, byteCount: length)
         }
         if live {
-            txEnd += length
+            txEnd &+= length
             statistics.packetsSent &+= 1
         }
         if qos == .atLeastOnce {
             let storeAt: Int
             if live {
-                guard let at = storeAllocationOffset(size: length) else { txEnd -= length; throw .busy }
-                UnsafeMutableRawBufferPointer(rebasing: store[at..<(at + length)]).copyMemory(from: UnsafeRawBufferPointer(rebasing: stageBase[0..<length]))
+                guard let at = storeAllocationOffset(size: length) else { txEnd &-= length; throw .busy }
+                UnsafeMutableRawBufferPointer(rebasing: store[at..<(at &+ length)]).copyMemory(from: UnsafeRawBufferPointer(rebasing: stageBase[0..<length]))
                 storeAt = at
             } else {
                 storeAt = stageBase.baseAddress! - store.baseAddress!
             }
             outbound[slot] = OutboundRecord(
-                live: live, packetID: packetID, sequence: nextSequence, offset: Int32(storeAt), length: Int32(length))
+                live: live, packetID: packetID, sequence: nextSequence, offset: Int32(truncatingIfNeeded: storeAt), length: Int32(truncatingIfNeeded: length))
             nextSequence &+= 1
             if !live { mayHaveUnsent = true }
         }
