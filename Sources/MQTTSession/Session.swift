@@ -274,22 +274,24 @@ public struct MQTTSession: ~Copyable {
             slot = s
         }
         let idLength = qos == .atMostOnce ? 0 : 2
-        let bodyOffset = 5 + 2 + topic.count + idLength  // worst-case fixed header first
+        // Worst-case fixed header first. The topic is at most 0xFFFF bytes and `room` at most a
+        // buffer (2^30 bytes), so these sums wrap-free: `&+` skips their overflow checks.
+        let bodyOffset = 7 &+ topic.count &+ idLength
         // The largest packet either buffer could ever hold, and what it can hold now.
         let maxPacket = qos == .atLeastOnce ? min(tx.count, store.count) : tx.count
         if live && txStart == txEnd { txStart = 0; txEnd = 0 }
         compactTransmit()
         var room = live ? txFree : tx.count
         if qos == .atLeastOnce { room = min(room, largestStoreGap()) }
-        if bodyOffset >= maxPacket { throw .packetTooLarge(needed: bodyOffset - 5 + 1) }
+        if bodyOffset >= maxPacket { throw .packetTooLarge(needed: bodyOffset &- 4) }
         if bodyOffset >= room { throw .busy }
         // Stage in the transmit buffer when live, else directly in the store.
         let stageBase: UnsafeMutableRawBufferPointer
         if live {
-            stageBase = UnsafeMutableRawBufferPointer(rebasing: tx[txEnd..<(txEnd + room)])
+            stageBase = UnsafeMutableRawBufferPointer(rebasing: tx[txEnd..<(txEnd &+ room)])
         } else {
             guard let at = storeAllocationOffset(size: room) else { throw .busy }
-            stageBase = UnsafeMutableRawBufferPointer(rebasing: store[at..<(at + room)])
+            stageBase = UnsafeMutableRawBufferPointer(rebasing: store[at..<(at &+ room)])
         }
         return PublishStaging(base: stageBase, bodyOffset: bodyOffset, slot: slot, live: live, room: room, maxPacket: maxPacket)
     }
@@ -496,11 +498,12 @@ public struct MQTTSession: ~Copyable {
             let len = Int(r.length)
             if txFree < len { compactTransmit() }
             if txFree < len { return }
-            let src = UnsafeRawBufferPointer(rebasing: store[Int(r.offset)..<(Int(r.offset) + len)])
-            UnsafeMutableRawBufferPointer(rebasing: tx[txEnd..<(txEnd + len)]).copyMemory(from: src)
+            // A stored copy lies inside the store and fits the free transmit space: no overflow.
+            let src = UnsafeRawBufferPointer(rebasing: store[Int(r.offset)..<(Int(r.offset) &+ len)])
+            UnsafeMutableRawBufferPointer(rebasing: tx[txEnd..<(txEnd &+ len)]).copyMemory(from: src)
             // MQTT 4.4: a re-delivery on a resumed session carries DUP = 1.
             if r.sentBefore { tx[txEnd] |= 0x08 } else { tx[txEnd] &= ~0x08 }
-            txEnd += len
+            txEnd &+= len
             outbound[best].needsSend = false
             if r.sentBefore { statistics.publicationsReplayed &+= 1 }
             outbound[best].sentBefore = true
@@ -658,7 +661,7 @@ public struct MQTTSession: ~Copyable {
                 if txFree < 4 { return nil }
             }
             let body = UnsafeRawBufferPointer(rebasing: available[header.headerLength..<header.packetLength])
-            rxStart += header.packetLength
+            rxStart &+= header.packetLength  // the whole packet is buffered
             statistics.packetsReceived &+= 1
             let packet: ServerPacket
             do {
