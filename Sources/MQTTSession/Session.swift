@@ -513,16 +513,21 @@ public struct MQTTSession: ~Copyable {
 
     /// Queues PINGREQ (`packetID` unused) or an acknowledgement (PUBACK, PUBREC, PUBCOMP) of
     /// `packetID`; false when the transmit buffer has no room for it. One out-of-line function
-    /// rather than a closure per packet (each closure would specialise a copy).
+    /// rather than a closure per packet (each closure would specialise a copy). The bytes are
+    /// written here, not by `PacketEncoder.empty`/`ack`: they are a type nibble (flags 0, as all
+    /// four require), a remaining length of 0 or 2 and the identifier, and none of the encoders'
+    /// checks can fail (identifiers come from decoded packets, which are never 0).
     @inline(never)
     mutating func queueSmall(_ type: PacketType, packetID: UInt16 = 0) -> Bool {
         if txFree < 4 { compactTransmit() }
         if txFree < 4 { return false }
-        let space = UnsafeMutableRawBufferPointer(rebasing: tx[txEnd...])
-        let encoded = type == .pingreq
-            ? try? PacketEncoder.empty(type, into: space) : try? PacketEncoder.ack(type, packetID: packetID, into: space)
-        guard let n = encoded else { return false }
-        txEnd += n
+        // Four bytes fit, so the offsets below cannot pass the buffer's end (or overflow).
+        let length: UInt8 = type == .pingreq ? 0 : 2
+        tx[txEnd] = type.rawValue << 4
+        tx[txEnd &+ 1] = length
+        tx[txEnd &+ 2] = UInt8(truncatingIfNeeded: packetID >> 8)  // PINGREQ: past its end, unused
+        tx[txEnd &+ 3] = UInt8(truncatingIfNeeded: packetID)
+        txEnd &+= 2 &+ Int(length)
         statistics.packetsSent &+= 1
         return true
     }
