@@ -199,6 +199,7 @@ public struct MQTTSession: ~Copyable {
     /// `.published`); QoS 0 returns 0. QoS 1 may be called while disconnected: the publication
     /// is stored and sent after the next CONNACK.
     @discardableResult
+    @inline(never)  // the hot path of every caller: one copy, not one per call site
     public mutating func publish(
         topic: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer, qos: QoS = .atLeastOnce,
         retain: Bool = false, now: Int64
@@ -214,7 +215,7 @@ public struct MQTTSession: ~Copyable {
             // real size, not `busy` (which would only clear to the same answer).
             if case .busy = error {} else if case .packetTooLarge = error {} else { throw error }
             let size = PacketEncoder.publishSize(topicLength: topic.count, payloadLength: payload.count, qos: qos)
-            if size > (qos == .atLeastOnce ? min(tx.count, store.count) : tx.count) { throw .packetTooLarge(needed: size) }
+            if size > (qos == .atLeastOnce ? min(txCount, storeCount) : txCount) { throw .packetTooLarge(needed: size) }
             throw error
         }
     }
@@ -278,10 +279,10 @@ public struct MQTTSession: ~Copyable {
         // buffer (2^30 bytes), so these sums wrap-free: `&+` skips their overflow checks.
         let bodyOffset = 7 &+ topic.count &+ idLength
         // The largest packet either buffer could ever hold, and what it can hold now.
-        let maxPacket = qos == .atLeastOnce ? min(tx.count, store.count) : tx.count
+        let maxPacket = qos == .atLeastOnce ? min(txCount, storeCount) : txCount
         if live && txStart == txEnd { txStart = 0; txEnd = 0 }
         compactTransmit()
-        var room = live ? txFree : tx.count
+        var room = live ? txFree : txCount
         if qos == .atLeastOnce { room = min(room, largestStoreGap()) }
         if bodyOffset >= maxPacket { throw .packetTooLarge(needed: bodyOffset &- 4) }
         if bodyOffset >= room { throw .busy }
@@ -405,15 +406,15 @@ public struct MQTTSession: ~Copyable {
     }
 
     mutating func largestStoreGap() -> Int {
-        guard let (head, tail) = storeBounds() else { return store.count }
-        if tail > head { return max(store.count - tail, head) }
+        guard let (head, tail) = storeBounds() else { return storeCount }
+        if tail > head { return max(storeCount - tail, head) }
         return head - tail
     }
 
     mutating func storeAllocationOffset(size: Int) -> Int? {
-        guard let (head, tail) = storeBounds() else { return size <= store.count ? 0 : nil }
+        guard let (head, tail) = storeBounds() else { return size <= storeCount ? 0 : nil }
         if tail > head {
-            if store.count - tail >= size { return tail }
+            if storeCount - tail >= size { return tail }
             if head >= size { return 0 }
             return nil
         }
@@ -448,7 +449,7 @@ public struct MQTTSession: ~Copyable {
                 ? try PacketEncoder.subscribe(packetID: id, filters: filters, into: space)
                 : try PacketEncoder.unsubscribe(packetID: id, filters: filters, into: space)
         } catch {
-            if case .bufferTooSmall(let needed) = error { throw needed > tx.count ? .packetTooLarge(needed: needed) : .busy }
+            if case .bufferTooSmall(let needed) = error { throw needed > txCount ? .packetTooLarge(needed: needed) : .busy }
             throw .invalidArgument(error)
         }
         txEnd += n
@@ -471,7 +472,13 @@ public struct MQTTSession: ~Copyable {
 
     /// Free bytes at the end of the transmit buffer (`txEnd` never passes its end, so the
     /// difference needs no overflow check).
-    @inline(__always) var txFree: Int { tx.count &- txEnd }
+    @inline(__always) var txFree: Int { txCount &- txEnd }
+
+    // The buffers' sizes, read from the capacities they were made with: a buffer pointer's
+    // `count` tests its base address for nil first (never nil here) on every use.
+    @inline(__always) var txCount: Int { capacities.transmitBytes }
+    @inline(__always) var rxCount: Int { capacities.receiveBytes }
+    @inline(__always) var storeCount: Int { capacities.storeBytes }
 
     mutating func compactTransmit() {
         if txStart == 0 { return }
@@ -549,7 +556,7 @@ public struct MQTTSession: ~Copyable {
     /// `count` bytes were read into `receiveBuffer()`.
     public mutating func didReceive(_ count: Int, now: Int64) {
         guard count > 0 else { return }
-        rxEnd = min(rx.count, rxEnd + count)
+        rxEnd = min(rxCount, rxEnd + count)
         lastReceive = now
     }
 
@@ -577,6 +584,7 @@ public struct MQTTSession: ~Copyable {
 
     /// Processes received bytes and timers and returns the next event, or nil when there is
     /// nothing more to do until more bytes arrive, output drains, or `nextDeadline` passes.
+    @inline(never)  // called by the client's loop and by `nextBufferedEvent`: one copy of the steps
     public mutating func nextEvent(now: Int64) -> SessionEvent? {
         if reportsPending, let e = nextReport() { return e }
         pumpReplays()
@@ -650,7 +658,7 @@ public struct MQTTSession: ~Copyable {
             } catch {
                 return fail(.protocolViolation(error))
             }
-            if header.packetLength > rx.count {
+            if header.packetLength > rxCount {
                 // Only PUBLISH and SUBACK can legitimately be long; any other packet announcing
                 // more than the receive buffer is malformed, not a message to skip.
                 switch header.typeCode {
@@ -690,7 +698,7 @@ public struct MQTTSession: ~Copyable {
             let h = header.headerLength
             let end = available.count < h + 2 ? h + 2 : h + 4 + (Int(available[h]) << 8 | Int(available[h + 1]))
             if available.count < end {
-                if rxStart == 0 && rxEnd == rx.count { return failOversized(header) }
+                if rxStart == 0 && rxEnd == rxCount { return failOversized(header) }
                 return nil
             }
             packetID = UInt16(available[end - 2]) << 8 | UInt16(available[end - 1])
