@@ -27,9 +27,12 @@ public struct MQTTSession: ~Copyable {
     let pending: UnsafeMutableBufferPointer<PendingAck>
     let history: UnsafeMutableBufferPointer<InboundRecord>
     let qos2: UnsafeMutableBufferPointer<InboundRecord>
-    let tx: UnsafeMutableRawBufferPointer
-    let rx: UnsafeMutableRawBufferPointer
-    let store: UnsafeMutableRawBufferPointer
+    /// Starts of the transmit and receive buffers and of the store, inside the arena (never nil;
+    /// their sizes are the capacities'). Plain pointers: a buffer pointer's base address is
+    /// optional, and each use of one tested it for nil.
+    let tx: UnsafeMutableRawPointer
+    let rx: UnsafeMutableRawPointer
+    let store: UnsafeMutableRawPointer
 
     /// Always 0 <= start <= end <= buffer count, so differences of these use `&-` (no overflow
     /// check: they cannot overflow).
@@ -87,9 +90,9 @@ public struct MQTTSession: ~Copyable {
         pending = UnsafeMutableBufferPointer(start: (base + layout.subscriptions).bindMemory(to: PendingAck.self, capacity: c.pendingSubscriptions), count: c.pendingSubscriptions)
         history = UnsafeMutableBufferPointer(start: (base + layout.history).bindMemory(to: InboundRecord.self, capacity: c.inboundHistory), count: c.inboundHistory)
         qos2 = UnsafeMutableBufferPointer(start: (base + layout.qos2).bindMemory(to: InboundRecord.self, capacity: c.inboundHistory), count: c.inboundHistory)
-        tx = UnsafeMutableRawBufferPointer(start: base + layout.transmit, count: c.transmitBytes)
-        rx = UnsafeMutableRawBufferPointer(start: base + layout.receive, count: c.receiveBytes)
-        store = UnsafeMutableRawBufferPointer(start: base + layout.store, count: c.storeBytes)
+        tx = base + layout.transmit
+        rx = base + layout.receive
+        store = base + layout.store
     }
 
     deinit {
@@ -113,7 +116,7 @@ public struct MQTTSession: ~Copyable {
 
     /// Bytes queued for the transport. Write as many as it takes, then call `didSend`.
     public var pendingOutput: UnsafeRawBufferPointer {
-        UnsafeRawBufferPointer(rebasing: tx[txStart..<txEnd])
+        UnsafeRawBufferPointer(start: tx + txStart, count: txEnd &- txStart)
     }
 
     /// Whether anything waits to be written.
@@ -129,7 +132,7 @@ public struct MQTTSession: ~Copyable {
         txStart = 0
         txEnd = 0
         let n: Int
-        let out = tx
+        let out = UnsafeMutableRawBufferPointer(start: tx, count: txCount)
         do {
             n = try withConnectOptions(clean: clean) { (o) throws(PacketError) -> Int in
                 try PacketEncoder.connect(o, into: out)
@@ -169,7 +172,7 @@ public struct MQTTSession: ~Copyable {
     public mutating func disconnect() {
         guard state == .connected || state == .connecting else { return }
         if txFree < 2 { compactTransmit() }
-        if txFree >= 2, let n = try? PacketEncoder.empty(.disconnect, into: UnsafeMutableRawBufferPointer(rebasing: tx[txEnd...])) {
+        if txFree >= 2, let n = try? PacketEncoder.empty(.disconnect, into: UnsafeMutableRawBufferPointer(start: tx + txEnd, count: txFree)) {
             txEnd += n
         }
         state = .disconnecting
@@ -289,10 +292,10 @@ public struct MQTTSession: ~Copyable {
         // Stage in the transmit buffer when live, else directly in the store.
         let stageBase: UnsafeMutableRawBufferPointer
         if live {
-            stageBase = UnsafeMutableRawBufferPointer(rebasing: tx[txEnd..<(txEnd &+ room)])
+            stageBase = UnsafeMutableRawBufferPointer(start: tx + txEnd, count: room)
         } else {
             guard let at = storeAllocationOffset(size: room) else { throw .busy }
-            stageBase = UnsafeMutableRawBufferPointer(rebasing: store[at..<(at &+ room)])
+            stageBase = UnsafeMutableRawBufferPointer(start: store + at, count: room)
         }
         return PublishStaging(base: stageBase, bodyOffset: bodyOffset, slot: slot, live: live, room: room, maxPacket: maxPacket)
     }
@@ -349,10 +352,10 @@ public struct MQTTSession: ~Copyable {
             let storeAt: Int
             if live {
                 guard let at = storeAllocationOffset(size: length) else { txEnd &-= length; throw .busy }
-                UnsafeMutableRawBufferPointer(rebasing: store[at..<(at &+ length)]).copyMemory(from: UnsafeRawBufferPointer(rebasing: stageBase[0..<length]))
+                (store + at).copyMemory(from: stageBase.baseAddress!, byteCount: length)
                 storeAt = at
             } else {
-                storeAt = stageBase.baseAddress! - store.baseAddress!
+                storeAt = stageBase.baseAddress! - store
             }
             outbound[slot] = OutboundRecord(
                 live: live, packetID: packetID, sequence: nextSequence, offset: Int32(truncatingIfNeeded: storeAt), length: Int32(truncatingIfNeeded: length))
@@ -442,7 +445,7 @@ public struct MQTTSession: ~Copyable {
         if slot < 0 { throw .busy }
         compactTransmit()
         let id = allocatePacketID()
-        let space = UnsafeMutableRawBufferPointer(rebasing: tx[txEnd...])
+        let space = UnsafeMutableRawBufferPointer(start: tx + txEnd, count: txFree)
         let n: Int
         do {
             n = subscribe
@@ -483,7 +486,7 @@ public struct MQTTSession: ~Copyable {
     mutating func compactTransmit() {
         if txStart == 0 { return }
         let n = txEnd &- txStart
-        if n > 0, let b = tx.baseAddress { b.copyMemory(from: b + txStart, byteCount: n) }
+        if n > 0 { tx.copyMemory(from: tx + txStart, byteCount: n) }
         txStart = 0
         txEnd = n
     }
@@ -506,10 +509,11 @@ public struct MQTTSession: ~Copyable {
             if txFree < len { compactTransmit() }
             if txFree < len { return }
             // A stored copy lies inside the store and fits the free transmit space: no overflow.
-            let src = UnsafeRawBufferPointer(rebasing: store[Int(r.offset)..<(Int(r.offset) &+ len)])
-            UnsafeMutableRawBufferPointer(rebasing: tx[txEnd..<(txEnd &+ len)]).copyMemory(from: src)
+            let to = tx + txEnd
+            to.copyMemory(from: store + Int(r.offset), byteCount: len)
             // MQTT 4.4: a re-delivery on a resumed session carries DUP = 1.
-            if r.sentBefore { tx[txEnd] |= 0x08 } else { tx[txEnd] &= ~0x08 }
+            let first = to.load(as: UInt8.self)
+            to.storeBytes(of: r.sentBefore ? first | 0x08 : first & ~0x08, as: UInt8.self)
             txEnd &+= len
             outbound[best].needsSend = false
             if r.sentBefore { statistics.publicationsReplayed &+= 1 }
@@ -530,10 +534,10 @@ public struct MQTTSession: ~Copyable {
         if txFree < 4 { return false }
         // Four bytes fit, so the offsets below cannot pass the buffer's end (or overflow).
         let length: UInt8 = type == .pingreq ? 0 : 2
-        tx[txEnd] = type.rawValue << 4
-        tx[txEnd &+ 1] = length
-        tx[txEnd &+ 2] = UInt8(truncatingIfNeeded: packetID >> 8)  // PINGREQ: past its end, unused
-        tx[txEnd &+ 3] = UInt8(truncatingIfNeeded: packetID)
+        let to = tx + txEnd
+        to.storeBytes(of: type.rawValue << 4, as: UInt8.self)
+        to.storeBytes(of: length, toByteOffset: 1, as: UInt8.self)
+        to.storeBytes(of: packetID.bigEndian, toByteOffset: 2, as: UInt16.self)  // PINGREQ: past its end, unused
         txEnd &+= 2 &+ Int(length)
         statistics.packetsSent &+= 1
         return true
@@ -546,11 +550,11 @@ public struct MQTTSession: ~Copyable {
     public mutating func receiveBuffer() -> UnsafeMutableRawBufferPointer {
         if rxStart > 0 {
             let n = rxEnd &- rxStart
-            if n > 0, let b = rx.baseAddress { b.copyMemory(from: b + rxStart, byteCount: n) }
+            if n > 0 { rx.copyMemory(from: rx + rxStart, byteCount: n) }
             rxStart = 0
             rxEnd = n
         }
-        return UnsafeMutableRawBufferPointer(rebasing: rx[rxEnd...])
+        return UnsafeMutableRawBufferPointer(start: rx + rxEnd, count: rxCount &- rxEnd)
     }
 
     /// `count` bytes were read into `receiveBuffer()`.
@@ -649,7 +653,7 @@ public struct MQTTSession: ~Copyable {
                 if drainRemaining > 0 { return nil }
                 continue
             }
-            let available = UnsafeRawBufferPointer(rebasing: rx[rxStart..<rxEnd])
+            let available = UnsafeRawBufferPointer(start: rx + rxStart, count: rxEnd &- rxStart)
             if available.isEmpty { return nil }
             let header: FixedHeader
             do {
