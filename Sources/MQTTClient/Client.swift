@@ -389,7 +389,9 @@ public struct MQTTClient<T: Transport, Clock: MonotonicClock>: ~Copyable {
 
     /// Milliseconds from `now` until `deadline`: 0 once it has passed, at most `Int.max`. Time
     /// arithmetic wraps rather than traps (no overflow checks on 64-bit values, costly on 32-bit
-    /// targets); a deadline is a clock reading plus an `Int` timeout, far from overflowing.
+    /// targets); a deadline is a clock reading plus an `Int` timeout, far from overflowing. Out
+    /// of line: its 64-bit compares were inlined at each of its six call sites.
+    @inline(never)
     static func milliseconds(from now: Int64, until deadline: Int64) -> Int {
         let left = deadline &- now
         return left <= 0 ? 0 : left > Int64(Int.max) ? Int.max : Int(truncatingIfNeeded: left)
