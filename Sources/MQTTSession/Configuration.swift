@@ -167,5 +167,5 @@ struct PendingAck {
 /// An inbound packet identifier with a digest of its topic and payload.
 struct InboundRecord {
     var packetID: UInt16 = 0
-    var digest: UInt32 = 0
+    var digest: UInt = 0
 }

@@ -837,7 +837,7 @@ public struct MQTTSession: ~Copyable {
 
     /// Plain loops rather than generic algorithms on the hot path: unspecialised (debug)
     /// builds of generic stdlib code may allocate.
-    func isKnown(_ id: UInt16, digest: UInt32?, in table: UnsafeMutableBufferPointer<InboundRecord>) -> Bool {
+    func isKnown(_ id: UInt16, digest: UInt?, in table: UnsafeMutableBufferPointer<InboundRecord>) -> Bool {
         var i = 0
         while i < table.count {
             if table[i].packetID == id && (digest == nil || table[i].digest == digest!) { return true }
@@ -846,7 +846,7 @@ public struct MQTTSession: ~Copyable {
         return false
     }
 
-    mutating func remember(_ id: UInt16, digest: UInt32) {
+    mutating func remember(_ id: UInt16, digest: UInt) {
         for i in history.indices where history[i].packetID == id {
             history[i].digest = digest
             return
@@ -855,7 +855,7 @@ public struct MQTTSession: ~Copyable {
         historyNext = (historyNext + 1) % history.count
     }
 
-    mutating func rememberQoS2(_ id: UInt16, digest: UInt32) {
+    mutating func rememberQoS2(_ id: UInt16, digest: UInt) {
         for i in qos2.indices where qos2[i].packetID == 0 || qos2[i].packetID == id {
             qos2[i] = InboundRecord(packetID: id, digest: digest)
             return
@@ -876,30 +876,40 @@ public struct MQTTSession: ~Copyable {
     }
 
     /// FNV-1a over topic and payload: tells a redelivery (same id, same content) from a new
-    /// message that reuses an acknowledged packet identifier.
-    static func digest(_ p: PublishView) -> UInt32 {
+    /// message that reuses an acknowledged packet identifier. A machine word: 32 bits on 32-bit
+    /// targets, 64 on 64-bit ones (where `mix` then takes 8 bytes per step, half the steps).
+    static func digest(_ p: PublishView) -> UInt {
         mix(mix(2_166_136_261, p.topic) ^ 0xFF, p.payload)
     }
 
-    /// Hashes `bytes` into `h` four bytes at a time (each step a bijection of the state, so a
+    /// Hashes `bytes` into `h` a word at a time (each step a bijection of the state, so a
     /// change confined to one word always changes the result).
-    static func mix(_ h0: UInt32, _ bytes: UnsafeRawBufferPointer) -> UInt32 {
+    static func mix(_ h0: UInt, _ bytes: UnsafeRawBufferPointer) -> UInt {
         var h = h0
         var i = 0
+        let word = MemoryLayout<UInt>.size
         if let base = bytes.baseAddress {
-            while i + 4 <= bytes.count {
-                h = (h ^ base.loadUnaligned(fromByteOffset: i, as: UInt32.self)) &* 0x9E37_79B1
-                h ^= h >> 16
-                i += 4
+            // `i` stays within the buffer, so `i + word` cannot overflow.
+            while i &+ word <= bytes.count {
+                h = (h ^ base.loadUnaligned(fromByteOffset: i, as: UInt.self)) &* digestMultiplier
+                h ^= h >> (UInt.bitWidth / 2)
+                i &+= word
             }
         }
         while i < bytes.count {
-            h = (h ^ UInt32(bytes[i])) &* 16_777_619
-            i += 1
+            h = (h ^ UInt(bytes[i])) &* 16_777_619
+            i &+= 1
         }
         return h
     }
 }
+
+/// Odd (so multiplying by it is a bijection): the golden-ratio constant of the word's width.
+#if _pointerBitWidth(_64)
+let digestMultiplier: UInt = 0x9E37_79B9_7F4A_7C15
+#else
+let digestMultiplier: UInt = 0x9E37_79B1
+#endif
 
 /// A timeout as the wrapping deadline arithmetic uses it: 0 ...  2^40 ms (about 34 years). A
 /// larger one (say `Int64.max` for "never") would wrap into a deadline already past and wake the

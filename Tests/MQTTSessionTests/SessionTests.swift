@@ -309,11 +309,13 @@ struct SessionTests {
             transmitBytes: 1 << 28, receiveBytes: 1 << 28, storeBytes: 1 << 30, inflight: 4096,
             inboundHistory: 4096, pendingSubscriptions: 64)
         #expect(caps.isValid)
-        let tables = 4096 * 16 + 64 * 8 + 2 * 4096 * 8  // outbound, pending, history and QoS 2 records
+        // Outbound, pending, history and QoS 2 records (an inbound record holds a word-sized digest).
+        let inbound = MemoryLayout<Int>.size == 8 ? 16 : 8
+        let tables = 4096 * 16 + 64 * 8 + 2 * 4096 * inbound
         #expect(caps.arenaBytes == tables + (1 << 28) + (1 << 28) + (1 << 30))
         #expect(caps.arenaBytes < Int(Int32.max))
         #expect(SessionCapacities(transmitBytes: 17, receiveBytes: 17, storeBytes: 0, inflight: 1, inboundHistory: 1, pendingSubscriptions: 1).arenaBytes
-            == 88)  // records 16 + 8 + 8 + 8, buffers 17 (+7 to align) + 17 (+7) + 0
+            == 16 + 8 + 2 * inbound + 24 + 24)  // records, buffers 17 (+7 to align) + 17 (+7) + 0
     }
 
     @Test func sessionOverCallerArenaWorks() throws {
@@ -557,6 +559,30 @@ struct SessionTests {
         #expect(feed(&s, publishBytes("a/b", utf8("x"), retain: true)) == [.msg("a/b", utf8("x"), retain: true)])
         #expect(Bool(!s.hasPendingOutput))
         #expect(s.statistics.messagesDelivered == 1)
+    }
+
+    /// The duplicate digest hashes a machine word per step: a payload that differs from the
+    /// remembered one in a single byte, at any position (every byte of the first words and of
+    /// the byte-wise tail, lengths around the word size), is a new message; the same one is a
+    /// duplicate.
+    @Test func inboundQoS1DigestTellsEveryOneByteChange() {
+        var s = makeSession()
+        establish(&s)
+        for length in [1, 3, 4, 5, 7, 8, 9, 15, 16, 17, 24] {
+            let original = (0..<length).map { UInt8(truncatingIfNeeded: $0 &* 37 &+ length) }
+            let id = UInt16(length)
+            _ = feed(&s, publishBytes("d/t", original, qos: .atLeastOnce, id: id))
+            _ = sent(&s)
+            for at in 0..<length {
+                var changed = original
+                changed[at] ^= 0x01
+                #expect(feed(&s, publishBytes("d/t", changed, qos: .atLeastOnce, dup: true, id: id)) == [.msg("d/t", changed, qos: 1, dup: true, id: id)])
+                // Remembered now: put the original back as the last one seen.
+                _ = feed(&s, publishBytes("d/t", original, qos: .atLeastOnce, dup: true, id: id))
+                #expect(feed(&s, publishBytes("d/t", original, qos: .atLeastOnce, dup: true, id: id)) == [])
+            }
+            _ = sent(&s)
+        }
     }
 
     @Test func inboundQoS1GetsPUBACKAndDuplicatesAreDroppedOnce() {
