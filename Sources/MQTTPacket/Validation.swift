@@ -50,10 +50,12 @@ public func validateTopicFilter(_ bytes: UnsafeRawBufferPointer) throws(PacketEr
     for i in 0..<n {
         let b = bytes[i]
         if b == UInt8(ascii: "+") || b == UInt8(ascii: "#") {
-            let startsLevel = i == 0 || bytes[i - 1] == UInt8(ascii: "/")
-            let endsLevel = i == n - 1 || bytes[i + 1] == UInt8(ascii: "/")
+            // 0 <= i < n: the neighbours' indices cannot overflow (`&-`, `&+`).
+            let last = i == n &- 1
+            let startsLevel = i == 0 || bytes[i &- 1] == UInt8(ascii: "/")
+            let endsLevel = last || bytes[i &+ 1] == UInt8(ascii: "/")
             if !startsLevel || !endsLevel { throw .invalidTopicFilter }
-            if b == UInt8(ascii: "#") && i != n - 1 { throw .invalidTopicFilter }
+            if b == UInt8(ascii: "#") && !last { throw .invalidTopicFilter }
         }
     }
     try validateMQTTString(bytes)
