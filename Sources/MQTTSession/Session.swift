@@ -483,6 +483,7 @@ public struct MQTTSession: ~Copyable {
     @inline(__always) var rxCount: Int { capacities.receiveBytes }
     @inline(__always) var storeCount: Int { capacities.storeBytes }
 
+    @inline(never)  // rarely does anything; inlined, its copy loop was repeated in five callers
     mutating func compactTransmit() {
         if txStart == 0 { return }
         let n = txEnd &- txStart
