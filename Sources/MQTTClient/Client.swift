@@ -293,18 +293,18 @@ public struct MQTTClient<T: Transport, Clock: MonotonicClock>: ~Copyable {
     }
 
     /// Writes queued output until it is all written or `timeoutMilliseconds` pass.
+    @inline(never)
     public mutating func flush(timeoutMilliseconds: Int) throws(ClientError) {
         guard isOpen else { throw .notConnected }
-        let deadline = clock.nowMilliseconds() + Int64(timeoutMilliseconds)
-        while session.hasPendingOutput {
-            let n: Int
-            do { n = try transport.send(session.pendingOutput) } catch { throw .transport(error) }
-            session.didSend(n, now: clock.nowMilliseconds())
-            if n == 0 {
-                let left = Int(deadline - clock.nowMilliseconds())
-                if left <= 0 { throw .timedOut }
-                do { _ = try transport.wait(for: TransportReadiness(readable: false, writable: true), timeoutMilliseconds: left) } catch { throw .transport(error) }
-            }
+        // Wrapping, as in `nextEvent`: a clock reading plus an `Int` timeout is far from overflowing.
+        let deadline = clock.nowMilliseconds() &+ Int64(timeoutMilliseconds)
+        while true {
+            // Writes until the output is gone or the transport takes no more.
+            if let e = writeSome() { throw e }
+            if !session.hasPendingOutput { return }
+            let left = Self.milliseconds(from: clock.nowMilliseconds(), until: deadline)
+            if left <= 0 { throw .timedOut }
+            _ = try wait(for: TransportReadiness(readable: false, writable: true), timeoutMilliseconds: left)
         }
     }
 
@@ -356,9 +356,9 @@ public struct MQTTClient<T: Transport, Clock: MonotonicClock>: ~Copyable {
             let interest = TransportReadiness(readable: true, writable: session.hasPendingOutput)
             let ready: TransportReadiness
             do {
-                ready = try transport.wait(for: interest, timeoutMilliseconds: wait)
+                ready = try self.wait(for: interest, timeoutMilliseconds: wait)
             } catch {
-                failure = .transport(error)
+                failure = error
                 break loop
             }
             if ready.readable {
@@ -389,10 +389,19 @@ public struct MQTTClient<T: Transport, Clock: MonotonicClock>: ~Copyable {
 
     /// Milliseconds from `now` until `deadline`: 0 once it has passed, at most `Int.max`. Time
     /// arithmetic wraps rather than traps (no overflow checks on 64-bit values, costly on 32-bit
-    /// targets); a deadline is a clock reading plus an `Int` timeout, far from overflowing.
+    /// targets); a deadline is a clock reading plus an `Int` timeout, far from overflowing. Out
+    /// of line: its 64-bit compares were inlined at each of its six call sites.
+    @inline(never)
     static func milliseconds(from now: Int64, until deadline: Int64) -> Int {
         let left = deadline &- now
         return left <= 0 ? 0 : left > Int64(Int.max) ? Int.max : Int(truncatingIfNeeded: left)
+    }
+
+    /// The transport's `wait`, out of line: `flush` and `nextEvent` share one copy of it (a
+    /// transport over several kinds of connection would otherwise be inlined into each).
+    @inline(never)
+    mutating func wait(for interest: TransportReadiness, timeoutMilliseconds: Int) throws(ClientError) -> TransportReadiness {
+        do { return try transport.wait(for: interest, timeoutMilliseconds: timeoutMilliseconds) } catch { throw .transport(error) }
     }
 
     mutating func writeSome() -> ClientError? {

@@ -100,26 +100,28 @@ public enum PacketEncoder {
     /// CONNECT (MQTT 3.1).
     public static func connect(_ o: ConnectOptions, into buffer: UnsafeMutableRawBufferPointer) throws(PacketError) -> Int {
         try checkString(o.clientID)
-        var remaining = 10 + 2 + o.clientID.count
+        // Every field is checked to be at most 0xFFFF bytes before it is counted, so the sum
+        // stays below 2^19 and wraps-free (`&+`: no overflow checks).
+        var remaining = 12 &+ o.clientID.count
         var flags: UInt8 = o.cleanSession ? 0x02 : 0
         if let t = o.willTopic {
             try validateTopicName(t)
             if t.count > 0xFFFF { throw .lengthTooLarge }
             let m = o.willMessage ?? UnsafeRawBufferPointer(start: nil, count: 0)
             if m.count > 0xFFFF { throw .lengthTooLarge }
-            remaining += 4 + t.count + m.count
+            remaining &+= 4 &+ t.count &+ m.count
             flags |= 0x04 | (o.willQoS.rawValue << 3) | (o.willRetain ? 0x20 : 0)
         }
         if let u = o.userName {
             try checkString(u)
-            remaining += 2 + u.count
+            remaining &+= 2 &+ u.count
             flags |= 0x80
         }
         if let p = o.password {
             // MQTT 3.1.2.9: a password requires a user name.
             if o.userName == nil { throw .reservedBitsSet }
             if p.count > 0xFFFF { throw .lengthTooLarge }
-            remaining += 2 + p.count
+            remaining &+= 2 &+ p.count
             flags |= 0x40
         }
         _ = try check(remaining, buffer.count)

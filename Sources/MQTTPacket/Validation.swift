@@ -11,19 +11,13 @@ public func validateMQTTString(_ bytes: UnsafeRawBufferPointer) throws(PacketErr
             i += 1
             continue
         }
-        var need = 0
-        var lower: UInt8 = 0x80
-        var upper: UInt8 = 0xBF
-        switch b0 {
-        case 0xC2...0xDF: need = 1
-        case 0xE0: need = 2; lower = 0xA0
-        case 0xE1...0xEC, 0xEE...0xEF: need = 2
-        case 0xED: need = 2; upper = 0x9F  // excludes UTF-16 surrogates
-        case 0xF0: need = 3; lower = 0x90
-        case 0xF1...0xF3: need = 3
-        case 0xF4: need = 3; upper = 0x8F  // nothing above U+10FFFF
-        default: throw .invalidUTF8
-        }
+        // Lead bytes C2...F4 (C0, C1 and F5 up only start overlong or out-of-range forms); the
+        // second byte's range narrows after E0 (overlong), ED (UTF-16 surrogates), F0 (overlong)
+        // and F4 (above U+10FFFF).
+        if b0 < 0xC2 || b0 > 0xF4 { throw .invalidUTF8 }
+        let need = b0 < 0xE0 ? 1 : b0 < 0xF0 ? 2 : 3
+        let lower: UInt8 = b0 == 0xE0 ? 0xA0 : b0 == 0xF0 ? 0x90 : 0x80
+        let upper: UInt8 = b0 == 0xED ? 0x9F : b0 == 0xF4 ? 0x8F : 0xBF
         if i + need >= n { throw .invalidUTF8 }  // sequence cut off by the end
         let b1 = bytes[i + 1]
         if b1 < lower || b1 > upper { throw .invalidUTF8 }
@@ -56,10 +50,12 @@ public func validateTopicFilter(_ bytes: UnsafeRawBufferPointer) throws(PacketEr
     for i in 0..<n {
         let b = bytes[i]
         if b == UInt8(ascii: "+") || b == UInt8(ascii: "#") {
-            let startsLevel = i == 0 || bytes[i - 1] == UInt8(ascii: "/")
-            let endsLevel = i == n - 1 || bytes[i + 1] == UInt8(ascii: "/")
+            // 0 <= i < n: the neighbours' indices cannot overflow (`&-`, `&+`).
+            let last = i == n &- 1
+            let startsLevel = i == 0 || bytes[i &- 1] == UInt8(ascii: "/")
+            let endsLevel = last || bytes[i &+ 1] == UInt8(ascii: "/")
             if !startsLevel || !endsLevel { throw .invalidTopicFilter }
-            if b == UInt8(ascii: "#") && i != n - 1 { throw .invalidTopicFilter }
+            if b == UInt8(ascii: "#") && !last { throw .invalidTopicFilter }
         }
     }
     try validateMQTTString(bytes)

@@ -48,7 +48,8 @@ public struct SessionCapacities: Sendable, Equatable {
     }
 
     /// Size in bytes of the single memory arena a session with these capacities needs
-    /// (`MQTTSession.init(configuration:capacities:arena:)`).
+    /// (`MQTTSession.init(configuration:capacities:arena:)`). Meaningless for capacities that are
+    /// not `isValid` (no arena makes a session of those).
     public var arenaBytes: Int { SessionLayout(self).total }
 }
 
@@ -56,17 +57,20 @@ public struct SessionCapacities: Sendable, Equatable {
 struct SessionLayout {
     var outbound = 0, subscriptions = 0, history = 0, qos2 = 0, transmit = 0, receive = 0, store = 0, total = 0
 
+    /// Wrapping arithmetic: for valid capacities (`isValid`: buffers of at most 2^28, 2^28 and
+    /// 2^30 bytes, at most 4096 records per table) the total stays below 1.6 * 2^30, so nothing
+    /// wraps even with a 32-bit `Int`; the layout of invalid capacities is never used.
     init(_ c: SessionCapacities) {
         var offset = 0
-        func place(_ bytes: Int, align: Int) -> Int {
-            offset = (offset + align - 1) / align * align
-            defer { offset += bytes }
+        func place(_ bytes: Int, align: Int) -> Int {  // `align` is a power of two
+            offset = (offset &+ align &- 1) & (0 &- align)
+            defer { offset = offset &+ bytes }
             return offset
         }
-        outbound = place(MemoryLayout<OutboundRecord>.stride * c.inflight, align: MemoryLayout<OutboundRecord>.alignment)
-        subscriptions = place(MemoryLayout<PendingAck>.stride * c.pendingSubscriptions, align: MemoryLayout<PendingAck>.alignment)
-        history = place(MemoryLayout<InboundRecord>.stride * c.inboundHistory, align: MemoryLayout<InboundRecord>.alignment)
-        qos2 = place(MemoryLayout<InboundRecord>.stride * c.inboundHistory, align: MemoryLayout<InboundRecord>.alignment)
+        outbound = place(MemoryLayout<OutboundRecord>.stride &* c.inflight, align: MemoryLayout<OutboundRecord>.alignment)
+        subscriptions = place(MemoryLayout<PendingAck>.stride &* c.pendingSubscriptions, align: MemoryLayout<PendingAck>.alignment)
+        history = place(MemoryLayout<InboundRecord>.stride &* c.inboundHistory, align: MemoryLayout<InboundRecord>.alignment)
+        qos2 = place(MemoryLayout<InboundRecord>.stride &* c.inboundHistory, align: MemoryLayout<InboundRecord>.alignment)
         transmit = place(c.transmitBytes, align: 8)
         receive = place(c.receiveBytes, align: 8)
         store = place(c.storeBytes, align: 8)
@@ -113,20 +117,42 @@ public struct SessionConfiguration: Sendable {
     }
 }
 
-/// State of one outgoing QoS 1 publication.
+/// State of one outgoing QoS 1 publication. 16 bytes (the two flags share a byte), so a
+/// record's address is its index shifted, not multiplied.
 struct OutboundRecord {
     enum State: UInt8 { case free, awaitingAck, lost }
-    var state: State = .free
-    /// The packet must be (re)written to the transmit buffer (not yet sent on this connection).
-    var needsSend = false
-    /// It was written on some earlier connection (so a replay carries DUP = 1).
-    var sentBefore = false
-    var packetID: UInt16 = 0
     /// Order of publication; replay preserves it.
     var sequence: UInt32 = 0
     /// Where the packet copy lives in the store, and its length.
     var offset: Int32 = 0
     var length: Int32 = 0
+    var packetID: UInt16 = 0
+    var state: State = .free
+    /// `needsSend` (bit 0) and `sentBefore` (bit 1).
+    var flags: UInt8 = 0
+
+    /// The packet must be (re)written to the transmit buffer (not yet sent on this connection).
+    var needsSend: Bool {
+        get { flags & 1 != 0 }
+        set { flags = newValue ? flags | 1 : flags & ~1 }
+    }
+    /// It was written on some earlier connection (so a replay carries DUP = 1).
+    var sentBefore: Bool {
+        get { flags & 2 != 0 }
+        set { flags = newValue ? flags | 2 : flags & ~2 }
+    }
+
+    init() {}
+
+    /// A publication awaiting its PUBACK: sent now (`live`) or waiting to be sent.
+    init(live: Bool, packetID: UInt16, sequence: UInt32, offset: Int32, length: Int32) {
+        self.sequence = sequence
+        self.offset = offset
+        self.length = length
+        self.packetID = packetID
+        self.state = .awaitingAck
+        self.flags = live ? 2 : 1
+    }
 }
 
 /// A SUBSCRIBE or UNSUBSCRIBE awaiting its acknowledgement.
@@ -141,5 +167,5 @@ struct PendingAck {
 /// An inbound packet identifier with a digest of its topic and payload.
 struct InboundRecord {
     var packetID: UInt16 = 0
-    var digest: UInt32 = 0
+    var digest: UInt = 0
 }

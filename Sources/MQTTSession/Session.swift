@@ -27,9 +27,12 @@ public struct MQTTSession: ~Copyable {
     let pending: UnsafeMutableBufferPointer<PendingAck>
     let history: UnsafeMutableBufferPointer<InboundRecord>
     let qos2: UnsafeMutableBufferPointer<InboundRecord>
-    let tx: UnsafeMutableRawBufferPointer
-    let rx: UnsafeMutableRawBufferPointer
-    let store: UnsafeMutableRawBufferPointer
+    /// Starts of the transmit and receive buffers and of the store, inside the arena (never nil;
+    /// their sizes are the capacities'). Plain pointers: a buffer pointer's base address is
+    /// optional, and each use of one tested it for nil.
+    let tx: UnsafeMutableRawPointer
+    let rx: UnsafeMutableRawPointer
+    let store: UnsafeMutableRawPointer
 
     /// Always 0 <= start <= end <= buffer count, so differences of these use `&-` (no overflow
     /// check: they cannot overflow).
@@ -87,9 +90,9 @@ public struct MQTTSession: ~Copyable {
         pending = UnsafeMutableBufferPointer(start: (base + layout.subscriptions).bindMemory(to: PendingAck.self, capacity: c.pendingSubscriptions), count: c.pendingSubscriptions)
         history = UnsafeMutableBufferPointer(start: (base + layout.history).bindMemory(to: InboundRecord.self, capacity: c.inboundHistory), count: c.inboundHistory)
         qos2 = UnsafeMutableBufferPointer(start: (base + layout.qos2).bindMemory(to: InboundRecord.self, capacity: c.inboundHistory), count: c.inboundHistory)
-        tx = UnsafeMutableRawBufferPointer(start: base + layout.transmit, count: c.transmitBytes)
-        rx = UnsafeMutableRawBufferPointer(start: base + layout.receive, count: c.receiveBytes)
-        store = UnsafeMutableRawBufferPointer(start: base + layout.store, count: c.storeBytes)
+        tx = base + layout.transmit
+        rx = base + layout.receive
+        store = base + layout.store
     }
 
     deinit {
@@ -113,7 +116,7 @@ public struct MQTTSession: ~Copyable {
 
     /// Bytes queued for the transport. Write as many as it takes, then call `didSend`.
     public var pendingOutput: UnsafeRawBufferPointer {
-        UnsafeRawBufferPointer(rebasing: tx[txStart..<txEnd])
+        UnsafeRawBufferPointer(start: tx + txStart, count: txEnd &- txStart)
     }
 
     /// Whether anything waits to be written.
@@ -129,7 +132,7 @@ public struct MQTTSession: ~Copyable {
         txStart = 0
         txEnd = 0
         let n: Int
-        let out = tx
+        let out = UnsafeMutableRawBufferPointer(start: tx, count: txCount)
         do {
             n = try withConnectOptions(clean: clean) { (o) throws(PacketError) -> Int in
                 try PacketEncoder.connect(o, into: out)
@@ -169,7 +172,7 @@ public struct MQTTSession: ~Copyable {
     public mutating func disconnect() {
         guard state == .connected || state == .connecting else { return }
         if txFree < 2 { compactTransmit() }
-        if txFree >= 2, let n = try? PacketEncoder.empty(.disconnect, into: UnsafeMutableRawBufferPointer(rebasing: tx[txEnd...])) {
+        if txFree >= 2, let n = try? PacketEncoder.empty(.disconnect, into: UnsafeMutableRawBufferPointer(start: tx + txEnd, count: txFree)) {
             txEnd += n
         }
         state = .disconnecting
@@ -199,6 +202,7 @@ public struct MQTTSession: ~Copyable {
     /// `.published`); QoS 0 returns 0. QoS 1 may be called while disconnected: the publication
     /// is stored and sent after the next CONNACK.
     @discardableResult
+    @inline(never)  // the hot path of every caller: one copy, not one per call site
     public mutating func publish(
         topic: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer, qos: QoS = .atLeastOnce,
         retain: Bool = false, now: Int64
@@ -214,7 +218,7 @@ public struct MQTTSession: ~Copyable {
             // real size, not `busy` (which would only clear to the same answer).
             if case .busy = error {} else if case .packetTooLarge = error {} else { throw error }
             let size = PacketEncoder.publishSize(topicLength: topic.count, payloadLength: payload.count, qos: qos)
-            if size > (qos == .atLeastOnce ? min(tx.count, store.count) : tx.count) { throw .packetTooLarge(needed: size) }
+            if size > (qos == .atLeastOnce ? min(txCount, storeCount) : txCount) { throw .packetTooLarge(needed: size) }
             throw error
         }
     }
@@ -274,22 +278,24 @@ public struct MQTTSession: ~Copyable {
             slot = s
         }
         let idLength = qos == .atMostOnce ? 0 : 2
-        let bodyOffset = 5 + 2 + topic.count + idLength  // worst-case fixed header first
+        // Worst-case fixed header first. The topic is at most 0xFFFF bytes and `room` at most a
+        // buffer (2^30 bytes), so these sums wrap-free: `&+` skips their overflow checks.
+        let bodyOffset = 7 &+ topic.count &+ idLength
         // The largest packet either buffer could ever hold, and what it can hold now.
-        let maxPacket = qos == .atLeastOnce ? min(tx.count, store.count) : tx.count
+        let maxPacket = qos == .atLeastOnce ? min(txCount, storeCount) : txCount
         if live && txStart == txEnd { txStart = 0; txEnd = 0 }
         compactTransmit()
-        var room = live ? txFree : tx.count
+        var room = live ? txFree : txCount
         if qos == .atLeastOnce { room = min(room, largestStoreGap()) }
-        if bodyOffset >= maxPacket { throw .packetTooLarge(needed: bodyOffset - 5 + 1) }
+        if bodyOffset >= maxPacket { throw .packetTooLarge(needed: bodyOffset &- 4) }
         if bodyOffset >= room { throw .busy }
         // Stage in the transmit buffer when live, else directly in the store.
         let stageBase: UnsafeMutableRawBufferPointer
         if live {
-            stageBase = UnsafeMutableRawBufferPointer(rebasing: tx[txEnd..<(txEnd + room)])
+            stageBase = UnsafeMutableRawBufferPointer(start: tx + txEnd, count: room)
         } else {
             guard let at = storeAllocationOffset(size: room) else { throw .busy }
-            stageBase = UnsafeMutableRawBufferPointer(rebasing: store[at..<(at + room)])
+            stageBase = UnsafeMutableRawBufferPointer(start: store + at, count: room)
         }
         return PublishStaging(base: stageBase, bodyOffset: bodyOffset, slot: slot, live: live, room: room, maxPacket: maxPacket)
     }
@@ -302,54 +308,57 @@ public struct MQTTSession: ~Copyable {
     ) throws(SessionError) -> UInt16 {
         let stageBase = staging.base, live = staging.live, slot = staging.slot
         let idLength = qos == .atMostOnce ? 0 : 2
-        guard let written, written >= 0, written <= stageBase.count - staging.bodyOffset else {
+        // Offsets and sums below wrap (`&+`, no overflow checks): `stagePublish` made
+        // `bodyOffset` smaller than the staging space and `written` is checked against what is
+        // left of it, so every one of them is at most the space's size, a buffer of at most 2^30
+        // bytes (`SessionCapacities.isValid`).
+        guard let written, written >= 0, written <= stageBase.count &- staging.bodyOffset else {
             throw staging.room >= staging.maxPacket ? .packetTooLarge(needed: staging.maxPacket + 1) : .busy
         }
         let packetID = qos == .atLeastOnce ? allocatePacketID() : 0
         // Write variable header, then the fixed header right before it, then slide it down.
-        let remaining = 2 + topic.count + idLength + written
+        let remaining = 2 &+ topic.count &+ idLength &+ written
         let lengthSize = remainingLengthSize(remaining)
-        let start = 5 - 1 - lengthSize
+        let start = 4 &- lengthSize
         var p = 5
         stageBase[p] = UInt8(truncatingIfNeeded: topic.count >> 8)
-        stageBase[p + 1] = UInt8(truncatingIfNeeded: topic.count)
-        p += 2
-        UnsafeMutableRawBufferPointer(rebasing: stageBase[p..<(p + topic.count)]).copyMemory(from: topic)
-        p += topic.count
+        stageBase[p &+ 1] = UInt8(truncatingIfNeeded: topic.count)
+        p &+= 2
+        UnsafeMutableRawBufferPointer(rebasing: stageBase[p..<(p &+ topic.count)]).copyMemory(from: topic)
+        p &+= topic.count
         if qos == .atLeastOnce {
             stageBase[p] = UInt8(truncatingIfNeeded: packetID >> 8)
-            stageBase[p + 1] = UInt8(truncatingIfNeeded: packetID)
+            stageBase[p &+ 1] = UInt8(truncatingIfNeeded: packetID)
         }
         stageBase[start] = 0x30 | (qos.rawValue << 1) | (retain ? 1 : 0)
         var v = remaining
-        var q = start + 1
+        var q = start &+ 1
         repeat {
             var digit = UInt8(truncatingIfNeeded: v & 0x7F)
             v >>= 7
             if v > 0 { digit |= 0x80 }
             stageBase[q] = digit
-            q += 1
+            q &+= 1
         } while v > 0
-        let length = 1 + lengthSize + remaining
+        let length = 1 &+ lengthSize &+ remaining
         if start > 0, let b = stageBase.baseAddress {
-            (b).copyMemory(from: b + start, byteCount: length)
+            b.copyMemory(from: b + start, byteCount: length)
         }
         if live {
-            txEnd += length
+            txEnd &+= length
             statistics.packetsSent &+= 1
         }
         if qos == .atLeastOnce {
             let storeAt: Int
             if live {
-                guard let at = storeAllocationOffset(size: length) else { txEnd -= length; throw .busy }
-                UnsafeMutableRawBufferPointer(rebasing: store[at..<(at + length)]).copyMemory(from: UnsafeRawBufferPointer(rebasing: stageBase[0..<length]))
+                guard let at = storeAllocationOffset(size: length) else { txEnd &-= length; throw .busy }
+                (store + at).copyMemory(from: stageBase.baseAddress!, byteCount: length)
                 storeAt = at
             } else {
-                storeAt = stageBase.baseAddress! - store.baseAddress!
+                storeAt = stageBase.baseAddress! - store
             }
             outbound[slot] = OutboundRecord(
-                state: .awaitingAck, needsSend: !live, sentBefore: live, packetID: packetID,
-                sequence: nextSequence, offset: Int32(storeAt), length: Int32(length))
+                live: live, packetID: packetID, sequence: nextSequence, offset: Int32(truncatingIfNeeded: storeAt), length: Int32(truncatingIfNeeded: length))
             nextSequence &+= 1
             if !live { mayHaveUnsent = true }
         }
@@ -400,15 +409,15 @@ public struct MQTTSession: ~Copyable {
     }
 
     mutating func largestStoreGap() -> Int {
-        guard let (head, tail) = storeBounds() else { return store.count }
-        if tail > head { return max(store.count - tail, head) }
+        guard let (head, tail) = storeBounds() else { return storeCount }
+        if tail > head { return max(storeCount - tail, head) }
         return head - tail
     }
 
     mutating func storeAllocationOffset(size: Int) -> Int? {
-        guard let (head, tail) = storeBounds() else { return size <= store.count ? 0 : nil }
+        guard let (head, tail) = storeBounds() else { return size <= storeCount ? 0 : nil }
         if tail > head {
-            if store.count - tail >= size { return tail }
+            if storeCount - tail >= size { return tail }
             if head >= size { return 0 }
             return nil
         }
@@ -436,14 +445,14 @@ public struct MQTTSession: ~Copyable {
         if slot < 0 { throw .busy }
         compactTransmit()
         let id = allocatePacketID()
-        let space = UnsafeMutableRawBufferPointer(rebasing: tx[txEnd...])
+        let space = UnsafeMutableRawBufferPointer(start: tx + txEnd, count: txFree)
         let n: Int
         do {
             n = subscribe
                 ? try PacketEncoder.subscribe(packetID: id, filters: filters, into: space)
                 : try PacketEncoder.unsubscribe(packetID: id, filters: filters, into: space)
         } catch {
-            if case .bufferTooSmall(let needed) = error { throw needed > tx.count ? .packetTooLarge(needed: needed) : .busy }
+            if case .bufferTooSmall(let needed) = error { throw needed > txCount ? .packetTooLarge(needed: needed) : .busy }
             throw .invalidArgument(error)
         }
         txEnd += n
@@ -466,12 +475,19 @@ public struct MQTTSession: ~Copyable {
 
     /// Free bytes at the end of the transmit buffer (`txEnd` never passes its end, so the
     /// difference needs no overflow check).
-    @inline(__always) var txFree: Int { tx.count &- txEnd }
+    @inline(__always) var txFree: Int { txCount &- txEnd }
 
+    // The buffers' sizes, read from the capacities they were made with: a buffer pointer's
+    // `count` tests its base address for nil first (never nil here) on every use.
+    @inline(__always) var txCount: Int { capacities.transmitBytes }
+    @inline(__always) var rxCount: Int { capacities.receiveBytes }
+    @inline(__always) var storeCount: Int { capacities.storeBytes }
+
+    @inline(never)  // rarely does anything; inlined, its copy loop was repeated in five callers
     mutating func compactTransmit() {
         if txStart == 0 { return }
         let n = txEnd &- txStart
-        if n > 0, let b = tx.baseAddress { b.copyMemory(from: b + txStart, byteCount: n) }
+        if n > 0 { tx.copyMemory(from: tx + txStart, byteCount: n) }
         txStart = 0
         txEnd = n
     }
@@ -493,11 +509,13 @@ public struct MQTTSession: ~Copyable {
             let len = Int(r.length)
             if txFree < len { compactTransmit() }
             if txFree < len { return }
-            let src = UnsafeRawBufferPointer(rebasing: store[Int(r.offset)..<(Int(r.offset) + len)])
-            UnsafeMutableRawBufferPointer(rebasing: tx[txEnd..<(txEnd + len)]).copyMemory(from: src)
+            // A stored copy lies inside the store and fits the free transmit space: no overflow.
+            let to = tx + txEnd
+            to.copyMemory(from: store + Int(r.offset), byteCount: len)
             // MQTT 4.4: a re-delivery on a resumed session carries DUP = 1.
-            if r.sentBefore { tx[txEnd] |= 0x08 } else { tx[txEnd] &= ~0x08 }
-            txEnd += len
+            let first = to.load(as: UInt8.self)
+            to.storeBytes(of: r.sentBefore ? first | 0x08 : first & ~0x08, as: UInt8.self)
+            txEnd &+= len
             outbound[best].needsSend = false
             if r.sentBefore { statistics.publicationsReplayed &+= 1 }
             outbound[best].sentBefore = true
@@ -507,16 +525,21 @@ public struct MQTTSession: ~Copyable {
 
     /// Queues PINGREQ (`packetID` unused) or an acknowledgement (PUBACK, PUBREC, PUBCOMP) of
     /// `packetID`; false when the transmit buffer has no room for it. One out-of-line function
-    /// rather than a closure per packet (each closure would specialise a copy).
+    /// rather than a closure per packet (each closure would specialise a copy). The bytes are
+    /// written here, not by `PacketEncoder.empty`/`ack`: they are a type nibble (flags 0, as all
+    /// four require), a remaining length of 0 or 2 and the identifier, and none of the encoders'
+    /// checks can fail (identifiers come from decoded packets, which are never 0).
     @inline(never)
     mutating func queueSmall(_ type: PacketType, packetID: UInt16 = 0) -> Bool {
         if txFree < 4 { compactTransmit() }
         if txFree < 4 { return false }
-        let space = UnsafeMutableRawBufferPointer(rebasing: tx[txEnd...])
-        let encoded = type == .pingreq
-            ? try? PacketEncoder.empty(type, into: space) : try? PacketEncoder.ack(type, packetID: packetID, into: space)
-        guard let n = encoded else { return false }
-        txEnd += n
+        // Four bytes fit, so the offsets below cannot pass the buffer's end (or overflow).
+        let length: UInt8 = type == .pingreq ? 0 : 2
+        let to = tx + txEnd
+        to.storeBytes(of: type.rawValue << 4, as: UInt8.self)
+        to.storeBytes(of: length, toByteOffset: 1, as: UInt8.self)
+        to.storeBytes(of: packetID.bigEndian, toByteOffset: 2, as: UInt16.self)  // PINGREQ: past its end, unused
+        txEnd &+= 2 &+ Int(length)
         statistics.packetsSent &+= 1
         return true
     }
@@ -528,17 +551,17 @@ public struct MQTTSession: ~Copyable {
     public mutating func receiveBuffer() -> UnsafeMutableRawBufferPointer {
         if rxStart > 0 {
             let n = rxEnd &- rxStart
-            if n > 0, let b = rx.baseAddress { b.copyMemory(from: b + rxStart, byteCount: n) }
+            if n > 0 { rx.copyMemory(from: rx + rxStart, byteCount: n) }
             rxStart = 0
             rxEnd = n
         }
-        return UnsafeMutableRawBufferPointer(rebasing: rx[rxEnd...])
+        return UnsafeMutableRawBufferPointer(start: rx + rxEnd, count: rxCount &- rxEnd)
     }
 
     /// `count` bytes were read into `receiveBuffer()`.
     public mutating func didReceive(_ count: Int, now: Int64) {
         guard count > 0 else { return }
-        rxEnd = min(rx.count, rxEnd + count)
+        rxEnd = min(rxCount, rxEnd + count)
         lastReceive = now
     }
 
@@ -566,6 +589,7 @@ public struct MQTTSession: ~Copyable {
 
     /// Processes received bytes and timers and returns the next event, or nil when there is
     /// nothing more to do until more bytes arrive, output drains, or `nextDeadline` passes.
+    @inline(never)  // called by the client's loop and by `nextBufferedEvent`: one copy of the steps
     public mutating func nextEvent(now: Int64) -> SessionEvent? {
         if reportsPending, let e = nextReport() { return e }
         pumpReplays()
@@ -630,7 +654,7 @@ public struct MQTTSession: ~Copyable {
                 if drainRemaining > 0 { return nil }
                 continue
             }
-            let available = UnsafeRawBufferPointer(rebasing: rx[rxStart..<rxEnd])
+            let available = UnsafeRawBufferPointer(start: rx + rxStart, count: rxEnd &- rxStart)
             if available.isEmpty { return nil }
             let header: FixedHeader
             do {
@@ -639,7 +663,7 @@ public struct MQTTSession: ~Copyable {
             } catch {
                 return fail(.protocolViolation(error))
             }
-            if header.packetLength > rx.count {
+            if header.packetLength > rxCount {
                 // Only PUBLISH and SUBACK can legitimately be long; any other packet announcing
                 // more than the receive buffer is malformed, not a message to skip.
                 switch header.typeCode {
@@ -655,7 +679,7 @@ public struct MQTTSession: ~Copyable {
                 if txFree < 4 { return nil }
             }
             let body = UnsafeRawBufferPointer(rebasing: available[header.headerLength..<header.packetLength])
-            rxStart += header.packetLength
+            rxStart &+= header.packetLength  // the whole packet is buffered
             statistics.packetsReceived &+= 1
             let packet: ServerPacket
             do {
@@ -674,19 +698,15 @@ public struct MQTTSession: ~Copyable {
     mutating func handleOversized(_ header: FixedHeader, available: UnsafeRawBufferPointer) -> SessionEvent? {
         var packetID: UInt16 = 0
         if header.typeCode == 3 && (header.flags & 0x06) != 0 {
-            // Wait until the packet identifier is in the buffer (or the buffer is full).
+            // Wait until the packet identifier is in the buffer (or the buffer is full): first
+            // for the topic's length, then for what follows the topic. One check serves both.
             let h = header.headerLength
-            if available.count < h + 2 {
-                if rxStart == 0 && rxEnd == rx.count { return failOversized(header) }
+            let end = available.count < h + 2 ? h + 2 : h + 4 + (Int(available[h]) << 8 | Int(available[h + 1]))
+            if available.count < end {
+                if rxStart == 0 && rxEnd == rxCount { return failOversized(header) }
                 return nil
             }
-            let topicLength = Int(available[h]) << 8 | Int(available[h + 1])
-            let idAt = h + 2 + topicLength
-            if available.count < idAt + 2 {
-                if rxStart == 0 && rxEnd == rx.count { return failOversized(header) }
-                return nil
-            }
-            packetID = UInt16(available[idAt]) << 8 | UInt16(available[idAt + 1])
+            packetID = UInt16(available[end - 2]) << 8 | UInt16(available[end - 1])
             if packetID == 0 { return fail(.protocolViolation(.zeroPacketIdentifier)) }
             let qos = (header.flags >> 1) & 3
             let ok = queueSmall(qos == 2 ? .pubrec : .puback, packetID: packetID)
@@ -818,7 +838,7 @@ public struct MQTTSession: ~Copyable {
 
     /// Plain loops rather than generic algorithms on the hot path: unspecialised (debug)
     /// builds of generic stdlib code may allocate.
-    func isKnown(_ id: UInt16, digest: UInt32?, in table: UnsafeMutableBufferPointer<InboundRecord>) -> Bool {
+    func isKnown(_ id: UInt16, digest: UInt?, in table: UnsafeMutableBufferPointer<InboundRecord>) -> Bool {
         var i = 0
         while i < table.count {
             if table[i].packetID == id && (digest == nil || table[i].digest == digest!) { return true }
@@ -827,7 +847,7 @@ public struct MQTTSession: ~Copyable {
         return false
     }
 
-    mutating func remember(_ id: UInt16, digest: UInt32) {
+    mutating func remember(_ id: UInt16, digest: UInt) {
         for i in history.indices where history[i].packetID == id {
             history[i].digest = digest
             return
@@ -836,7 +856,7 @@ public struct MQTTSession: ~Copyable {
         historyNext = (historyNext + 1) % history.count
     }
 
-    mutating func rememberQoS2(_ id: UInt16, digest: UInt32) {
+    mutating func rememberQoS2(_ id: UInt16, digest: UInt) {
         for i in qos2.indices where qos2[i].packetID == 0 || qos2[i].packetID == id {
             qos2[i] = InboundRecord(packetID: id, digest: digest)
             return
@@ -857,30 +877,40 @@ public struct MQTTSession: ~Copyable {
     }
 
     /// FNV-1a over topic and payload: tells a redelivery (same id, same content) from a new
-    /// message that reuses an acknowledged packet identifier.
-    static func digest(_ p: PublishView) -> UInt32 {
+    /// message that reuses an acknowledged packet identifier. A machine word: 32 bits on 32-bit
+    /// targets, 64 on 64-bit ones (where `mix` then takes 8 bytes per step, half the steps).
+    static func digest(_ p: PublishView) -> UInt {
         mix(mix(2_166_136_261, p.topic) ^ 0xFF, p.payload)
     }
 
-    /// Hashes `bytes` into `h` four bytes at a time (each step a bijection of the state, so a
+    /// Hashes `bytes` into `h` a word at a time (each step a bijection of the state, so a
     /// change confined to one word always changes the result).
-    static func mix(_ h0: UInt32, _ bytes: UnsafeRawBufferPointer) -> UInt32 {
+    static func mix(_ h0: UInt, _ bytes: UnsafeRawBufferPointer) -> UInt {
         var h = h0
         var i = 0
+        let word = MemoryLayout<UInt>.size
         if let base = bytes.baseAddress {
-            while i + 4 <= bytes.count {
-                h = (h ^ base.loadUnaligned(fromByteOffset: i, as: UInt32.self)) &* 0x9E37_79B1
-                h ^= h >> 16
-                i += 4
+            // `i` stays within the buffer, so `i + word` cannot overflow.
+            while i &+ word <= bytes.count {
+                h = (h ^ base.loadUnaligned(fromByteOffset: i, as: UInt.self)) &* digestMultiplier
+                h ^= h >> (UInt.bitWidth / 2)
+                i &+= word
             }
         }
         while i < bytes.count {
-            h = (h ^ UInt32(bytes[i])) &* 16_777_619
-            i += 1
+            h = (h ^ UInt(bytes[i])) &* 16_777_619
+            i &+= 1
         }
         return h
     }
 }
+
+/// Odd (so multiplying by it is a bijection): the golden-ratio constant of the word's width.
+#if _pointerBitWidth(_64)
+let digestMultiplier: UInt = 0x9E37_79B9_7F4A_7C15
+#else
+let digestMultiplier: UInt = 0x9E37_79B1
+#endif
 
 /// A timeout as the wrapping deadline arithmetic uses it: 0 ...  2^40 ms (about 34 years). A
 /// larger one (say `Int64.max` for "never") would wrap into a deadline already past and wake the

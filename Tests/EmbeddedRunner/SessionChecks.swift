@@ -150,6 +150,11 @@ func sessionChecks(_ c: inout Checks) {
 
     let caps = SessionCapacities()
     c.expect(caps.arenaBytes >= caps.transmitBytes + caps.receiveBytes + caps.storeBytes, "arena holds the three buffers and the tables")
+    let largest = SessionCapacities(
+        transmitBytes: 1 << 28, receiveBytes: 1 << 28, storeBytes: 1 << 30, inflight: 4096, inboundHistory: 4096, pendingSubscriptions: 64)
+    let inbound = MemoryLayout<Int>.size == 8 ? 16 : 8  // an inbound record holds a word-sized digest
+    c.expect(largest.isValid && largest.arenaBytes == 4096 * 16 + 64 * 8 + 2 * 4096 * inbound + (1 << 28) + (1 << 28) + (1 << 30),
+        "the arena layout of the largest valid capacities does not wrap (32-bit Int)")
     var tiny = [UInt64](repeating: 0, count: 8)
     let rejected: SessionError? = tiny.withUnsafeMutableBytes { raw in
         do throws(SessionError) {

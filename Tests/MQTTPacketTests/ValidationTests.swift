@@ -39,6 +39,20 @@ struct ValidationTests {
         #expect(thrownError { try decodeFirst(wire) } == .invalidUTF8, "\(why) in PUBLISH")
     }
 
+    /// Every first and second byte, followed by zero to two continuation bytes, judged as the
+    /// standard library's UTF-8 validation judges it (and U+0000 refused).
+    @Test func everyLeadAndSecondByteAgreesWithTheStandardLibrary() {
+        for b0 in 0...255 {
+            for b1 in 0...255 {
+                for tail in [[], [0x80], [0xBF, 0x80]] as [[UInt8]] {
+                    let bytes = [UInt8(b0), UInt8(b1)] + tail
+                    let expected = String(validating: bytes, as: UTF8.self) != nil && !bytes.contains(0)
+                    if (stringError(bytes) == nil) != expected { Issue.record("\(bytes)") }
+                }
+            }
+        }
+    }
+
     @Test func nullCharacter() {
         #expect(stringError([0]) == .nullCharacter)
         #expect(stringError([0x61, 0x00, 0x62]) == .nullCharacter)

@@ -302,6 +302,22 @@ struct SessionTests {
         #expect(sessionError { _ = try MQTTSession(configuration: config(), capacities: caps, arena: UnsafeMutableRawBufferPointer(rebasing: arena[1...])) } == .invalidCapacities)
     }
 
+    /// The arena layout uses wrapping sums: at the largest valid capacities it must still be
+    /// exact (every piece in order, aligned, nothing wrapped), also with a 32-bit `Int`.
+    @Test func arenaLayoutOfLargestValidCapacities() {
+        let caps = SessionCapacities(
+            transmitBytes: 1 << 28, receiveBytes: 1 << 28, storeBytes: 1 << 30, inflight: 4096,
+            inboundHistory: 4096, pendingSubscriptions: 64)
+        #expect(caps.isValid)
+        // Outbound, pending, history and QoS 2 records (an inbound record holds a word-sized digest).
+        let inbound = MemoryLayout<Int>.size == 8 ? 16 : 8
+        let tables = 4096 * 16 + 64 * 8 + 2 * 4096 * inbound
+        #expect(caps.arenaBytes == tables + (1 << 28) + (1 << 28) + (1 << 30))
+        #expect(caps.arenaBytes < Int(Int32.max))
+        #expect(SessionCapacities(transmitBytes: 17, receiveBytes: 17, storeBytes: 0, inflight: 1, inboundHistory: 1, pendingSubscriptions: 1).arenaBytes
+            == 16 + 8 + 2 * inbound + 24 + 24)  // records, buffers 17 (+7 to align) + 17 (+7) + 0
+    }
+
     @Test func sessionOverCallerArenaWorks() throws {
         let caps = SessionCapacities(transmitBytes: 256, receiveBytes: 256, storeBytes: 512, inflight: 4)
         let arena = UnsafeMutableRawBufferPointer.allocate(byteCount: caps.arenaBytes, alignment: 16)
@@ -543,6 +559,30 @@ struct SessionTests {
         #expect(feed(&s, publishBytes("a/b", utf8("x"), retain: true)) == [.msg("a/b", utf8("x"), retain: true)])
         #expect(Bool(!s.hasPendingOutput))
         #expect(s.statistics.messagesDelivered == 1)
+    }
+
+    /// The duplicate digest hashes a machine word per step: a payload that differs from the
+    /// remembered one in a single byte, at any position (every byte of the first words and of
+    /// the byte-wise tail, lengths around the word size), is a new message; the same one is a
+    /// duplicate.
+    @Test func inboundQoS1DigestTellsEveryOneByteChange() {
+        var s = makeSession()
+        establish(&s)
+        for length in [1, 3, 4, 5, 7, 8, 9, 15, 16, 17, 24] {
+            let original = (0..<length).map { UInt8(truncatingIfNeeded: $0 &* 37 &+ length) }
+            let id = UInt16(length)
+            _ = feed(&s, publishBytes("d/t", original, qos: .atLeastOnce, id: id))
+            _ = sent(&s)
+            for at in 0..<length {
+                var changed = original
+                changed[at] ^= 0x01
+                #expect(feed(&s, publishBytes("d/t", changed, qos: .atLeastOnce, dup: true, id: id)) == [.msg("d/t", changed, qos: 1, dup: true, id: id)])
+                // Remembered now: put the original back as the last one seen.
+                _ = feed(&s, publishBytes("d/t", original, qos: .atLeastOnce, dup: true, id: id))
+                #expect(feed(&s, publishBytes("d/t", original, qos: .atLeastOnce, dup: true, id: id)) == [])
+            }
+            _ = sent(&s)
+        }
     }
 
     @Test func inboundQoS1GetsPUBACKAndDuplicatesAreDroppedOnce() {
@@ -1002,6 +1042,18 @@ struct SessionTests {
         #expect(evs == [.oversized(type: 3, length: 210, id: 0x0102), .msg("ok", [1], qos: 1, id: 5)])
         #expect(sent(&s) == [.puback(0x0102), .puback(5)])
         #expect(s.statistics.oversizedDropped == 1)
+        #expect(s.state == .connected)
+    }
+
+    @Test func oversizedQoS1ArrivingByteByByteWaitsForItsIdentifier() {
+        // Every stage of the wait: no topic length yet, half of it, part of the topic, half of
+        // the identifier.
+        var s = makeSession(config(), SessionCapacities(receiveBytes: 32))
+        establish(&s)
+        let big = publishBytes("a/b/c", [UInt8](repeating: 9, count: 60), qos: .atLeastOnce, id: 0xA1B2)
+        let evs = feed(&s, big + publishBytes("ok", [4], qos: .atLeastOnce, id: 6), chunk: 1)
+        #expect(evs == [.oversized(type: 3, length: big.count, id: 0xA1B2), .msg("ok", [4], qos: 1, id: 6)])
+        #expect(sent(&s) == [.puback(0xA1B2), .puback(6)])
         #expect(s.state == .connected)
     }
 
