@@ -544,12 +544,8 @@ public struct JSONWriter {
         case .raw(let b):
             return try escapedLength(b)
         case .inline(let packed, let n):
-            var p = packed.littleEndian
-            let r: Result<Int, OneM2MError> = withUnsafeBytes(of: &p) { raw in
-                do throws(OneM2MError) { return .success(try escapedLength(UnsafeRawBufferPointer(rebasing: raw[0..<n]))) }
-                catch { return .failure(error) }
-            }
-            return try r.get()
+            // One scalar from a literal (valid UTF-8): only a one-byte one can need escaping.
+            return n == 1 ? escapeWidth(UInt8(truncatingIfNeeded: packed)) : n
         }
     }
 
@@ -586,24 +582,34 @@ public struct JSONWriter {
         }
         var k = at
         for b in text {
-            switch b {
-            case UInt8(ascii: "\""), UInt8(ascii: "\\"):
-                buffer[k] = UInt8(ascii: "\\"); buffer[k + 1] = b; k += 2
-            case 0x08: buffer[k] = UInt8(ascii: "\\"); buffer[k + 1] = UInt8(ascii: "b"); k += 2
-            case 0x0C: buffer[k] = UInt8(ascii: "\\"); buffer[k + 1] = UInt8(ascii: "f"); k += 2
-            case 0x0A: buffer[k] = UInt8(ascii: "\\"); buffer[k + 1] = UInt8(ascii: "n"); k += 2
-            case 0x0D: buffer[k] = UInt8(ascii: "\\"); buffer[k + 1] = UInt8(ascii: "r"); k += 2
-            case 0x09: buffer[k] = UInt8(ascii: "\\"); buffer[k + 1] = UInt8(ascii: "t"); k += 2
-            case 0..<0x20:
-                buffer[k] = UInt8(ascii: "\\"); buffer[k + 1] = UInt8(ascii: "u")
-                buffer[k + 2] = UInt8(ascii: "0"); buffer[k + 3] = UInt8(ascii: "0")
-                buffer[k + 4] = hexDigit(b >> 4); buffer[k + 5] = hexDigit(b & 0xF)
-                k += 6
-            default:
-                buffer[k] = b; k += 1
+            let width = escapeWidth(b)
+            if width == 1 {
+                buffer[k] = b
+            } else {
+                buffer[k] = UInt8(ascii: "\\")
+                if width == 2 {
+                    buffer[k + 1] = shortEscape(b)
+                } else {
+                    buffer[k + 1] = UInt8(ascii: "u")
+                    buffer[k + 2] = UInt8(ascii: "0"); buffer[k + 3] = UInt8(ascii: "0")
+                    buffer[k + 4] = hexDigit(b >> 4); buffer[k + 5] = hexDigit(b & 0xF)
+                }
             }
+            k += width
         }
         return k - at
+    }
+
+    /// The letter after the backslash for the bytes `escapeWidth` gives 2.
+    func shortEscape(_ b: UInt8) -> UInt8 {
+        switch b {
+        case 0x08: return UInt8(ascii: "b")
+        case 0x0C: return UInt8(ascii: "f")
+        case 0x0A: return UInt8(ascii: "n")
+        case 0x0D: return UInt8(ascii: "r")
+        case 0x09: return UInt8(ascii: "t")
+        default: return b  // `"` and `\`
+        }
     }
 }
 
