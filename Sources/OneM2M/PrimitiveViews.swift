@@ -140,6 +140,9 @@ func present(_ object: PrimitiveFields, _ p: PrimitiveParameter) -> JSONValue? {
 }
 
 /// A mandatory string parameter.
+#if hasFeature(Embedded)
+@inline(never)  // one copy in Embedded builds (size)
+#endif
 func requiredText(_ object: PrimitiveFields, _ p: PrimitiveParameter) throws(OneM2MError) -> ByteString {
     guard let v = present(object, p) else { throw .missingParameter(p) }
     guard let t = v.text else { throw .invalidParameter(p) }
@@ -147,6 +150,9 @@ func requiredText(_ object: PrimitiveFields, _ p: PrimitiveParameter) throws(One
 }
 
 /// An optional string parameter.
+#if hasFeature(Embedded)
+@inline(never)  // one copy in Embedded builds (size)
+#endif
 func optionalText(_ object: PrimitiveFields, _ p: PrimitiveParameter) throws(OneM2MError) -> ByteString? {
     guard let v = present(object, p) else { return nil }
     guard let t = v.text else { throw .invalidParameter(p) }
@@ -171,6 +177,9 @@ func integerParameter<T: FixedWidthInteger>(_ v: JSONValue, _ p: PrimitiveParame
 
 /// A number or numeric string in `0...limit`, any failure reported as `invalidParameter(p)`:
 /// one copy for `op`, `ty`, `rcn` and `rsc` instead of a specialisation per integer type.
+#if hasFeature(Embedded)
+@inline(never)  // one copy in Embedded builds (size)
+#endif
 func unsignedParameter(_ v: JSONValue, _ p: PrimitiveParameter, upTo limit: Int64) throws(OneM2MError) -> Int64 {
     let n: Int64
     do { n = try v.integerOrNumericString() } catch { throw .invalidParameter(p) }
