@@ -79,6 +79,13 @@ func parseError(_ text: String) -> OneM2MError? {
         #expect(parseError("") == .invalidTimestamp(.format))
         #expect(parseError("2024010AT000000") == .invalidTimestamp(.nonDigit))
         #expect(parseError("20240101T0000 0") == .invalidTimestamp(.nonDigit))
+        // Date and time are read as two digit runs split by division: every field boundary,
+        // and a non-digit is reported before any out-of-range field.
+        #expect(try parsed("19991231T235958") == 946_684_798_000_000)
+        #expect(try parsed("20380119T031407") == 2_147_483_647_000_000)
+        #expect(parseError("20241301T00000A") == .invalidTimestamp(.nonDigit))
+        #expect(parseError("2024+101T000000") == .invalidTimestamp(.nonDigit))
+        #expect(parseError("20240101T-00000") == .invalidTimestamp(.nonDigit))
         #expect(parseError("20240101T000000,") == .invalidTimestamp(.fraction))
         #expect(parseError("20240101T000000,12a") == .invalidTimestamp(.fraction))
         #expect(parseError("20240101T000000,1234567") == .invalidTimestamp(.format))
