@@ -113,19 +113,21 @@ enum Content {
     case contentInstance(ByteString)
     case subscription(name: ByteString, notify: ByteString)
 
+    /// One `fill` call for every case: the template and its strings are picked first (a call per
+    /// case, each with its default arguments, was five copies of the call).
     func write(into w: inout JSONWriter) throws(OneM2MError) {
+        var template = ContentTemplate.empty
+        var s0 = ByteString.empty, s1 = ByteString.empty, s2 = ByteString.empty
         switch self {
-        case .none: try w.fill(template: ContentTemplate.empty)
+        case .none: break
         case .ae(let rn, let api, let poa):
-            if poa.isEmpty {
-                try w.fill(template: ContentTemplate.ae, rn, api)
-            } else {
-                try w.fill(template: ContentTemplate.aeWithPointOfAccess, rn, api, poa)
-            }
-        case .container(let rn): try w.fill(template: ContentTemplate.container, rn)
-        case .contentInstance(let con): try w.fill(template: ContentTemplate.contentInstance, con)
-        case .subscription(let rn, let nu): try w.fill(template: ContentTemplate.subscription, rn, nu)
+            template = poa.isEmpty ? ContentTemplate.ae : ContentTemplate.aeWithPointOfAccess
+            (s0, s1, s2) = (rn, api, poa)
+        case .container(let rn): (template, s0) = (ContentTemplate.container, rn)
+        case .contentInstance(let con): (template, s0) = (ContentTemplate.contentInstance, con)
+        case .subscription(let rn, let nu): (template, s0, s1) = (ContentTemplate.subscription, rn, nu)
         }
+        try w.fill(template: template, s0, s1, s2)
     }
 }
 
