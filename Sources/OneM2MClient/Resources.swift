@@ -68,12 +68,11 @@ extension OneM2MClient {
     /// path: no allocation, the primitive is written straight into the MQTT transmit buffer.
     @discardableResult
     public mutating func createContentInstance(in container: ByteString, content: ByteString, name: ByteString? = nil) throws(OneM2MClientError) -> RequestID {
-        try send(.create, to: container, resourceType: .contentInstance) { (w: inout JSONWriter) throws(OneM2MError) in
-            if let name {
-                try w.fill(template: ContentTemplate.namedContentInstance, name, content)
-            } else {
-                try w.fill(template: ContentTemplate.contentInstance, content)
-            }
+        // One `fill` call: the template and its strings picked first (two calls were two copies).
+        let (template, s0, s1) = name.map { (ContentTemplate.namedContentInstance, $0, content) }
+            ?? (ContentTemplate.contentInstance, content, ByteString.empty)
+        return try send(.create, to: container, resourceType: .contentInstance) { (w: inout JSONWriter) throws(OneM2MError) in
+            try w.fill(template: template, s0, s1)
         }
     }
 
