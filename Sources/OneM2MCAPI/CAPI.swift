@@ -508,7 +508,8 @@ public func onem2mCreate(
         poa = UnsafeMutableRawBufferPointer.allocate(byteCount: poaLength, alignment: 1)
         poa!.copyMemory(from: UnsafeRawBufferPointer(start: UnsafeRawPointer(s), count: poaLength))
     }
-    var state = CClient(
+    let p = (arena + layout.state).bindMemory(to: CClient.self, capacity: 1)
+    p.initialize(to: CClient(  // in place: no copy of the whole state on the stack first
         mqtt: MQTTClient(session: session, transport: .mqtt(TCPTransport(host: "", port: 0)), clock: clock),
         tls: tls,
         pointOfAccessCopy: poa,
@@ -516,12 +517,10 @@ public func onem2mCreate(
         urlBuffer: UnsafeMutableRawBufferPointer(start: arena + layout.url, count: CLayout.urlBytes),
         scratch: UnsafeMutableRawBufferPointer(start: arena + layout.scratch, count: CLayout.scratchBytes),
         requestTimeout: Int(c.request_timeout_ms == 0 ? 10_000 : c.request_timeout_ms),
-        salt: salt | 0x1000_0000)
-    state.aeLength = aeLength
-    state.cseIDLength = cseIDLength
-    state.cseNameLength = cseNameLength
-    let p = (arena + layout.state).bindMemory(to: CClient.self, capacity: 1)
-    p.initialize(to: state)
+        salt: salt | 0x1000_0000))
+    p.pointee.aeLength = aeLength
+    p.pointee.cseIDLength = cseIDLength
+    p.pointee.cseNameLength = cseNameLength
     out.pointee = OpaquePointer(p)
     return ONEM2M_OK.rawValue
 }
