@@ -258,7 +258,11 @@ public struct OneM2MClient<T: Transport, Clock: MonotonicClock, Wall: WallClock>
             operation, to: to, resourceType: resourceType, resultContent: resultContent, expiration: expiration,
             registration: registration, hasContent: hasContent)
         if hasContent && request.failure == nil {
-            do throws(OneM2MError) { try request.writer.content(content) } catch { request.failure = error }
+            // Straight into the writer, not through `JSONWriter.content` (whose save, watch and
+            // restore were inlined into every typed request): after the `pc` key the writer itself
+            // rejects no value or a second one (`invalidWriterState`, from the next value or from
+            // `finishRequest`'s `endObject`), and a failed primitive is abandoned as a whole.
+            do throws(OneM2MError) { try content(&request.writer) } catch { request.failure = error }
         }
         return try finishRequest(&request)
     }
