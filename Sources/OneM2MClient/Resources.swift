@@ -33,9 +33,7 @@ extension OneM2MClient {
                 try w.writeStringMember("api", appID)
                 try w.member("rr", bool: requestReachable)
                 try w.key("srv")
-                try w.beginArray()
-                try w.string(ByteString(version.text))
-                try w.endArray()
+                try w.fill(template: "[%]", ByteString(version.text))  // one call for the array of one string
                 if !pointOfAccess.isEmpty {
                     try w.key("poa")
                     try w.beginArray()
