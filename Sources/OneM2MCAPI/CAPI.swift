@@ -131,26 +131,28 @@ enum Content {
     }
 }
 
-/// What goes out: one of our requests, or our answer to a request.
-enum Outgoing {
-    case request(RequestPrimitive, Content)
-    case response(ResponsePrimitive)
-
-    /// One object around the parameters (`encode` per case was three copies of it). Not atomic
-    /// like `encode`: on an error the whole publish is abandoned anyway.
-    func write(into w: inout JSONWriter) throws(OneM2MError) {
-        try w.beginObject()
-        switch self {
-        case .request(let r, let content):
-            try r.writeParameters(into: &w)
-            if case .none = content {} else {
+/// What goes out, by address: one of our requests with its content, or (`request` nil) our
+/// answer to a request. Pointers, not an enum of the primitives: storing such an enum's case
+/// (the payloads' spare bits) and copying it were about 300 B. One object around the parameters
+/// (`encode` per kind was three copies of it). Not atomic like `encode`: on an error the whole
+/// publish is abandoned anyway; and the `pc` is one `fill`, so it needs no `JSONWriter.content` check.
+func writePrimitive(
+    _ request: UnsafePointer<RequestPrimitive>?, _ content: UnsafePointer<Content>?, _ response: UnsafePointer<ResponsePrimitive>?,
+    into w: inout JSONWriter
+) throws(OneM2MError) {
+    try w.beginObject()
+    if let r = request {
+        try r.pointee.writeParameters(into: &w)
+        if let c = content {
+            if case .none = c.pointee {} else {
                 try w.key("pc")
-                try w.content { (w) throws(OneM2MError) in try content.write(into: &w) }
+                try c.pointee.write(into: &w)
             }
-        case .response(let r): try r.writeParameters(into: &w)
         }
-        try w.endObject()
+    } else if let r = response {
+        try r.pointee.writeParameters(into: &w)
     }
+    try w.endObject()
 }
 
 /// The client state, placed at the start of the arena.
@@ -257,12 +259,16 @@ struct CClient: ~Copyable {
 
     /// Publishes a primitive at QoS 1 on `topic` (the only call of `mqtt.publish`). Returns nil
     /// or a C result code.
-    mutating func publishJSON(_ topic: UnsafeRawBufferPointer, _ out: Outgoing) -> Int32? {
+    @inline(never)
+    mutating func publishJSON(
+        _ topic: UnsafeRawBufferPointer, _ request: UnsafePointer<RequestPrimitive>?, _ content: UnsafePointer<Content>?,
+        _ response: UnsafePointer<ResponsePrimitive>?
+    ) -> Int32? {
         var encodeError: OneM2MError? = nil
         do throws(ClientError) {
             try mqtt.publish(topic: topic, qos: .atLeastOnce) { space in
                 var w = JSONWriter(buffer: space)
-                do throws(OneM2MError) { try out.write(into: &w) } catch {
+                do throws(OneM2MError) { try writePrimitive(request, content, response, into: &w) } catch {
                     encodeError = error
                     return nil
                 }
@@ -283,12 +289,13 @@ struct CClient: ~Copyable {
         rsc?.pointee = 0
         guard everConnected else { return ONEM2M_ENOTCONN.rawValue }
         let number = counter &+ 1 == 0 ? 1 : counter &+ 1
-        let primitive = RequestPrimitive(
+        var content = content
+        var primitive = RequestPrimitive(
             operation: operation, to: to, from: ae, requestIdentifier: writeRequestIdentifier(number), resourceType: type)
         guard let topicLength = try? OneM2MTopic.write(kind: .request, originator: ae, receiver: cseID, serialization: .json, into: topicSpace) else {
             return ONEM2M_EINVAL.rawValue
         }
-        if let failed = publishJSON(UnsafeRawBufferPointer(rebasing: topicSpace[0..<topicLength]), .request(primitive, content)) {
+        if let failed = publishJSON(UnsafeRawBufferPointer(rebasing: topicSpace[0..<topicLength]), &primitive, &content, nil) {
             return failed
         }
         counter = number
@@ -389,8 +396,8 @@ struct CClient: ~Copyable {
         guard let n = try? topic.writeResponseTopic(into: topicSpace) else { return }
         let responseTopic = UnsafeRawBufferPointer(rebasing: topicSpace[0..<n])
         let version = rvi.flatMap { ReleaseVersion(text: $0) } ?? .r3
-        let response = ResponsePrimitive(statusCode: status, requestIdentifier: rqi, releaseVersion: version, from: ae, to: to)
-        _ = publishJSON(responseTopic, .response(response))
+        var response = ResponsePrimitive(statusCode: status, requestIdentifier: rqi, releaseVersion: version, from: ae, to: to)
+        _ = publishJSON(responseTopic, nil, nil, &response)
     }
 }
 
