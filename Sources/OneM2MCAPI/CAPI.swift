@@ -103,32 +103,14 @@ func cBytes(_ s: UnsafePointer<CChar>?, limit: Int = 4096) -> ByteString? {
 
 let clientMagic: UInt32 = 0x4F4E_454D  // "ONEM"
 
-/// The `pc` of a request. One enum (not one closure per request kind) so that exactly one
-/// closure reaches `MQTTClient.publish(writePayload:)`: the optimizer clones that function (and
-/// `MQTTSession.publish`, ~1.2 KB on Thumb-2) once per distinct closure.
-enum Content {
-    case none
-    case ae(name: ByteString, appID: ByteString, pointOfAccess: ByteString)
-    case container(name: ByteString)
-    case contentInstance(ByteString)
-    case subscription(name: ByteString, notify: ByteString)
-
-    /// One `fill` call for every case: the template and its strings are picked first (a call per
-    /// case, each with its default arguments, was five copies of the call).
-    func write(into w: inout JSONWriter) throws(OneM2MError) {
-        var template = ContentTemplate.empty
-        var s0 = ByteString.empty, s1 = ByteString.empty, s2 = ByteString.empty
-        switch self {
-        case .none: break
-        case .ae(let rn, let api, let poa):
-            template = poa.isEmpty ? ContentTemplate.ae : ContentTemplate.aeWithPointOfAccess
-            (s0, s1, s2) = (rn, api, poa)
-        case .container(let rn): (template, s0) = (ContentTemplate.container, rn)
-        case .contentInstance(let con): (template, s0) = (ContentTemplate.contentInstance, con)
-        case .subscription(let rn, let nu): (template, s0, s1) = (ContentTemplate.subscription, rn, nu)
-        }
-        try w.fill(template: template, s0, s1, s2)
-    }
+/// The `pc` of a request: a `ContentTemplate` and the strings for its `%`s, or no template for
+/// a request without `pc`. Data, not an enum per request kind or a closure: exactly one closure
+/// reaches `MQTTClient.publish(writePayload:)` (the optimizer clones that function and
+/// `MQTTSession.publish`, ~1.2 KB on Thumb-2, once per distinct closure), and a struct needs
+/// neither a switch to write it nor tag stores to build it (the enum cost about 400 B).
+struct Content {
+    var template: StaticString? = nil
+    var s0 = ByteString.empty, s1 = ByteString.empty, s2 = ByteString.empty
 }
 
 /// What goes out, by address: one of our requests with its content, or (`request` nil) our
@@ -143,11 +125,9 @@ func writePrimitive(
     try w.beginObject()
     if let r = request {
         try r.pointee.writeParameters(into: &w)
-        if let c = content {
-            if case .none = c.pointee {} else {
-                try w.key("pc")
-                try c.pointee.write(into: &w)
-            }
+        if let c = content, let template = c.pointee.template {
+            try w.key("pc")
+            try w.fill(template: template, c.pointee.s0, c.pointee.s1, c.pointee.s2)
         }
     } else if let r = response {
         try r.pointee.writeParameters(into: &w)
@@ -563,7 +543,7 @@ public func onem2mRegisterAE(
     guard let p = client(handle), let api = cBytes(appID), let rn = cBytes(name) else { return ONEM2M_EINVAL.rawValue }
     let poa = p.pointee.pointOfAccess
     return p.pointee.request(.create, to: p.pointee.cseName, type: .ae, timeout: timeout(p, timeoutMs), rsc: rsc,
-                             .ae(name: rn, appID: api, pointOfAccess: poa))
+                             Content(template: poa.isEmpty ? ContentTemplate.ae : ContentTemplate.aeWithPointOfAccess, s0: rn, s1: api, s2: poa))
 }
 
 @_cdecl("onem2m_create_container")
@@ -572,7 +552,7 @@ public func onem2mCreateContainer(
     _ rsc: UnsafeMutablePointer<Int32>?
 ) -> Int32 {
     guard let p = client(handle), let to = cBytes(parent), let rn = cBytes(name) else { return ONEM2M_EINVAL.rawValue }
-    return p.pointee.request(.create, to: to, type: .container, timeout: timeout(p, timeoutMs), rsc: rsc, .container(name: rn))
+    return p.pointee.request(.create, to: to, type: .container, timeout: timeout(p, timeoutMs), rsc: rsc, Content(template: ContentTemplate.container, s0: rn))
 }
 
 @_cdecl("onem2m_create_content_instance")
@@ -584,7 +564,7 @@ public func onem2mCreateContentInstance(
         return ONEM2M_EINVAL.rawValue
     }
     let con = ByteString(UnsafeRawBufferPointer(start: UnsafeRawPointer(content), count: contentLength))
-    return p.pointee.request(.create, to: to, type: .contentInstance, timeout: timeout(p, timeoutMs), rsc: rsc, .contentInstance(con))
+    return p.pointee.request(.create, to: to, type: .contentInstance, timeout: timeout(p, timeoutMs), rsc: rsc, Content(template: ContentTemplate.contentInstance, s0: con))
 }
 
 @_cdecl("onem2m_create_subscription")
@@ -594,7 +574,7 @@ public func onem2mCreateSubscription(
 ) -> Int32 {
     guard let p = client(handle), let to = cBytes(parent), let rn = cBytes(name) else { return ONEM2M_EINVAL.rawValue }
     let me = p.pointee.ae
-    return p.pointee.request(.create, to: to, type: .subscription, timeout: timeout(p, timeoutMs), rsc: rsc, .subscription(name: rn, notify: me))
+    return p.pointee.request(.create, to: to, type: .subscription, timeout: timeout(p, timeoutMs), rsc: rsc, Content(template: ContentTemplate.subscription, s0: rn, s1: me))
 }
 
 @_cdecl("onem2m_poll")
@@ -607,7 +587,7 @@ public func onem2mPoll(_ handle: OpaquePointer?, _ timeoutMs: UInt32) -> Int32 {
 public func onem2mDeregister(_ handle: OpaquePointer?, _ timeoutMs: UInt32, _ rsc: UnsafeMutablePointer<Int32>?) -> Int32 {
     guard let p = client(handle) else { return ONEM2M_EINVAL.rawValue }
     let limit = timeout(p, timeoutMs)
-    let status = p.pointee.request(.delete, to: p.pointee.ae, type: nil, timeout: limit, rsc: rsc, .none)
+    let status = p.pointee.request(.delete, to: p.pointee.ae, type: nil, timeout: limit, rsc: rsc, Content())
     // TS-0010 6.3 clean-up: the broker discards our session and subscriptions.
     do throws(ClientError) {
         try p.pointee.mqtt.cleanUpSession(timeoutMilliseconds: limit) { _ in }
