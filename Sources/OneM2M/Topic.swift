@@ -199,11 +199,23 @@ public enum OneM2MTopic {
     }
 }
 
-/// Compares topic bytes with a static text: one out-of-line copy of the word-wise `bytesEqual`
-/// for the eight comparisons of `OneM2MTopic.parse` (which is not on the JSON path).
+/// Compares topic bytes with a static text (at most 8 bytes): one out-of-line function for the
+/// comparisons of `OneM2MTopic.parse`. Word-wise (`bytesEqual`) on hosts; a byte loop in Embedded
+/// builds, 70 B smaller on Thumb-2.
 @inline(never)
 func levelEquals(_ level: UnsafeRawBufferPointer, _ text: StaticString) -> Bool {
-    bytesEqual(level, staticBytes(text))
+    #if hasFeature(Embedded)
+    let t = staticBytes(text)
+    guard level.count == t.count else { return false }
+    var i = 0
+    while i < t.count {
+        if level[i] != t[i] { return false }
+        i &+= 1  // i < t.count
+    }
+    return true
+    #else
+    return bytesEqual(level, staticBytes(text))
+    #endif
 }
 
 /// Splits topic bytes at `/` from an offset.
