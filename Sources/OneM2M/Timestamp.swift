@@ -45,7 +45,9 @@ public enum OneM2MTimestamp {
 
     /// True for Gregorian leap years.
     public static func isLeapYear(_ year: Int) -> Bool {
-        (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
+        // One division: `& 3` is `% 4 == 0` for negative years too, and a multiple of 100 is a
+        // multiple of 400 exactly when it is a multiple of 16.
+        year & 3 == 0 && (year % 100 != 0 || year & 15 == 0)
     }
 
     /// Days in `month` (1...12) of `year`.

@@ -115,6 +115,10 @@ func parseError(_ text: String) -> OneM2MError? {
         #expect(OneM2MTimestamp.daysFromCivil(year: 1970, month: 1, day: 1) == 0)
         #expect(OneM2MTimestamp.daysFromCivil(year: 2000, month: 3, day: 1) - OneM2MTimestamp.daysFromCivil(year: 2000, month: 2, day: 28) == 2)
         #expect(OneM2MTimestamp.isLeapYear(2000) && !OneM2MTimestamp.isLeapYear(1900) && OneM2MTimestamp.isLeapYear(2024) && !OneM2MTimestamp.isLeapYear(2023))
+        // The one-division form agrees with the textbook rule, negative (proleptic) years included.
+        for y in -2_000...10_400 {
+            #expect(OneM2MTimestamp.isLeapYear(y) == ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0), "\(y)")
+        }
     }
 
     @Test func formatParseRoundTrip() throws {
