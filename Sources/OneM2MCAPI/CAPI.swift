@@ -10,50 +10,49 @@ import MQTTPacket
 import PosixTransport
 import TLSTransport
 
-/// The broker connection: TCP for `mqtt://`, TLS for `mqtts://`. An enum over the two concrete
-/// transports that forwards each call to its case (as OneM2MSecure's `PointOfAccessTransport`
-/// does, without its WebSocket cases), so the client stays generic over one concrete type: no
-/// existential, no dynamic dispatch. `send` and `close` are kept out of line: inlined, both
-/// branches would be copied into each of MQTTClient's call sites (flush, writeSome, ...).
-enum CTransport: Transport {
-    case mqtt(TCPTransport)
-    case mqtts(TLSTransport)
+/// The broker connection: TCP for `mqtt://`, TLS for `mqtts://`. Both concrete transports, one
+/// of them set, with each call forwarded to it in place (as OneM2MSecure's
+/// `PointOfAccessTransport` forwards per case), so the client stays generic over one concrete
+/// type: no existential, no dynamic dispatch. Not an enum: its payload was copied out and stored
+/// back with the case around every call. The calls are kept out of line: inlined, both branches
+/// would be copied into each of MQTTClient's call sites (flush, writeSome, nextEvent, ...).
+struct CTransport: Transport {
+    /// The connection of an `mqtt://` URL (nil for `mqtts://`).
+    var tcp: TCPTransport?
+    /// The connection of an `mqtts://` URL (nil for `mqtt://`).
+    var tls: TLSTransport?
 
+    static func mqtt(_ t: TCPTransport) -> CTransport { CTransport(tcp: t, tls: nil) }
+    static func mqtts(_ t: TLSTransport) -> CTransport { CTransport(tcp: nil, tls: t) }
+
+    // Each call goes to the connection in place: an enum's payload was copied out and stored
+    // back with its case (spare-bit masks) around every call.
+    @inline(never)
     mutating func open(timeoutMilliseconds: Int) throws(TransportError) {
-        switch self {
-        case .mqtt(var t): defer { self = .mqtt(t) }; try t.open(timeoutMilliseconds: timeoutMilliseconds)
-        case .mqtts(var t): defer { self = .mqtts(t) }; try t.open(timeoutMilliseconds: timeoutMilliseconds)
-        }
+        if tls != nil { try tls!.open(timeoutMilliseconds: timeoutMilliseconds) } else { try tcp!.open(timeoutMilliseconds: timeoutMilliseconds) }
     }
 
     @inline(never)
     mutating func send(_ bytes: UnsafeRawBufferPointer) throws(TransportError) -> Int {
-        switch self {
-        case .mqtt(var t): defer { self = .mqtt(t) }; return try t.send(bytes)
-        case .mqtts(var t): defer { self = .mqtts(t) }; return try t.send(bytes)
-        }
+        if tls != nil { return try tls!.send(bytes) }
+        return try tcp!.send(bytes)
     }
 
+    @inline(never)
     mutating func receive(into buffer: UnsafeMutableRawBufferPointer) throws(TransportError) -> Int {
-        switch self {
-        case .mqtt(var t): defer { self = .mqtt(t) }; return try t.receive(into: buffer)
-        case .mqtts(var t): defer { self = .mqtts(t) }; return try t.receive(into: buffer)
-        }
+        if tls != nil { return try tls!.receive(into: buffer) }
+        return try tcp!.receive(into: buffer)
     }
 
+    @inline(never)
     mutating func wait(for interest: TransportReadiness, timeoutMilliseconds: Int) throws(TransportError) -> TransportReadiness {
-        switch self {
-        case .mqtt(var t): defer { self = .mqtt(t) }; return try t.wait(for: interest, timeoutMilliseconds: timeoutMilliseconds)
-        case .mqtts(var t): defer { self = .mqtts(t) }; return try t.wait(for: interest, timeoutMilliseconds: timeoutMilliseconds)
-        }
+        if tls != nil { return try tls!.wait(for: interest, timeoutMilliseconds: timeoutMilliseconds) }
+        return try tcp!.wait(for: interest, timeoutMilliseconds: timeoutMilliseconds)
     }
 
     @inline(never)
     mutating func close() {
-        switch self {
-        case .mqtt(var t): t.close(); self = .mqtt(t)
-        case .mqtts(var t): t.close(); self = .mqtts(t)
-        }
+        if tls != nil { tls!.close() } else { tcp!.close() }
     }
 }
 
