@@ -190,8 +190,14 @@ struct CClient: ~Copyable {
         if poa.scheme == .mqtts && !tls.canAuthenticateServer { return ONEM2M_ETLSNOAUTH.rawValue }
         hangUp()
         let host = String(decoding: poa.host, as: UTF8.self)
-        mqtt.transport = poa.scheme == .mqtt
-            ? .mqtt(TCPTransport(host: host, port: poa.port)) : .mqtts(TLSTransport.make(host: host, port: poa.port, configuration: tls))
+        // Field by field: one transport set, the other cleared.
+        if poa.scheme == .mqtt {
+            mqtt.transport.tls = nil
+            mqtt.transport.tcp = TCPTransport(host: host, port: poa.port)
+        } else {
+            mqtt.transport.tcp = nil
+            mqtt.transport.tls = TLSTransport.make(host: host, port: poa.port, configuration: tls)
+        }
         do throws(ClientError) {
             try mqtt.connect(timeoutMilliseconds: timeout) { _ in }
         } catch { return connectionCode(error) }
