@@ -95,6 +95,11 @@ func cLength(_ s: UnsafePointer<CChar>, limit: Int) -> Int? {
     return n
 }
 
+/// One copy in Embedded builds: inlined, it was repeated for every string argument of the
+/// exported functions.
+#if hasFeature(Embedded)
+@inline(never)
+#endif
 func cBytes(_ s: UnsafePointer<CChar>?, limit: Int = 4096) -> ByteString? {
     guard let s, let n = cLength(s, limit: limit), n > 0 else { return nil }
     return ByteString(UnsafeRawBufferPointer(start: UnsafeRawPointer(s), count: n))
