@@ -214,17 +214,24 @@ public enum ReleaseVersion: UInt8, Sendable, CaseIterable {
         }
     }
 
-    /// Recognises the wire text (exact, case-sensitive); `nil` for anything else.
+    /// Recognises the wire text (exact, case-sensitive); `nil` for anything else. One pass over
+    /// at most three logical bytes (escaped text too), not a comparison per version.
     public init?(text: ByteString) {
-        var raw: UInt8 = 0
-        while let v = ReleaseVersion(rawValue: raw) {  // not `allCases`: that builds an Array
-            if ByteString(v.text) == text {
-                self = v
-                return
-            }
-            raw += 1
+        var it = text.makeIterator()
+        guard let digit = it.next() else { return nil }
+        let suffix = it.next()
+        guard it.next() == nil else { return nil }
+        // Arithmetic on the raw values, not a switch: its lookup table sat in the module's
+        // read-only data with every public constant, which all came along with it.
+        guard digit >= UInt8(ascii: "1") && digit <= UInt8(ascii: "5") else { return nil }
+        var raw = digit &- UInt8(ascii: "1")  // 0...4
+        if let suffix {
+            guard raw == 1 && suffix == UInt8(ascii: "a") else { return nil }
+            raw = 2  // r2a
+        } else if raw >= 2 {
+            raw &+= 1  // r3...r5 follow r2a
         }
-        return nil
+        self.init(rawValue: raw)
     }
 }
 

@@ -10,50 +10,49 @@ import MQTTPacket
 import PosixTransport
 import TLSTransport
 
-/// The broker connection: TCP for `mqtt://`, TLS for `mqtts://`. An enum over the two concrete
-/// transports that forwards each call to its case (as OneM2MSecure's `PointOfAccessTransport`
-/// does, without its WebSocket cases), so the client stays generic over one concrete type: no
-/// existential, no dynamic dispatch. `send` and `close` are kept out of line: inlined, both
-/// branches would be copied into each of MQTTClient's call sites (flush, writeSome, ...).
-enum CTransport: Transport {
-    case mqtt(TCPTransport)
-    case mqtts(TLSTransport)
+/// The broker connection: TCP for `mqtt://`, TLS for `mqtts://`. Both concrete transports, one
+/// of them set, with each call forwarded to it in place (as OneM2MSecure's
+/// `PointOfAccessTransport` forwards per case), so the client stays generic over one concrete
+/// type: no existential, no dynamic dispatch. Not an enum: its payload was copied out and stored
+/// back with the case around every call. The calls are kept out of line: inlined, both branches
+/// would be copied into each of MQTTClient's call sites (flush, writeSome, nextEvent, ...).
+struct CTransport: Transport {
+    /// The connection of an `mqtt://` URL (nil for `mqtts://`).
+    var tcp: TCPTransport?
+    /// The connection of an `mqtts://` URL (nil for `mqtt://`).
+    var tls: TLSTransport?
 
+    static func mqtt(_ t: TCPTransport) -> CTransport { CTransport(tcp: t, tls: nil) }
+    static func mqtts(_ t: TLSTransport) -> CTransport { CTransport(tcp: nil, tls: t) }
+
+    // Each call goes to the connection in place: an enum's payload was copied out and stored
+    // back with its case (spare-bit masks) around every call.
+    @inline(never)
     mutating func open(timeoutMilliseconds: Int) throws(TransportError) {
-        switch self {
-        case .mqtt(var t): defer { self = .mqtt(t) }; try t.open(timeoutMilliseconds: timeoutMilliseconds)
-        case .mqtts(var t): defer { self = .mqtts(t) }; try t.open(timeoutMilliseconds: timeoutMilliseconds)
-        }
+        if tls != nil { try tls!.open(timeoutMilliseconds: timeoutMilliseconds) } else { try tcp!.open(timeoutMilliseconds: timeoutMilliseconds) }
     }
 
     @inline(never)
     mutating func send(_ bytes: UnsafeRawBufferPointer) throws(TransportError) -> Int {
-        switch self {
-        case .mqtt(var t): defer { self = .mqtt(t) }; return try t.send(bytes)
-        case .mqtts(var t): defer { self = .mqtts(t) }; return try t.send(bytes)
-        }
+        if tls != nil { return try tls!.send(bytes) }
+        return try tcp!.send(bytes)
     }
 
+    @inline(never)
     mutating func receive(into buffer: UnsafeMutableRawBufferPointer) throws(TransportError) -> Int {
-        switch self {
-        case .mqtt(var t): defer { self = .mqtt(t) }; return try t.receive(into: buffer)
-        case .mqtts(var t): defer { self = .mqtts(t) }; return try t.receive(into: buffer)
-        }
+        if tls != nil { return try tls!.receive(into: buffer) }
+        return try tcp!.receive(into: buffer)
     }
 
+    @inline(never)
     mutating func wait(for interest: TransportReadiness, timeoutMilliseconds: Int) throws(TransportError) -> TransportReadiness {
-        switch self {
-        case .mqtt(var t): defer { self = .mqtt(t) }; return try t.wait(for: interest, timeoutMilliseconds: timeoutMilliseconds)
-        case .mqtts(var t): defer { self = .mqtts(t) }; return try t.wait(for: interest, timeoutMilliseconds: timeoutMilliseconds)
-        }
+        if tls != nil { return try tls!.wait(for: interest, timeoutMilliseconds: timeoutMilliseconds) }
+        return try tcp!.wait(for: interest, timeoutMilliseconds: timeoutMilliseconds)
     }
 
     @inline(never)
     mutating func close() {
-        switch self {
-        case .mqtt(var t): t.close(); self = .mqtt(t)
-        case .mqtts(var t): t.close(); self = .mqtts(t)
-        }
+        if tls != nil { tls!.close() } else { tcp!.close() }
     }
 }
 
@@ -96,6 +95,11 @@ func cLength(_ s: UnsafePointer<CChar>, limit: Int) -> Int? {
     return n
 }
 
+/// One copy in Embedded builds: inlined, it was repeated for every string argument of the
+/// exported functions.
+#if hasFeature(Embedded)
+@inline(never)
+#endif
 func cBytes(_ s: UnsafePointer<CChar>?, limit: Int = 4096) -> ByteString? {
     guard let s, let n = cLength(s, limit: limit), n > 0 else { return nil }
     return ByteString(UnsafeRawBufferPointer(start: UnsafeRawPointer(s), count: n))
@@ -103,52 +107,36 @@ func cBytes(_ s: UnsafePointer<CChar>?, limit: Int = 4096) -> ByteString? {
 
 let clientMagic: UInt32 = 0x4F4E_454D  // "ONEM"
 
-/// The `pc` of a request. One enum (not one closure per request kind) so that exactly one
-/// closure reaches `MQTTClient.publish(writePayload:)`: the optimizer clones that function (and
-/// `MQTTSession.publish`, ~1.2 KB on Thumb-2) once per distinct closure.
-enum Content {
-    case none
-    case ae(name: ByteString, appID: ByteString, pointOfAccess: ByteString)
-    case container(name: ByteString)
-    case contentInstance(ByteString)
-    case subscription(name: ByteString, notify: ByteString)
-
-    func write(into w: inout JSONWriter) throws(OneM2MError) {
-        switch self {
-        case .none: try w.fill(template: ContentTemplate.empty)
-        case .ae(let rn, let api, let poa):
-            if poa.isEmpty {
-                try w.fill(template: ContentTemplate.ae, rn, api)
-            } else {
-                try w.fill(template: ContentTemplate.aeWithPointOfAccess, rn, api, poa)
-            }
-        case .container(let rn): try w.fill(template: ContentTemplate.container, rn)
-        case .contentInstance(let con): try w.fill(template: ContentTemplate.contentInstance, con)
-        case .subscription(let rn, let nu): try w.fill(template: ContentTemplate.subscription, rn, nu)
-        }
-    }
+/// The `pc` of a request: a `ContentTemplate` and the strings for its `%`s, or no template for
+/// a request without `pc`. Data, not an enum per request kind or a closure: exactly one closure
+/// reaches `MQTTClient.publish(writePayload:)` (the optimizer clones that function and
+/// `MQTTSession.publish`, ~1.2 KB on Thumb-2, once per distinct closure), and a struct needs
+/// neither a switch to write it nor tag stores to build it (the enum cost about 400 B).
+struct Content {
+    var template: StaticString? = nil
+    var s0 = ByteString.empty, s1 = ByteString.empty, s2 = ByteString.empty
 }
 
-/// What goes out: one of our requests, or our answer to a request.
-enum Outgoing {
-    case request(RequestPrimitive, Content)
-    case response(ResponsePrimitive)
-
-    /// One object around the parameters (`encode` per case was three copies of it). Not atomic
-    /// like `encode`: on an error the whole publish is abandoned anyway.
-    func write(into w: inout JSONWriter) throws(OneM2MError) {
-        try w.beginObject()
-        switch self {
-        case .request(let r, let content):
-            try r.writeParameters(into: &w)
-            if case .none = content {} else {
-                try w.key("pc")
-                try w.content { (w) throws(OneM2MError) in try content.write(into: &w) }
-            }
-        case .response(let r): try r.writeParameters(into: &w)
+/// What goes out, by address: one of our requests with its content, or (`request` nil) our
+/// answer to a request. Pointers, not an enum of the primitives: storing such an enum's case
+/// (the payloads' spare bits) and copying it were about 300 B. One object around the parameters
+/// (`encode` per kind was three copies of it). Not atomic like `encode`: on an error the whole
+/// publish is abandoned anyway; and the `pc` is one `fill`, so it needs no `JSONWriter.content` check.
+func writePrimitive(
+    _ request: UnsafePointer<RequestPrimitive>?, _ content: UnsafePointer<Content>?, _ response: UnsafePointer<ResponsePrimitive>?,
+    into w: inout JSONWriter
+) throws(OneM2MError) {
+    try w.beginObject()
+    if let r = request {
+        try r.pointee.writeParameters(into: &w)
+        if let c = content, let template = c.pointee.template {
+            try w.key("pc")
+            try w.fill(template: template, c.pointee.s0, c.pointee.s1, c.pointee.s2)
         }
-        try w.endObject()
+    } else if let r = response {
+        try r.pointee.writeParameters(into: &w)
     }
+    try w.endObject()
 }
 
 /// The client state, placed at the start of the arena.
@@ -205,10 +193,16 @@ struct CClient: ~Copyable {
         guard let poa = try? PointOfAccess.parse(view), poa.scheme == .mqtt || poa.scheme == .mqtts else { return ONEM2M_EURL.rawValue }
         // Verification is on unless tls_insecure: without a CA or a PSK nothing could pass it.
         if poa.scheme == .mqtts && !tls.canAuthenticateServer { return ONEM2M_ETLSNOAUTH.rawValue }
-        if mqtt.isOpen { mqtt.disconnect(timeoutMilliseconds: 1_000) }
+        hangUp()
         let host = String(decoding: poa.host, as: UTF8.self)
-        mqtt.transport = poa.scheme == .mqtt
-            ? .mqtt(TCPTransport(host: host, port: poa.port)) : .mqtts(TLSTransport.make(host: host, port: poa.port, configuration: tls))
+        // Field by field: one transport set, the other cleared.
+        if poa.scheme == .mqtt {
+            mqtt.transport.tls = nil
+            mqtt.transport.tcp = TCPTransport(host: host, port: poa.port)
+        } else {
+            mqtt.transport.tcp = nil
+            mqtt.transport.tls = TLSTransport.make(host: host, port: poa.port, configuration: tls)
+        }
         do throws(ClientError) {
             try mqtt.connect(timeoutMilliseconds: timeout) { _ in }
         } catch { return connectionCode(error) }
@@ -219,6 +213,13 @@ struct CClient: ~Copyable {
             if granted.contains(0x80) { return ONEM2M_EREFUSED.rawValue }
         } catch { return code(error) }
         return ONEM2M_OK.rawValue
+    }
+
+    /// Ends an open connection (DISCONNECT, waiting up to a second for it to leave). One copy
+    /// for onem2m_connect and onem2m_destroy (the inlined disconnect was one each).
+    @inline(never)
+    mutating func hangUp() {
+        if mqtt.isOpen { mqtt.disconnect(timeoutMilliseconds: 1_000) }
     }
 
     /// The C result code of an error from opening the connection: TLS failures are told apart
@@ -255,12 +256,16 @@ struct CClient: ~Copyable {
 
     /// Publishes a primitive at QoS 1 on `topic` (the only call of `mqtt.publish`). Returns nil
     /// or a C result code.
-    mutating func publishJSON(_ topic: UnsafeRawBufferPointer, _ out: Outgoing) -> Int32? {
+    @inline(never)
+    mutating func publishJSON(
+        _ topic: UnsafeRawBufferPointer, _ request: UnsafePointer<RequestPrimitive>?, _ content: UnsafePointer<Content>?,
+        _ response: UnsafePointer<ResponsePrimitive>?
+    ) -> Int32? {
         var encodeError: OneM2MError? = nil
         do throws(ClientError) {
             try mqtt.publish(topic: topic, qos: .atLeastOnce) { space in
                 var w = JSONWriter(buffer: space)
-                do throws(OneM2MError) { try out.write(into: &w) } catch {
+                do throws(OneM2MError) { try writePrimitive(request, content, response, into: &w) } catch {
                     encodeError = error
                     return nil
                 }
@@ -281,12 +286,14 @@ struct CClient: ~Copyable {
         rsc?.pointee = 0
         guard everConnected else { return ONEM2M_ENOTCONN.rawValue }
         let number = counter &+ 1 == 0 ? 1 : counter &+ 1
-        let primitive = RequestPrimitive(
-            operation: operation, to: to, from: ae, requestIdentifier: writeRequestIdentifier(number), resourceType: type)
-        guard let topicLength = try? OneM2MTopic.write(kind: .request, originator: ae, receiver: cseID, serialization: .json, into: topicSpace) else {
+        var content = content
+        let me = ae
+        var primitive = RequestPrimitive(
+            operation: operation, to: to, from: me, requestIdentifier: writeRequestIdentifier(number), resourceType: type)
+        guard let topicLength = try? OneM2MTopic.write(kind: .request, originator: me, receiver: cseID, serialization: .json, into: topicSpace) else {
             return ONEM2M_EINVAL.rawValue
         }
-        if let failed = publishJSON(UnsafeRawBufferPointer(rebasing: topicSpace[0..<topicLength]), .request(primitive, content)) {
+        if let failed = publishJSON(UnsafeRawBufferPointer(rebasing: topicSpace[0..<topicLength]), &primitive, &content, nil) {
             return failed
         }
         counter = number
@@ -387,8 +394,8 @@ struct CClient: ~Copyable {
         guard let n = try? topic.writeResponseTopic(into: topicSpace) else { return }
         let responseTopic = UnsafeRawBufferPointer(rebasing: topicSpace[0..<n])
         let version = rvi.flatMap { ReleaseVersion(text: $0) } ?? .r3
-        let response = ResponsePrimitive(statusCode: status, requestIdentifier: rqi, releaseVersion: version, from: ae, to: to)
-        _ = publishJSON(responseTopic, .response(response))
+        var response = ResponsePrimitive(statusCode: status, requestIdentifier: rqi, releaseVersion: version, from: ae, to: to)
+        _ = publishJSON(responseTopic, nil, nil, &response)
     }
 }
 
@@ -506,7 +513,8 @@ public func onem2mCreate(
         poa = UnsafeMutableRawBufferPointer.allocate(byteCount: poaLength, alignment: 1)
         poa!.copyMemory(from: UnsafeRawBufferPointer(start: UnsafeRawPointer(s), count: poaLength))
     }
-    var state = CClient(
+    let p = (arena + layout.state).bindMemory(to: CClient.self, capacity: 1)
+    p.initialize(to: CClient(  // in place: no copy of the whole state on the stack first
         mqtt: MQTTClient(session: session, transport: .mqtt(TCPTransport(host: "", port: 0)), clock: clock),
         tls: tls,
         pointOfAccessCopy: poa,
@@ -514,12 +522,10 @@ public func onem2mCreate(
         urlBuffer: UnsafeMutableRawBufferPointer(start: arena + layout.url, count: CLayout.urlBytes),
         scratch: UnsafeMutableRawBufferPointer(start: arena + layout.scratch, count: CLayout.scratchBytes),
         requestTimeout: Int(c.request_timeout_ms == 0 ? 10_000 : c.request_timeout_ms),
-        salt: salt | 0x1000_0000)
-    state.aeLength = aeLength
-    state.cseIDLength = cseIDLength
-    state.cseNameLength = cseNameLength
-    let p = (arena + layout.state).bindMemory(to: CClient.self, capacity: 1)
-    p.initialize(to: state)
+        salt: salt | 0x1000_0000))
+    p.pointee.aeLength = aeLength
+    p.pointee.cseIDLength = cseIDLength
+    p.pointee.cseNameLength = cseNameLength
     out.pointee = OpaquePointer(p)
     return ONEM2M_OK.rawValue
 }
@@ -547,7 +553,7 @@ public func onem2mRegisterAE(
     guard let p = client(handle), let api = cBytes(appID), let rn = cBytes(name) else { return ONEM2M_EINVAL.rawValue }
     let poa = p.pointee.pointOfAccess
     return p.pointee.request(.create, to: p.pointee.cseName, type: .ae, timeout: timeout(p, timeoutMs), rsc: rsc,
-                             .ae(name: rn, appID: api, pointOfAccess: poa))
+                             Content(template: poa.isEmpty ? ContentTemplate.ae : ContentTemplate.aeWithPointOfAccess, s0: rn, s1: api, s2: poa))
 }
 
 @_cdecl("onem2m_create_container")
@@ -556,7 +562,7 @@ public func onem2mCreateContainer(
     _ rsc: UnsafeMutablePointer<Int32>?
 ) -> Int32 {
     guard let p = client(handle), let to = cBytes(parent), let rn = cBytes(name) else { return ONEM2M_EINVAL.rawValue }
-    return p.pointee.request(.create, to: to, type: .container, timeout: timeout(p, timeoutMs), rsc: rsc, .container(name: rn))
+    return p.pointee.request(.create, to: to, type: .container, timeout: timeout(p, timeoutMs), rsc: rsc, Content(template: ContentTemplate.container, s0: rn))
 }
 
 @_cdecl("onem2m_create_content_instance")
@@ -568,7 +574,7 @@ public func onem2mCreateContentInstance(
         return ONEM2M_EINVAL.rawValue
     }
     let con = ByteString(UnsafeRawBufferPointer(start: UnsafeRawPointer(content), count: contentLength))
-    return p.pointee.request(.create, to: to, type: .contentInstance, timeout: timeout(p, timeoutMs), rsc: rsc, .contentInstance(con))
+    return p.pointee.request(.create, to: to, type: .contentInstance, timeout: timeout(p, timeoutMs), rsc: rsc, Content(template: ContentTemplate.contentInstance, s0: con))
 }
 
 @_cdecl("onem2m_create_subscription")
@@ -578,7 +584,7 @@ public func onem2mCreateSubscription(
 ) -> Int32 {
     guard let p = client(handle), let to = cBytes(parent), let rn = cBytes(name) else { return ONEM2M_EINVAL.rawValue }
     let me = p.pointee.ae
-    return p.pointee.request(.create, to: to, type: .subscription, timeout: timeout(p, timeoutMs), rsc: rsc, .subscription(name: rn, notify: me))
+    return p.pointee.request(.create, to: to, type: .subscription, timeout: timeout(p, timeoutMs), rsc: rsc, Content(template: ContentTemplate.subscription, s0: rn, s1: me))
 }
 
 @_cdecl("onem2m_poll")
@@ -591,7 +597,7 @@ public func onem2mPoll(_ handle: OpaquePointer?, _ timeoutMs: UInt32) -> Int32 {
 public func onem2mDeregister(_ handle: OpaquePointer?, _ timeoutMs: UInt32, _ rsc: UnsafeMutablePointer<Int32>?) -> Int32 {
     guard let p = client(handle) else { return ONEM2M_EINVAL.rawValue }
     let limit = timeout(p, timeoutMs)
-    let status = p.pointee.request(.delete, to: p.pointee.ae, type: nil, timeout: limit, rsc: rsc, .none)
+    let status = p.pointee.request(.delete, to: p.pointee.ae, type: nil, timeout: limit, rsc: rsc, Content())
     // TS-0010 6.3 clean-up: the broker discards our session and subscriptions.
     do throws(ClientError) {
         try p.pointee.mqtt.cleanUpSession(timeoutMilliseconds: limit) { _ in }
@@ -605,7 +611,7 @@ public func onem2mDeregister(_ handle: OpaquePointer?, _ timeoutMs: UInt32, _ rs
 @_cdecl("onem2m_destroy")
 public func onem2mDestroy(_ handle: OpaquePointer?) {
     guard let p = client(handle) else { return }
-    if p.pointee.mqtt.isOpen { p.pointee.mqtt.disconnect(timeoutMilliseconds: 1_000) }
+    p.pointee.hangUp()
     p.pointee.magic = 0
     p.pointee.pointOfAccessCopy?.deallocate()
     p.deinitialize(count: 1)  // frees the TLS context (TLSTransport) and the copied settings

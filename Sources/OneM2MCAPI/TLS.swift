@@ -58,7 +58,7 @@ extension TLSFailure {
     /// The C result code for a `.tls` error of the connection: what its TLS layer recorded.
     @inline(never)
     static func code(of transport: inout CTransport) -> Int32 {
-        guard case .mqtts(let t) = transport else { return ONEM2M_EIO.rawValue }
+        guard let t = transport.tls else { return ONEM2M_EIO.rawValue }
         return code(t.failure)
     }
 
@@ -91,7 +91,7 @@ extension TLSTransport {
     @inline(never)
     static func writeDetail(of transport: inout CTransport, into out: UnsafeMutableRawBufferPointer) -> Int {
         out[0] = 0
-        guard case .mqtts(let t) = transport else { return 0 }
+        guard let t = transport.tls else { return 0 }
         return t.writeDetail(into: out)
     }
 

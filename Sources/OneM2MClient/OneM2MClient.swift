@@ -135,12 +135,23 @@ public struct OneM2MClient<T: Transport, Clock: MonotonicClock, Wall: WallClock>
     }
 
     static func topic(_ kind: TopicKind, _ c: OneM2MConfiguration) throws(OneM2MClientError) -> [UInt8] {
+        let suffix: TopicFilterSuffix
+        if let s = c.serialization { suffix = .serialization(s) } else { suffix = .none }
+        return try filter(kind, c, mine: true, suffix: suffix)
+    }
+
+    /// `/oneM2M/<kind>/<me>/<cse><suffix>` (`mine`) or `/oneM2M/<kind>/+/<me><suffix>`: the
+    /// topics and the subscription filters, through one copy of the buffer handling.
+    @inline(never)
+    static func filter(_ kind: TopicKind, _ c: OneM2MConfiguration, mine: Bool, suffix: TopicFilterSuffix) throws(OneM2MClientError) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: 32 + c.originator.count + c.cseID.count)
         let result: Result<Int, OneM2MError> = out.withUnsafeMutableBytes { buf in
             c.originator.withUnsafeBytes { o in
                 c.cseID.withUnsafeBytes { r in
                     do throws(OneM2MError) {
-                        return .success(try OneM2MTopic.write(kind: kind, originator: ByteString(o), receiver: ByteString(r), serialization: c.serialization, into: buf))
+                        return .success(try OneM2MTopic.writeFilter(
+                            kind: kind, originator: mine ? ByteString(o) : nil, receiver: mine ? ByteString(r) : ByteString(o),
+                            suffix: suffix, into: buf))
                     } catch { return .failure(error) }
                 }
             }
@@ -158,28 +169,13 @@ public struct OneM2MClient<T: Transport, Clock: MonotonicClock, Wall: WallClock>
     /// non-mutating form copied the whole client (456 B on armv7) first.
     mutating func subscriptionFilters() throws(OneM2MClientError) -> [TopicSubscription] {
         var filters: [TopicSubscription] = []
-        let c = configuration
-        let kinds: [(TopicKind, Bool)] = [(.request, false), (.response, true), (.registrationResponse, true)]
-        for (kind, mine) in kinds {
-            if kind == .registrationResponse && !c.registerOnRegistrationTopic { continue }
-            var out = [UInt8](repeating: 0, count: 32 + c.originator.count + c.cseID.count)
-            let result: Result<Int, OneM2MError> = out.withUnsafeMutableBytes { buf in
-                c.originator.withUnsafeBytes { o in
-                    c.cseID.withUnsafeBytes { r in
-                        do throws(OneM2MError) {
-                            // req/+/<me>/#  and  resp/<me>/<cse>/#
-                            return .success(try OneM2MTopic.writeFilter(
-                                kind: kind, originator: mine ? ByteString(o) : nil, receiver: mine ? ByteString(r) : ByteString(o),
-                                suffix: .anyLevels, into: buf))
-                        } catch { return .failure(error) }
-                    }
-                }
-            }
-            switch result {
-            case .success(let n): out.removeLast(out.count - n)
-            case .failure(let e): throw .encoding(e)
-            }
-            filters.append(TopicSubscription(filter: out, qos: .atLeastOnce))
+        // req/+/<me>/#, resp/<me>/<cse>/# and (registering there) reg_resp/<me>/<cse>/#
+        var raw = TopicKind.request.rawValue
+        while let kind = TopicKind(rawValue: raw) {
+            raw &+= 1  // at most 4
+            if kind == .registrationRequest || (kind == .registrationResponse && !configuration.registerOnRegistrationTopic) { continue }
+            let f = try Self.filter(kind, configuration, mine: kind != .request, suffix: .anyLevels)
+            filters.append(TopicSubscription(filter: f, qos: .atLeastOnce))
         }
         return filters
     }
@@ -262,7 +258,11 @@ public struct OneM2MClient<T: Transport, Clock: MonotonicClock, Wall: WallClock>
             operation, to: to, resourceType: resourceType, resultContent: resultContent, expiration: expiration,
             registration: registration, hasContent: hasContent)
         if hasContent && request.failure == nil {
-            do throws(OneM2MError) { try request.writer.content(content) } catch { request.failure = error }
+            // Straight into the writer, not through `JSONWriter.content` (whose save, watch and
+            // restore were inlined into every typed request): after the `pc` key the writer itself
+            // rejects no value or a second one (`invalidWriterState`, from the next value or from
+            // `finishRequest`'s `endObject`), and a failed primitive is abandoned as a whole.
+            do throws(OneM2MError) { try content(&request.writer) } catch { request.failure = error }
         }
         return try finishRequest(&request)
     }
@@ -495,7 +495,11 @@ public struct OneM2MClient<T: Transport, Clock: MonotonicClock, Wall: WallClock>
     }
 
     /// Completes a primitive written into `staging` (`written` bytes, or the encoding `failure`)
-    /// and writes it out as far as the transport takes it. Returns nil on success.
+    /// and writes it out as far as the transport takes it. Returns nil on success. One copy in
+    /// Embedded builds (requests and answers share it); inlined on hosts.
+    #if hasFeature(Embedded)
+    @inline(never)
+    #endif
     mutating func finishPrimitive(_ staging: MQTTSession.PublishStaging, topic: UnsafeRawBufferPointer, written: Int, failure: OneM2MError?) -> OneM2MClientError? {
         // A primitive that did not fit gets the session's busy/too-large verdict; any other
         // encoding failure is the caller's input.

@@ -33,9 +33,7 @@ extension OneM2MClient {
                 try w.writeStringMember("api", appID)
                 try w.member("rr", bool: requestReachable)
                 try w.key("srv")
-                try w.beginArray()
-                try w.string(ByteString(version.text))
-                try w.endArray()
+                try w.fill(template: "[%]", ByteString(version.text))  // one call for the array of one string
                 if !pointOfAccess.isEmpty {
                     try w.key("poa")
                     try w.beginArray()
@@ -68,12 +66,11 @@ extension OneM2MClient {
     /// path: no allocation, the primitive is written straight into the MQTT transmit buffer.
     @discardableResult
     public mutating func createContentInstance(in container: ByteString, content: ByteString, name: ByteString? = nil) throws(OneM2MClientError) -> RequestID {
-        try send(.create, to: container, resourceType: .contentInstance) { (w: inout JSONWriter) throws(OneM2MError) in
-            if let name {
-                try w.fill(template: ContentTemplate.namedContentInstance, name, content)
-            } else {
-                try w.fill(template: ContentTemplate.contentInstance, content)
-            }
+        // One `fill` call: the template and its strings picked first (two calls were two copies).
+        let (template, s0, s1) = name.map { (ContentTemplate.namedContentInstance, $0, content) }
+            ?? (ContentTemplate.contentInstance, content, ByteString.empty)
+        return try send(.create, to: container, resourceType: .contentInstance) { (w: inout JSONWriter) throws(OneM2MError) in
+            try w.fill(template: template, s0, s1)
         }
     }
 

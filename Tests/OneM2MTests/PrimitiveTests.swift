@@ -483,6 +483,12 @@ func responseError(_ text: String) -> OneM2MError? {
         #expect(Operation(rawValue: 5) == .notify && Operation(rawValue: 6) == nil)
         for v in ReleaseVersion.allCases { #expect(ReleaseVersion(text: ByteString(v.text)) == v) }
         #expect(ReleaseVersion(text: "2A") == nil)
+        // Read in one pass: nothing else of one to three bytes matches, escaped text does.
+        for text: ByteString in ["", "0", "6", "a", "1a", "3a", "2b", "22", "2a2", "2aa", "33", "r3", " 3", "3 "] {
+            #expect(ReleaseVersion(text: text) == nil)
+        }
+        #expect(withBytes(#"2\u0061"#) { ReleaseVersion(text: ByteString(jsonStringContents: $0)) } == .r2a)
+        #expect(withBytes(#"\u0034"#) { ReleaseVersion(text: ByteString(jsonStringContents: $0)) } == .r4)
         #expect(PrimitiveParameter.requestExpiration.shortName.description == "rqet")
     }
 }

@@ -79,6 +79,13 @@ func parseError(_ text: String) -> OneM2MError? {
         #expect(parseError("") == .invalidTimestamp(.format))
         #expect(parseError("2024010AT000000") == .invalidTimestamp(.nonDigit))
         #expect(parseError("20240101T0000 0") == .invalidTimestamp(.nonDigit))
+        // Date and time are read as two digit runs split by division: every field boundary,
+        // and a non-digit is reported before any out-of-range field.
+        #expect(try parsed("19991231T235958") == 946_684_798_000_000)
+        #expect(try parsed("20380119T031407") == 2_147_483_647_000_000)
+        #expect(parseError("20241301T00000A") == .invalidTimestamp(.nonDigit))
+        #expect(parseError("2024+101T000000") == .invalidTimestamp(.nonDigit))
+        #expect(parseError("20240101T-00000") == .invalidTimestamp(.nonDigit))
         #expect(parseError("20240101T000000,") == .invalidTimestamp(.fraction))
         #expect(parseError("20240101T000000,12a") == .invalidTimestamp(.fraction))
         #expect(parseError("20240101T000000,1234567") == .invalidTimestamp(.format))
@@ -108,6 +115,10 @@ func parseError(_ text: String) -> OneM2MError? {
         #expect(OneM2MTimestamp.daysFromCivil(year: 1970, month: 1, day: 1) == 0)
         #expect(OneM2MTimestamp.daysFromCivil(year: 2000, month: 3, day: 1) - OneM2MTimestamp.daysFromCivil(year: 2000, month: 2, day: 28) == 2)
         #expect(OneM2MTimestamp.isLeapYear(2000) && !OneM2MTimestamp.isLeapYear(1900) && OneM2MTimestamp.isLeapYear(2024) && !OneM2MTimestamp.isLeapYear(2023))
+        // The one-division form agrees with the textbook rule, negative (proleptic) years included.
+        for y in -2_000...10_400 {
+            #expect(OneM2MTimestamp.isLeapYear(y) == ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0), "\(y)")
+        }
     }
 
     @Test func formatParseRoundTrip() throws {

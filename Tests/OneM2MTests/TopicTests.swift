@@ -88,6 +88,11 @@ func idFromLevel(_ level: String) throws -> String {
         #expect(topicError("/oneM2M/") == .invalidTopic(.unknownKind))
         #expect(topicError("/oneM2M/request/a/b") == .invalidTopic(.unknownKind))
         #expect(topicError("/oneM2M/REQ/a/b") == .invalidTopic(.unknownKind))
+        // The kind is picked by the level's length (3, 4, 7, 8), then compared: every other text
+        // of those lengths, and the lengths in between, are unknown.
+        for kind in ["rsp", "reqs", "rep", "reg_rep", "reg_resq", "re", "reg_", "regreq", "reg_respo", "resp_"] {
+            #expect(topicError("/oneM2M/\(kind)/a/b") == .invalidTopic(.unknownKind), "\(kind)")
+        }
         #expect(topicError("/oneM2M/req") == .invalidTopic(.missingSegment))
         #expect(topicError("/oneM2M/req/a") == .invalidTopic(.missingSegment))
         #expect(topicError("/oneM2M/req//b") == .invalidTopic(.emptySegment))
@@ -98,6 +103,11 @@ func idFromLevel(_ level: String) throws -> String {
         #expect(topicError("/oneM2M/req/a\u{0}/b") == .invalidTopic(.nulInSegment))
         #expect(topicError("/oneM2M/req/a/b/JSON") == .invalidTopic(.unknownSerialization))
         #expect(topicError("/oneM2M/req/a/b/yaml") == .invalidTopic(.unknownSerialization))
+        // The serialization is picked by its first byte, then compared.
+        for level in ["jso", "jsonx", "cbox", "c", "xm", "xmll", "j", "Xml"] {
+            #expect(topicError("/oneM2M/req/a/b/\(level)") == .invalidTopic(.unknownSerialization), "\(level)")
+        }
+        #expect((try? parseTopic("/oneM2M/reg_resp/a/b/cbor"))?.3 == .cbor)
         #expect(topicError("/oneM2M/req/a/b/json/x") == .invalidTopic(.tooManyLevels))
         #expect(withBytes([UInt8]("/oneM2M/req/a/".utf8) + [0xFF] + [UInt8]("/json".utf8)) { raw in
             caught { () throws(OneM2MError) in _ = try OneM2MTopic.parse(raw) } } == .invalidUTF8Input)
