@@ -389,13 +389,16 @@ func skipWhitespace(_ p: UnsafeRawBufferPointer, _ i: Int) -> Int {
     spaces(p, i)
 }
 
-/// `skipWhitespace`, inlined in the validator's loop.
+/// `blanks` over a buffer's base address. Inlined in the member lookup on hosts (speed), one
+/// copy in Embedded builds (size).
+#if hasFeature(Embedded)
+@inline(never)
+#else
 @inline(__always)
+#endif
 func spaces(_ p: UnsafeRawBufferPointer, _ i: Int) -> Int {
-    var j = i
-    // One comparison for the usual byte that is not whitespace (all four are <= 0x20).
-    while j < p.count && p[j] <= 0x20 && isJSONWhitespace(p[j]) { j += 1 }
-    return j
+    guard let b = p.baseAddress else { return i }
+    return blanks(b, i, p.count)
 }
 
 func kindOf(_ b: UInt8) -> JSONKind {
@@ -447,23 +450,27 @@ func plainEnd(_ p: UnsafeRawBufferPointer, _ i: Int, _ n: Int) -> Int {
     return scanBytes(p, j, n)
 }
 
-/// `plainEnd` for the validator, inlined there: a word at a time while a whole word is left
-/// (in a document that is nearly always), then byte by byte. Smaller than `plainEnd`, so that
-/// it stays inlined in the validator's loop.
+/// `plainEnd` over a base address, for the validator's and the member lookup's string scans,
+/// inlined there: a word at a time while a whole word is left (in a document that is nearly
+/// always), then byte by byte. Smaller than `plainEnd`, so that it stays inlined in those loops.
 @inline(__always)
-func scanPlain(_ p: UnsafeRawBufferPointer, _ i: Int, _ n: Int) -> Int {
+func scanPlain(_ b: UnsafeRawPointer, _ i: Int, _ n: Int) -> Int {
     var j = i
     #if _endian(little)
-    if let base = p.baseAddress {
-        while j + MemoryLayout<UInt>.size <= n {
-            let flags = specialBytes(base.loadUnaligned(fromByteOffset: j, as: UInt.self))
-            // The lowest flagged byte is a real one (borrows only run upwards).
-            if flags != 0 { return j + flags.trailingZeroBitCount / 8 }
-            j += MemoryLayout<UInt>.size
-        }
+    // Wrapping adds: j <= n, and n (a buffer's count) is far below Int.max.
+    while j &+ MemoryLayout<UInt>.size <= n {
+        let flags = specialBytes(b.loadUnaligned(fromByteOffset: j, as: UInt.self))
+        // The lowest flagged byte is a real one (borrows only run upwards).
+        if flags != 0 { return j &+ flags.trailingZeroBitCount &>> 3 }
+        j &+= MemoryLayout<UInt>.size
     }
     #endif
-    return scanBytes(p, j, n)
+    while j < n {
+        let c = b.load(fromByteOffset: j, as: UInt8.self)
+        if c == UInt8(ascii: "\"") || c == UInt8(ascii: "\\") || c < 0x20 || c >= 0x80 { return j }
+        j &+= 1
+    }
+    return n
 }
 
 @inline(__always)
@@ -497,14 +504,17 @@ func skipString(_ p: UnsafeRawBufferPointer, _ i: Int) -> Int {
 
 /// The end of the string at `i`, noting whether it has escapes. Hosts inline it where it is
 /// used (speed); Embedded builds keep one copy (size).
-#if !hasFeature(Embedded)
+#if hasFeature(Embedded)
+@inline(never)
+#else
 @inline(__always)
 #endif
 func stringEnd(_ p: UnsafeRawBufferPointer, _ i: Int, _ escaped: inout Bool) -> Int {
     let n = p.count
+    guard let b = p.baseAddress else { return n }
     var j = i + 1
     while true {
-        j = scanPlain(p, j, n)
+        j = scanPlain(b, j, n)
         guard j < n else { return n }
         let c = p[j]
         if c == UInt8(ascii: "\"") { return j + 1 }
@@ -572,16 +582,23 @@ func quickKey(_ name: UnsafeRawBufferPointer) -> (UInt64, UInt64) {
     key |= UInt64(UInt8(ascii: "\"")) << UInt64(8 * count)
     let mask: UInt64 = count == 7 ? ~0 : (1 << UInt64(8 * count + 8)) - 1
     // A backslash in the name would match the start of an escape (`\"` is not a closing
-    // quote): such names take the scanning path. (Exact: the lowest flagged byte is real.)
-    let ones: UInt64 = 0x0101_0101_0101_0101
-    let x = key ^ (ones &* 0x5C)
-    if (x &- ones) & ~x & (ones &* 0x80) & mask != 0 { return (0, 0) }
+    // quote): such names take the scanning path.
+    if hasBackslash(key) { return (0, 0) }
     return (key, mask)
     #else
     return (0, 0)
     #endif
 }
 #endif
+
+/// Whether one of the bytes of `word` is a backslash (zero bytes are not). Exact: the zero-byte
+/// test's borrows only run upwards from a flagged byte, so the lowest flagged byte is real.
+@inline(__always)
+func hasBackslash(_ word: UInt64) -> Bool {
+    let ones: UInt64 = 0x0101_0101_0101_0101
+    let x = word ^ (ones &* 0x5C)
+    return (x &- ones) & ~x & (ones &* 0x80) != 0
+}
 
 // MARK: - Validation
 
@@ -700,7 +717,8 @@ func memberValue(_ p: UnsafeRawBufferPointer, _ b: UnsafeRawPointer, _ n: Int, _
     return j
 }
 
-/// `skipWhitespace` for the validator, over the base address (no per-byte nil checks).
+/// `skipWhitespace` for the validator and the member lookup, over the base address (no
+/// per-byte nil checks).
 @inline(__always)
 func blanks(_ b: UnsafeRawPointer, _ i: Int, _ n: Int) -> Int {
     var j = i
@@ -714,7 +732,7 @@ func blanks(_ b: UnsafeRawPointer, _ i: Int, _ n: Int) -> Int {
 }
 
 /// Validates the string starting with the quote at `i`; returns the offset after the closing
-/// quote. Plain text is skipped a word at a time; escapes, control characters and non-ASCII
+/// quote. Plain text is skipped by `scanPlain`; escapes, control characters and non-ASCII
 /// bytes go to `validateSpecial` (out of line: the inlined part stays small). Hosts inline it
 /// for names and values (speed); Embedded builds keep one copy (size).
 #if !hasFeature(Embedded)
@@ -723,20 +741,7 @@ func blanks(_ b: UnsafeRawPointer, _ i: Int, _ n: Int) -> Int {
 func stringEnd(validating p: UnsafeRawBufferPointer, _ b: UnsafeRawPointer, _ n: Int, _ i: Int) throws(OneM2MError) -> Int {
     var j = i + 1
     while true {
-        #if _endian(little)
-        // Wrapping adds: j <= n, and n (a buffer's count) is far below Int.max.
-        while j &+ MemoryLayout<UInt>.size <= n {
-            let flags = specialBytes(b.loadUnaligned(fromByteOffset: j, as: UInt.self))
-            // The lowest flagged byte is a real one (borrows only run upwards).
-            if flags != 0 { j &+= flags.trailingZeroBitCount &>> 3; break }
-            j &+= MemoryLayout<UInt>.size
-        }
-        #endif
-        while j < n {
-            let c = b.load(fromByteOffset: j, as: UInt8.self)
-            if c == UInt8(ascii: "\"") || c == UInt8(ascii: "\\") || c < 0x20 || c >= 0x80 { break }
-            j += 1
-        }
+        j = scanPlain(b, j, n)
         guard j < n else { throw .malformedJSON(.unterminatedString, offset: j) }
         if b.load(fromByteOffset: j, as: UInt8.self) == UInt8(ascii: "\"") { return j + 1 }
         j = try validateSpecial(p, j)

@@ -50,9 +50,7 @@ struct PrimitiveSlots {
         if length <= 7 && k + 9 <= p.count {
             // The name and its closing quote in one load.
             let word = p.loadUnaligned(fromByteOffset: k + 1, as: UInt64.self) & (~0 >> UInt64(56 - 8 * length))
-            let ones: UInt64 = 0x0101_0101_0101_0101
-            let x = word ^ (ones &* 0x5C)  // a backslash becomes 0 (the masked-off bytes do not)
-            if (x &- ones) & ~x & (ones &* 0x80) == 0 { return Self.slot(word: word) }
+            if !hasBackslash(word) { return Self.slot(word: word) }
         }
         #endif
         // Escaped, longer, or too near the buffer's end for the load: compared decoded.
