@@ -442,7 +442,7 @@ Applied (armv7, measured with `make size-check` before and after each):
 - **JSON:** a literal's single scalar is escaped without a buffer round trip; `writeEscaped` picks the
   escape from `escapeWidth` and a letter table.
 - Together (session 4): MQTT layers 11.8 -> 10.5 KB; core in the Swift AE 42.6 -> 38.6 KB; core in the
-  C daemon 42.2 -> 37.7 KB, while the JSON decoder became 24 % faster (instructions: 7,949 -> 6,046) at no net size.
+  C daemon 42.2 -> 37.7 KB, while the JSON decoder became 24 % faster (instructions: 7,949 -> 6,046) for about 0.1 KB.
 
 Tried and not kept (each measured with a symbol diff): a helper taking a closure shared by two call
 sites (the closure was specialised per site, so the helper was duplicated and grew); incremental
