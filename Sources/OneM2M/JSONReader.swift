@@ -619,78 +619,83 @@ func validateJSON(_ p: UnsafeRawBufferPointer, maxDepth: Int, slots: inout Primi
     // Whether the innermost open container is an object (bit depth - 1, kept at hand).
     var inObject = false
 
-    while true {
-        // A value starts at `i` (< n).
-        var c = b.load(fromByteOffset: i, as: UInt8.self)
-        if c == UInt8(ascii: "\"") {
-            i = try stringEnd(validating: p, b, n, i)
-        } else if c == UInt8(ascii: "{") || c == UInt8(ascii: "[") {
-            guard depth < maxDepth else { throw .malformedJSON(.depthLimitExceeded, offset: i) }
-            depth += 1
-            let isObject = c == UInt8(ascii: "{")
-            let bit: UInt64 = 1 << UInt64(depth - 1)
-            objectBits = isObject ? objectBits | bit : objectBits & ~bit
-            inObject = isObject
-            i = blanks(b, i + 1, n)
-            guard i < n else { throw .malformedJSON(.unexpectedEnd, offset: i) }
-            c = b.load(fromByteOffset: i, as: UInt8.self)
-            if c != (isObject ? UInt8(ascii: "}") : UInt8(ascii: "]")) {
-                if isObject { i = try memberValue(p, b, n, i, depth, &slots) }
-                continue
-            }
-            i += 1
-            depth -= 1
-            inObject = depth > 0 && objectBits & (1 << UInt64(depth &- 1)) != 0
-        } else if c &- UInt8(ascii: "1") < 9 {
-            // The usual number: a positive integer, not followed by a fraction or exponent.
-            var j = i &+ 1
-            while j < n && isDigit(b.load(fromByteOffset: j, as: UInt8.self)) { j &+= 1 }
-            if j < n && (b.load(fromByteOffset: j, as: UInt8.self) == UInt8(ascii: ".")
-                || b.load(fromByteOffset: j, as: UInt8.self) | 0x20 == UInt8(ascii: "e")) {
-                j = try validateNumber(p, i)
-            }
-            i = j
-        } else if c == UInt8(ascii: "-") || c == UInt8(ascii: "0") {
-            i = try validateNumber(p, i)
-        } else if c == UInt8(ascii: "t") {
-            i = try validateLiteral(p, i, "true")
-        } else if c == UInt8(ascii: "f") {
-            i = try validateLiteral(p, i, "false")
-        } else if c == UInt8(ascii: "n") {
-            i = try validateLiteral(p, i, "null")
-        } else {
-            throw .malformedJSON(.unexpectedCharacter, offset: i)
-        }
-
-        // After a value: close containers until a comma leads to the next value.
-        while true {
-            i = blanks(b, i, n)
-            if depth == 0 {
-                guard i == n else { throw .malformedJSON(.trailingData, offset: i) }
-                return rootStart
-            }
-            guard i < n else { throw .malformedJSON(.unexpectedEnd, offset: i) }
-            c = b.load(fromByteOffset: i, as: UInt8.self)
-            if c == UInt8(ascii: ",") {
+    next: while true {
+        // Where a member must start, the inner blocks `break member`; every other path goes on
+        // with the next value (`continue next`), returns or throws. So the member name is read
+        // at one place below, and inlined there once.
+        member: do {
+            // A value starts at `i` (< n).
+            var c = b.load(fromByteOffset: i, as: UInt8.self)
+            if c == UInt8(ascii: "\"") {
+                i = try stringEnd(validating: p, b, n, i)
+            } else if c == UInt8(ascii: "{") || c == UInt8(ascii: "[") {
+                guard depth < maxDepth else { throw .malformedJSON(.depthLimitExceeded, offset: i) }
+                depth += 1
+                let isObject = c == UInt8(ascii: "{")
+                let bit: UInt64 = 1 << UInt64(depth - 1)
+                objectBits = isObject ? objectBits | bit : objectBits & ~bit
+                inObject = isObject
                 i = blanks(b, i + 1, n)
                 guard i < n else { throw .malformedJSON(.unexpectedEnd, offset: i) }
                 c = b.load(fromByteOffset: i, as: UInt8.self)
-                if inObject {
-                    if c == UInt8(ascii: "}") { throw .malformedJSON(.trailingComma, offset: i) }
-                    i = try memberValue(p, b, n, i, depth, &slots)
-                } else if c == UInt8(ascii: "]") {
-                    throw .malformedJSON(.trailingComma, offset: i)
+                if c != (isObject ? UInt8(ascii: "}") : UInt8(ascii: "]")) {
+                    if isObject { break member }
+                    continue next
                 }
-                break
-            }
-            guard c == (inObject ? UInt8(ascii: "}") : UInt8(ascii: "]")) else {
+                i += 1
+                depth -= 1
+                inObject = depth > 0 && objectBits & (1 << UInt64(depth &- 1)) != 0
+            } else if c &- UInt8(ascii: "1") < 9 {
+                // The usual number: a positive integer, not followed by a fraction or exponent.
+                var j = i &+ 1
+                while j < n && isDigit(b.load(fromByteOffset: j, as: UInt8.self)) { j &+= 1 }
+                if j < n && (b.load(fromByteOffset: j, as: UInt8.self) == UInt8(ascii: ".")
+                    || b.load(fromByteOffset: j, as: UInt8.self) | 0x20 == UInt8(ascii: "e")) {
+                    j = try validateNumber(p, i)
+                }
+                i = j
+            } else if c == UInt8(ascii: "-") || c == UInt8(ascii: "0") {
+                i = try validateNumber(p, i)
+            } else if c == UInt8(ascii: "t") {
+                i = try validateLiteral(p, i, "true")
+            } else if c == UInt8(ascii: "f") {
+                i = try validateLiteral(p, i, "false")
+            } else if c == UInt8(ascii: "n") {
+                i = try validateLiteral(p, i, "null")
+            } else {
                 throw .malformedJSON(.unexpectedCharacter, offset: i)
             }
-            i += 1
-            depth -= 1
-            // The container around it, if any (depth 0 ends at the top of this loop).
-            inObject = depth > 0 && objectBits & (1 << UInt64(depth &- 1)) != 0
+
+            // After a value: close containers until a comma leads to the next value.
+            while true {
+                i = blanks(b, i, n)
+                if depth == 0 {
+                    guard i == n else { throw .malformedJSON(.trailingData, offset: i) }
+                    return rootStart
+                }
+                guard i < n else { throw .malformedJSON(.unexpectedEnd, offset: i) }
+                c = b.load(fromByteOffset: i, as: UInt8.self)
+                if c == UInt8(ascii: ",") {
+                    i = blanks(b, i + 1, n)
+                    guard i < n else { throw .malformedJSON(.unexpectedEnd, offset: i) }
+                    c = b.load(fromByteOffset: i, as: UInt8.self)
+                    if inObject {
+                        if c == UInt8(ascii: "}") { throw .malformedJSON(.trailingComma, offset: i) }
+                        break member
+                    }
+                    if c == UInt8(ascii: "]") { throw .malformedJSON(.trailingComma, offset: i) }
+                    continue next
+                }
+                guard c == (inObject ? UInt8(ascii: "}") : UInt8(ascii: "]")) else {
+                    throw .malformedJSON(.unexpectedCharacter, offset: i)
+                }
+                i += 1
+                depth -= 1
+                // The container around it, if any (depth 0 ends at the top of this loop).
+                inObject = depth > 0 && objectBits & (1 << UInt64(depth &- 1)) != 0
+            }
         }
+        i = try memberValue(p, b, n, i, depth, &slots)
     }
 }
 

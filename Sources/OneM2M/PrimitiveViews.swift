@@ -45,11 +45,12 @@ struct PrimitiveSlots {
     @inline(__always)
     #endif
     func slot(forKeyAt k: Int, end: Int, in p: UnsafeRawBufferPointer) -> Int? {
-        let length = end - k - 2
         #if _endian(little)
-        if length <= 7 && k + 9 <= p.count {
+        // Wrapping arithmetic: k < end <= p.count, far below Int.max; `length` may be 0...7.
+        let length = end &- k &- 2
+        if length <= 7 && k &+ 9 <= p.count, let b = p.baseAddress {
             // The name and its closing quote in one load.
-            let word = p.loadUnaligned(fromByteOffset: k + 1, as: UInt64.self) & (~0 >> UInt64(56 - 8 * length))
+            let word = b.loadUnaligned(fromByteOffset: k &+ 1, as: UInt64.self) & (~0 &>> UInt64(truncatingIfNeeded: 56 &- 8 &* length))
             if !hasBackslash(word) { return Self.slot(word: word) }
         }
         #endif
