@@ -282,6 +282,9 @@ enum UTF8Check {
 }
 
 /// Checks the well-formed UTF-8 sequence (Unicode 3.9 table 3-7) that starts at `i` (a byte >= 0x80).
+#if hasFeature(Embedded)
+@inline(never)  // one copy in Embedded builds (size: inlined into isValidUTF8 it took 0.3 KB)
+#endif
 func checkUTF8(_ p: UnsafeRawBufferPointer, _ i: Int, _ end: Int) -> UTF8Check {
     let b0 = p[i]
     var need: Int

@@ -186,6 +186,16 @@ func unsignedParameter(_ v: JSONValue, _ p: PrimitiveParameter, upTo limit: Int6
     return n
 }
 
+/// A present number or numeric string in `0...limit` (`op`, `ty`, `rcn`, `rsc`); -1 when the
+/// parameter is absent or null.
+#if hasFeature(Embedded)
+@inline(never)  // one copy in Embedded builds (size)
+#endif
+func codeParameter(_ object: PrimitiveFields, _ p: PrimitiveParameter, upTo limit: Int64) throws(OneM2MError) -> Int64 {
+    guard let v = present(object, p) else { return -1 }
+    return try unsignedParameter(v, p, upTo: limit)
+}
+
 /// `rvi` as text: a string, or (leniently) a bare number such as `3`.
 func releaseVersionParameter(_ v: JSONValue) throws(OneM2MError) -> ByteString {
     if let t = v.text { return t }
@@ -245,10 +255,9 @@ public struct RequestPrimitiveView {
         self.document = document
         self.primitive = o.object
         // TS-0010 6.5.1 (TS-0004 7.1.1.1): op, to, rqi mandatory; ACME also requires rvi.
-        guard let op = present(o, .operation) else { throw .missingParameter(.operation) }
-        guard let operation = Operation(rawValue: UInt8(truncatingIfNeeded: try unsignedParameter(op, .operation, upTo: 0xFF))) else {
-            throw .invalidParameter(.operation)
-        }
+        let op = try codeParameter(o, .operation, upTo: 0xFF)
+        guard op >= 0 else { throw .missingParameter(.operation) }
+        guard let operation = Operation(rawValue: UInt8(truncatingIfNeeded: op)) else { throw .invalidParameter(.operation) }
         self.operation = operation
         self.to = try requiredText(o, .to)
         guard !to.isEmpty else { throw .invalidParameter(.to) }
@@ -256,11 +265,8 @@ public struct RequestPrimitiveView {
         guard let rvi = present(o, .releaseVersion) else { throw .missingParameter(.releaseVersion) }
         self.releaseVersionText = try releaseVersionParameter(rvi)
         self.from = try optionalText(o, .from)
-        if let ty = present(o, .resourceType) {
-            self.resourceType = ResourceType(rawValue: UInt16(truncatingIfNeeded: try unsignedParameter(ty, .resourceType, upTo: 0xFFFF)))
-        } else {
-            self.resourceType = nil
-        }
+        let ty = try codeParameter(o, .resourceType, upTo: 0xFFFF)
+        self.resourceType = ty < 0 ? nil : ResourceType(rawValue: UInt16(truncatingIfNeeded: ty))
         self.originatingTimestamp = try timestampParameter(o, .originatingTimestamp)
         if let rqet = present(o, .requestExpiration) {
             if rqet.kind == .number {
@@ -277,11 +283,8 @@ public struct RequestPrimitiveView {
         } else {
             self.requestExpiration = nil
         }
-        if let rcn = present(o, .resultContent) {
-            self.resultContent = ResultContent(rawValue: UInt8(truncatingIfNeeded: try unsignedParameter(rcn, .resultContent, upTo: 0xFF)))
-        } else {
-            self.resultContent = nil
-        }
+        let rcn = try codeParameter(o, .resultContent, upTo: 0xFF)
+        self.resultContent = rcn < 0 ? nil : ResultContent(rawValue: UInt8(truncatingIfNeeded: rcn))
         self.content = present(o, .content)
     }
 
@@ -379,8 +382,9 @@ public struct ResponsePrimitiveView {
         self.document = document
         self.primitive = o.object
         // TS-0010 6.5.2: every response carries the Response Status Code.
-        guard let rsc = present(o, .responseStatusCode) else { throw .missingParameter(.responseStatusCode) }
-        self.statusCode = ResponseStatusCode(rawValue: UInt16(truncatingIfNeeded: try unsignedParameter(rsc, .responseStatusCode, upTo: 0xFFFF)))
+        let rsc = try codeParameter(o, .responseStatusCode, upTo: 0xFFFF)
+        guard rsc >= 0 else { throw .missingParameter(.responseStatusCode) }
+        self.statusCode = ResponseStatusCode(rawValue: UInt16(truncatingIfNeeded: rsc))
         self.requestIdentifier = try optionalText(o, .requestIdentifier)
         if let rvi = present(o, .releaseVersion) {
             guard rvi.kind == .string || rvi.kind == .number else { throw .invalidParameter(.releaseVersion) }
