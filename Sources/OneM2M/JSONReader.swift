@@ -171,7 +171,11 @@ public struct JSONValue {
             }
             let v = spaces(p, spaces(p, nameEnd) + 1)  // past ':'
             if matched { return JSONValue(document: p, at: v) }
-            // Past the value: strings and numbers here, containers by `skipValue`.
+            #if hasFeature(Embedded)
+            // Past the value (size: one call for every kind).
+            let e = skipValue(p, v)
+            #else
+            // Past the value: strings and numbers here (speed), containers by `skipValue`.
             var e = v
             if v < n && p[v] == UInt8(ascii: "\"") {
                 e = stringEnd(p, v, &escaped)
@@ -182,6 +186,7 @@ public struct JSONValue {
             } else {
                 e = skipValue(p, v)
             }
+            #endif
             i = spaces(p, e)
             if i < n && p[i] == UInt8(ascii: ",") { i = spaces(p, i + 1) }
         }
@@ -781,22 +786,26 @@ func validateSpecial(_ p: UnsafeRawBufferPointer, _ j: Int) throws(OneM2MError) 
 /// Validates `\uXXXX` (and its low-surrogate partner) at `j` (the backslash); returns the offset after it.
 func validateUnicodeEscape(_ p: UnsafeRawBufferPointer, _ j: Int) throws(OneM2MError) -> Int {
     let n = p.count
-    guard let unit = hex4(p, j + 2) else {
-        if j + 6 > n && allHex(p, j + 2, n) { throw .malformedJSON(.unterminatedString, offset: n) }
-        throw .malformedJSON(.invalidUnicodeEscape, offset: j)
-    }
-    if unit >= 0xDC00 && unit <= 0xDFFF { throw .malformedJSON(.loneSurrogate, offset: j) }
-    guard unit >= 0xD800 && unit <= 0xDBFF else { return j + 6 }
+    let unit = try escapedUnit(p, j)
+    if unit & 0xFC00 == 0xDC00 { throw .malformedJSON(.loneSurrogate, offset: j) }
+    guard unit & 0xFC00 == 0xD800 else { return j + 6 }
     let k = j + 6
     // A high surrogate must be followed by `\u` and a low surrogate.
     if k < n && p[k] != UInt8(ascii: "\\") { throw .malformedJSON(.loneSurrogate, offset: j) }
     if k + 1 < n && p[k + 1] != UInt8(ascii: "u") { throw .malformedJSON(.loneSurrogate, offset: j) }
-    guard let low = hex4(p, k + 2) else {
-        if k + 6 > n && allHex(p, k + 2, n) { throw .malformedJSON(.unterminatedString, offset: n) }
-        throw .malformedJSON(.invalidUnicodeEscape, offset: k)
-    }
-    guard low >= 0xDC00 && low <= 0xDFFF else { throw .malformedJSON(.loneSurrogate, offset: j) }
+    guard try escapedUnit(p, k) & 0xFC00 == 0xDC00 else { throw .malformedJSON(.loneSurrogate, offset: j) }
     return k + 6
+}
+
+/// The code unit of the `\uXXXX` at `j` (the backslash): `unterminatedString` when the document
+/// ends inside it, `invalidUnicodeEscape` (at `j`) for anything else that is not four hex digits.
+func escapedUnit(_ p: UnsafeRawBufferPointer, _ j: Int) throws(OneM2MError) -> UInt16 {
+    let n = p.count
+    guard let unit = hex4(p, j + 2) else {
+        if j + 6 > n && allHex(p, j + 2, n) { throw .malformedJSON(.unterminatedString, offset: n) }
+        throw .malformedJSON(.invalidUnicodeEscape, offset: j)
+    }
+    return unit
 }
 
 func allHex(_ p: UnsafeRawBufferPointer, _ from: Int, _ to: Int) -> Bool {
