@@ -168,6 +168,9 @@ public struct ByteString: ExpressibleByStringLiteral, Sequence, Equatable {
 
     /// Copies the logical bytes into `buffer` and returns how many were written.
     /// Throws `bufferTooSmall` (after writing nothing usable) if they do not fit.
+    #if hasFeature(Embedded)
+    @inline(never)  // one copy in Embedded builds (size)
+    #endif
     public func copy(into buffer: UnsafeMutableRawBufferPointer) throws(OneM2MError) -> Int {
         var n = 0
         for b in self {
@@ -341,6 +344,9 @@ func writeDecimal(_ value: UInt64, _ out: UnsafeMutableRawBufferPointer, _ offse
 }
 
 /// The number of decimal digits of `value` (1 for 0).
+#if hasFeature(Embedded)
+@inline(never)  // one copy in Embedded builds (size)
+#endif
 func decimalDigitCount(_ value: UInt64) -> Int {
     var n = 1
     var v = value

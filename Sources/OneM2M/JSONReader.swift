@@ -406,6 +406,9 @@ func spaces(_ p: UnsafeRawBufferPointer, _ i: Int) -> Int {
     return blanks(b, i, p.count)
 }
 
+#if hasFeature(Embedded)
+@inline(never)  // one copy in Embedded builds (size)
+#endif
 func kindOf(_ b: UInt8) -> JSONKind {
     switch b {
     case UInt8(ascii: "{"): return .object

@@ -133,6 +133,9 @@ func presentAt(_ object: PrimitiveFields, _ p: PrimitiveParameter) -> Int {
 }
 
 /// A present, non-null member.
+#if hasFeature(Embedded)
+@inline(never)  // one copy in Embedded builds (size)
+#endif
 func present(_ object: PrimitiveFields, _ p: PrimitiveParameter) -> JSONValue? {
     let at = presentAt(object, p)
     return at < 0 ? nil : JSONValue(document: object.object.document, at: at)
@@ -159,6 +162,9 @@ func optionalText(_ object: PrimitiveFields, _ p: PrimitiveParameter) throws(One
 }
 
 /// Where an optional string parameter's value starts (-1: absent); its text is read later.
+#if hasFeature(Embedded)
+@inline(never)  // one copy in Embedded builds (size)
+#endif
 func stringAt(_ object: PrimitiveFields, _ p: PrimitiveParameter) throws(OneM2MError) -> Int {
     let at = presentAt(object, p)
     guard at < 0 || object.object.document[at] == UInt8(ascii: "\"") else { throw .invalidParameter(p) }
