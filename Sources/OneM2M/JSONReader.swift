@@ -217,7 +217,9 @@ public struct JSONValue {
     /// Throws `typeMismatch` for non-numbers, `notAnInteger`, or `integerOutOfRange`.
     public func integer() throws(OneM2MError) -> Int64 {
         guard kind == .number else { throw .typeMismatch(expected: .number) }
-        // The usual case in place: at most 18 digits (no overflow possible), nothing after them.
+        #if !hasFeature(Embedded)
+        // The usual case in place (hosts: speed): at most 18 digits (no overflow possible),
+        // nothing after them. Embedded builds parse every number below (size).
         let p = document, n = p.count
         let negative = p[start] == UInt8(ascii: "-")
         let first = negative ? start + 1 : start
@@ -230,6 +232,7 @@ public struct JSONValue {
         if j > first && (j == n || !(isDigit(p[j]) || p[j] == UInt8(ascii: ".") || p[j] | 0x20 == UInt8(ascii: "e"))) {
             return negative ? -acc : acc
         }
+        #endif
         var it = ByteString(rawBytes).makeIterator()
         return try parseInteger(&it)
     }
