@@ -625,10 +625,10 @@ func validateJSON(_ p: UnsafeRawBufferPointer, maxDepth: Int, slots: inout Primi
     guard i < n else { throw .malformedJSON(.unexpectedEnd, offset: i) }
     let rootStart = i
     var depth = 0
-    // Bit d - 1 is set while the container at depth d is an object.
+    // A stack of bits, the innermost container lowest: 1 for an object, 0 for an array (at
+    // most 64 deep). Pushed and popped by shifts of one, which need no library call for a
+    // 64-bit shift on 32-bit boards; the lowest bit says what closes the innermost container.
     var objectBits: UInt64 = 0
-    // Whether the innermost open container is an object (bit depth - 1, kept at hand).
-    var inObject = false
 
     next: while true {
         // Where a member must start, the inner blocks `break member`; every other path goes on
@@ -643,9 +643,7 @@ func validateJSON(_ p: UnsafeRawBufferPointer, maxDepth: Int, slots: inout Primi
                 guard depth < maxDepth else { throw .malformedJSON(.depthLimitExceeded, offset: i) }
                 depth += 1
                 let isObject = c == UInt8(ascii: "{")
-                let bit: UInt64 = 1 << UInt64(depth - 1)
-                objectBits = isObject ? objectBits | bit : objectBits & ~bit
-                inObject = isObject
+                objectBits = objectBits &<< 1 | (isObject ? 1 : 0)
                 i = blanks(b, i + 1, n)
                 guard i < n else { throw .malformedJSON(.unexpectedEnd, offset: i) }
                 c = b.load(fromByteOffset: i, as: UInt8.self)
@@ -655,7 +653,7 @@ func validateJSON(_ p: UnsafeRawBufferPointer, maxDepth: Int, slots: inout Primi
                 }
                 i += 1
                 depth -= 1
-                inObject = depth > 0 && objectBits & (1 << UInt64(depth &- 1)) != 0
+                objectBits &>>= 1
             } else if c &- UInt8(ascii: "1") < 9 {
                 // The usual number: a positive integer, not followed by a fraction or exponent.
                 var j = i &+ 1
@@ -690,20 +688,20 @@ func validateJSON(_ p: UnsafeRawBufferPointer, maxDepth: Int, slots: inout Primi
                     i = blanks(b, i + 1, n)
                     guard i < n else { throw .malformedJSON(.unexpectedEnd, offset: i) }
                     c = b.load(fromByteOffset: i, as: UInt8.self)
-                    if inObject {
+                    if objectBits & 1 != 0 {
                         if c == UInt8(ascii: "}") { throw .malformedJSON(.trailingComma, offset: i) }
                         break member
                     }
                     if c == UInt8(ascii: "]") { throw .malformedJSON(.trailingComma, offset: i) }
                     continue next
                 }
-                guard c == (inObject ? UInt8(ascii: "}") : UInt8(ascii: "]")) else {
+                guard c == (objectBits & 1 != 0 ? UInt8(ascii: "}") : UInt8(ascii: "]")) else {
                     throw .malformedJSON(.unexpectedCharacter, offset: i)
                 }
                 i += 1
                 depth -= 1
-                // The container around it, if any (depth 0 ends at the top of this loop).
-                inObject = depth > 0 && objectBits & (1 << UInt64(depth &- 1)) != 0
+                // The container around it, if any (none at depth 0: all bits are gone).
+                objectBits &>>= 1
             }
         }
         i = try memberValue(p, b, n, i, depth, &slots)
@@ -711,8 +709,8 @@ func validateJSON(_ p: UnsafeRawBufferPointer, maxDepth: Int, slots: inout Primi
 }
 
 /// Reads the member name at `i` and its colon; returns where the member's value starts (< n).
-/// Notes top-level names in `slots`. Hosts inline it at both places (speed); Embedded builds
-/// keep one copy (size).
+/// Notes top-level names in `slots`. The validator calls it at one place; hosts inline it
+/// there (speed), Embedded builds keep it out of line (size).
 #if !hasFeature(Embedded)
 @inline(__always)
 #endif

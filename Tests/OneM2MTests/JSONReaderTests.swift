@@ -129,6 +129,16 @@ let validCorpus: [String] = [
         let deep = String(repeating: "[", count: 100_000)
         #expect(syntaxError(deep, maxDepth: 64) == .depthLimitExceeded)
         #expect(syntaxError(String(repeating: "[", count: 64) + String(repeating: "]", count: 64), maxDepth: 1000) == nil)
+        // Objects and arrays alternating 64 deep: every level must be closed by its own bracket
+        // (the validator keeps one bit per level; the outermost is the 64th bit pushed).
+        let open = String(repeating: #"[{"a":"#, count: 32), close = String(repeating: "}]", count: 32)
+        #expect(syntaxError(open + "1" + close, maxDepth: 64) == nil)
+        #expect(syntaxError(open + "1" + close, maxDepth: 63) == .depthLimitExceeded)
+        #expect(syntaxError(open + "1" + "]" + close.dropFirst(), maxDepth: 64) == .unexpectedCharacter)
+        #expect(syntaxError(open + "1" + close.dropLast() + "}", maxDepth: 64) == .unexpectedCharacter)
+        #expect(syntaxError(open + "1" + close.dropLast(2) + "]}", maxDepth: 64) == .unexpectedCharacter)
+        #expect(syntaxError(open + "[]" + close, maxDepth: 64) == .depthLimitExceeded)
+        #expect(syntaxError(#"[{"a":[{}],"b":{"c":[[],{}]}},[{"d":[]}]]"#) == nil)
     }
 
     @Test func everyPrefixOfAValidDocumentIsRejected() {
