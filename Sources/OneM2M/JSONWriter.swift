@@ -18,8 +18,10 @@ public struct JSONWriter {
     /// The deepest nesting the writer tracks.
     public static let maxDepth = 64
 
-    var objectBits: UInt64 = 0      // bit d-1: the container at depth d is an object
-    var nonEmptyBits: UInt64 = 0    // bit d-1: the container at depth d has a member/element
+    // Two stacks of bits, one bit per open container, the innermost lowest; pushed and popped
+    // by shifts of one (no variable 64-bit shifts: library calls on 32-bit boards).
+    var objectBits: UInt64 = 0      // 1: the container is an object
+    var nonEmptyBits: UInt64 = 0    // 1: the container has a member/element
     var awaitingValue = false       // a key was written; its value comes next
     var rootPlaced = false          // the top-level value has been started
     var watchDepth = -1             // for `content(_:)`: count placements at this depth
@@ -45,8 +47,9 @@ public struct JSONWriter {
 
     // MARK: Structure
 
-    var topIsObject: Bool { depth > 0 && (objectBits >> UInt64(depth - 1)) & 1 == 1 }
-    var topIsNonEmpty: Bool { depth > 0 && (nonEmptyBits >> UInt64(depth - 1)) & 1 == 1 }
+    // (At depth 0 every bit has been popped: both are false.)
+    var topIsObject: Bool { objectBits & 1 != 0 }
+    var topIsNonEmpty: Bool { nonEmptyBits & 1 != 0 }
 
     /// Bytes needed before a value here (0 or 1 for a comma); throws when no value may go here.
     mutating func valueSeparator() throws(OneM2MError) -> Int {
@@ -69,7 +72,7 @@ public struct JSONWriter {
         } else if topIsObject {
             awaitingValue = false
         } else {
-            nonEmptyBits |= 1 << UInt64(depth - 1)
+            nonEmptyBits |= 1
         }
     }
 
@@ -113,9 +116,8 @@ public struct JSONWriter {
         count = at + 1
         placeValue()
         depth += 1
-        let bit: UInt64 = 1 << UInt64(depth - 1)
-        if object { objectBits |= bit } else { objectBits &= ~bit }
-        nonEmptyBits &= ~bit
+        objectBits = objectBits &<< 1 | (object ? 1 : 0)
+        nonEmptyBits &<<= 1
     }
 
     mutating func end(_ byte: UInt8, object: Bool) throws(OneM2MError) {
@@ -125,9 +127,8 @@ public struct JSONWriter {
         let at = try reserve(0, 1)
         buffer[at] = byte
         count = at + 1
-        let bit: UInt64 = 1 << UInt64(depth - 1)
-        objectBits &= ~bit
-        nonEmptyBits &= ~bit
+        objectBits &>>= 1
+        nonEmptyBits &>>= 1
         depth -= 1
     }
 
@@ -146,7 +147,7 @@ public struct JSONWriter {
         guard topIsObject, !awaitingValue else { throw .invalidWriterState }
         try quoted(name, separator: topIsNonEmpty ? 1 : 0, colon: true)
         if depth == watchDepth { watchCount += 1 }
-        nonEmptyBits |= 1 << UInt64(depth - 1)
+        nonEmptyBits |= 1
         awaitingValue = true
     }
 
@@ -317,7 +318,7 @@ public struct JSONWriter {
         let colon = put(k, at: at)
         buffer[colon] = UInt8(ascii: ":")
         if depth == watchDepth { watchCount += 2 }  // as `key` and then a value count
-        nonEmptyBits |= 1 << UInt64(depth - 1)
+        nonEmptyBits |= 1
         return colon + 1
     }
 
@@ -359,7 +360,7 @@ public struct JSONWriter {
     mutating func endMembers(at end: Int, members: Int) {
         count = end
         if depth == watchDepth { watchCount += 2 * members }
-        nonEmptyBits |= 1 << UInt64(depth - 1)
+        nonEmptyBits |= 1
     }
 
     #if hasFeature(Embedded)

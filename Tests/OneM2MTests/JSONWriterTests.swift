@@ -98,6 +98,30 @@ import Testing
         }
     }
 
+    /// The writer keeps one bit per open container (object or array, empty or not): after each
+    /// close, the container around it must get its comma and accept only its own kind of item.
+    @Test func kindsAndCommasAreRestoredAtEveryDepth() throws {
+        var storage = [UInt8](repeating: 0, count: 2048)
+        let text = try storage.withUnsafeMutableBytes { b throws(OneM2MError) -> String in
+            var w = JSONWriter(buffer: b)
+            for _ in 0..<(JSONWriter.maxDepth / 2) {
+                try w.beginArray(); try w.integer(1)
+                try w.beginObject(); try w.key("a"); try w.integer(2); try w.key("b")
+            }
+            try w.integer(0)
+            for _ in 0..<(JSONWriter.maxDepth / 2) {
+                // A member after the object's nested value, then an element after the object.
+                try w.key("c"); try w.integer(3); try w.endObject()
+                try w.integer(4); try w.endArray()
+            }
+            #expect(w.isComplete)
+            return String(decoding: UnsafeRawBufferPointer(b)[0..<w.count], as: UTF8.self)
+        }
+        let half = JSONWriter.maxDepth / 2
+        #expect(text == String(repeating: #"[1,{"a":2,"b":"#, count: half) + "0" + String(repeating: #","c":3},4]"#, count: half))
+        #expect(syntaxError(text, maxDepth: 64) == nil)
+    }
+
     /// Writes a fixed document into buffers of every size below its length: each must fail with
     /// `bufferTooSmall`, and `written` must be a prefix of the full document ending at a token
     /// boundary (no silent partial token).
