@@ -467,12 +467,18 @@ public struct JSONWriter {
         }
     }
 
+    #if hasFeature(Embedded)
+    @inline(never)  // one copy in Embedded builds (size)
+    #endif
     mutating func measure(_ text: ByteString) throws(OneM2MError) -> MeasuredText {
         if let plain = verbatim(text) { return MeasuredText(text: text, plain: plain, length: plain.count) }
         return MeasuredText(text: text, plain: nil, length: try escapedLength(text))
     }
 
     /// Writes `"text"` at `at` (room already reserved); returns the offset after it.
+    #if hasFeature(Embedded)
+    @inline(never)  // one copy in Embedded builds (size)
+    #endif
     mutating func put(_ m: MeasuredText, at: Int) -> Int {
         buffer[at] = UInt8(ascii: "\"")
         if let plain = m.plain { copyBytes(plain, buffer, at + 1) } else { _ = writeEscaped(m.text, at + 1) }
@@ -514,6 +520,9 @@ public struct JSONWriter {
     }
 
     /// The offset of the next `%` in `t` from `i` (or `t.count`), a word at a time.
+    #if hasFeature(Embedded)
+    @inline(never)  // one copy in Embedded builds (size)
+    #endif
     func placeholder(in t: UnsafeRawBufferPointer, from i: Int) -> Int {
         var j = i
         if let base = t.baseAddress {
