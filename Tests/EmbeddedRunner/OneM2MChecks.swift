@@ -94,6 +94,26 @@ func oneM2MChecks(_ c: inout Checks) {
         return d.root["k"]?.text == "xb\n" && (try? d.root["n"]?[1]?.integer()) == -20 && (try? d.root["n"]?[2]?["d"]?.bool()) == true
             && d.root["n"]?.count == 3
     }, "JSON reader: escapes, arrays, integers, booleans")
+    // Embedded builds parse every integer with parseInteger and step over every member value
+    // with skipValue in member(named:): both checked here, where those paths run.
+    c.expect(withLiteral(#"{"a":-1.5e3,"b":[1,{"x":"}"}],"c":{"d":null},"e":true,"f":"q\"","g":false,"h":"12","i":0,"j":-9223372036854775808}"#) { raw in
+        guard let d = try? JSONDocument(validating: raw) else { return false }
+        let o = d.root
+        return (try? o["i"]?.integer()) == 0 && (try? o["j"]?.integer()) == Int64.min
+            && oneM2MError { () throws(OneM2MError) in _ = try o["a"]?.integer() } == .notAnInteger
+            && oneM2MError { () throws(OneM2MError) in _ = try o["h"]?.integer() } == .typeMismatch(expected: .number)
+            && (try? o["h"]?.integerOrNumericString()) == 12
+            && o["g"]?.kind == .bool && o["f"]?.text == "q\"" && o["c"]?["d"]?.isNull == true && o["zz"] == nil
+    }, "JSON reader: integers and member lookup past every kind of value")
+    c.expect(withLiteral(#"[9223372036854775808,-9223372036854775809,12345678901234567890123]"#) { raw in
+        guard let d = try? JSONDocument(validating: raw) else { return false }
+        return oneM2MError { () throws(OneM2MError) in _ = try d.root[0]?.integer() } == .integerOutOfRange
+            && oneM2MError { () throws(OneM2MError) in _ = try d.root[1]?.integer() } == .integerOutOfRange
+            && oneM2MError { () throws(OneM2MError) in _ = try d.root[2]?.integer() } == .integerOutOfRange
+    }, "JSON reader: integers beyond 64 bits are a typed error")
+    c.expect(withLiteral(#"[{"a":[{}],"b":{"c":[[],{}]}},[{"d":[]}]]"#) { raw in (try? JSONDocument(validating: raw)) != nil }
+        && withLiteral(#"[{"a":[{}],"b":{"c":[[],{}}}},[{"d":[]}]]"#) { raw in (try? JSONDocument(validating: raw)) == nil },
+        "JSON reader: mixed nesting, and a closer of the wrong kind")
     c.expect(withLiteral(#"{"a":1,}"#) { raw in (try? JSONDocument(validating: raw)) == nil }, "JSON reader rejects a trailing comma")
     c.expect(withLiteral("[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]") { raw in (try? JSONDocument(validating: raw)) == nil }, "JSON reader enforces its depth limit")
 
