@@ -613,6 +613,14 @@ func hasBackslash(_ word: UInt64) -> Bool {
 
 // MARK: - Validation
 
+#if hasFeature(Embedded)
+/// Whether the validator checks the usual positive integer inline (hosts: speed) or leaves
+/// every number to `validateNumber` (Embedded builds: size).
+let inlineIntegers = false
+#else
+let inlineIntegers = true
+#endif
+
 /// Validates a whole document; returns the offset of the top-level value.
 ///
 /// One loop without recursion: a value starts at the top, and the inner loop steps past what
@@ -654,8 +662,9 @@ func validateJSON(_ p: UnsafeRawBufferPointer, maxDepth: Int, slots: inout Primi
                 i += 1
                 depth -= 1
                 objectBits &>>= 1
-            } else if c &- UInt8(ascii: "1") < 9 {
-                // The usual number: a positive integer, not followed by a fraction or exponent.
+            } else if inlineIntegers && c &- UInt8(ascii: "1") < 9 {
+                // The usual number: a positive integer, not followed by a fraction or exponent
+                // (inline on hosts: speed; Embedded builds check every number below: size).
                 var j = i &+ 1
                 while j < n && isDigit(b.load(fromByteOffset: j, as: UInt8.self)) { j &+= 1 }
                 if j < n && (b.load(fromByteOffset: j, as: UInt8.self) == UInt8(ascii: ".")
@@ -663,7 +672,7 @@ func validateJSON(_ p: UnsafeRawBufferPointer, maxDepth: Int, slots: inout Primi
                     j = try validateNumber(p, i)
                 }
                 i = j
-            } else if c == UInt8(ascii: "-") || c == UInt8(ascii: "0") {
+            } else if c == UInt8(ascii: "-") || (inlineIntegers ? c == UInt8(ascii: "0") : isDigit(c)) {
                 i = try validateNumber(p, i)
             } else if c == UInt8(ascii: "t") {
                 i = try validateLiteral(p, i, "true")
