@@ -235,18 +235,34 @@ struct Retrieve: CLICommand {
     @Option(help: ArgumentHelp("The target resource.", valueName: "PATH"))
     var to: String
 
-    struct Job: ClientJob {
-        let to: String
-        mutating func run<T: Transport>(_ client: inout CLIClient<T>, _ context: JobContext) throws(CLIError) -> Int32 {
-            let to = self.to
-            do { return report(try client.perform { c throws(OneM2MClientError) in try c.retrieve(to) }, "retrieve \(to)") }
-            catch { throw context.fail(error, "retrieve \(to)") }
-        }
-    }
-
     mutating func execute() throws(CLIError) -> Int32 {
-        var job = Job(to: to)
+        var job = TargetJob(to: to, operation: .retrieve)
         return try withConnectedClient(common, &job)
+    }
+}
+
+/// RETRIEVE, UPDATE or DELETE of the resource `to`: one job for the three commands.
+struct TargetJob: ClientJob {
+    enum Operation { case retrieve, update(pc: [UInt8]), delete }
+    let to: String, operation: Operation
+
+    mutating func run<T: Transport>(_ client: inout CLIClient<T>, _ context: JobContext) throws(CLIError) -> Int32 {
+        let (to, operation) = (self.to, self.operation)
+        let what: String
+        switch operation {
+        case .retrieve: what = "retrieve \(to)"
+        case .update: what = "update \(to)"
+        case .delete: what = "delete \(to)"
+        }
+        do {
+            return report(try client.perform { c throws(OneM2MClientError) in
+                switch operation {
+                case .retrieve: return try c.retrieve(to)
+                case .update(let pc): return try c.update(to, contentJSON: pc)
+                case .delete: return try c.delete(to)
+                }
+            }, what)
+        } catch { throw context.fail(error, what) }
     }
 }
 
@@ -265,17 +281,8 @@ struct Update: CLICommand {
         do { _ = try validatedJSONObject(pc, option: "--pc") } catch { throw ValidationError(error.message) }
     }
 
-    struct Job: ClientJob {
-        let to: String, pc: [UInt8]
-        mutating func run<T: Transport>(_ client: inout CLIClient<T>, _ context: JobContext) throws(CLIError) -> Int32 {
-            let (to, pc) = (self.to, self.pc)
-            do { return report(try client.perform { c throws(OneM2MClientError) in try c.update(to, contentJSON: pc) }, "update \(to)") }
-            catch { throw context.fail(error, "update \(to)") }
-        }
-    }
-
     mutating func execute() throws(CLIError) -> Int32 {
-        var job = Job(to: to, pc: try validatedJSONObject(pc, option: "--pc"))
+        var job = TargetJob(to: to, operation: .update(pc: try validatedJSONObject(pc, option: "--pc")))
         return try withConnectedClient(common, &job)
     }
 }
@@ -288,17 +295,8 @@ struct Delete: CLICommand {
     @Option(help: ArgumentHelp("The target resource.", valueName: "PATH"))
     var to: String
 
-    struct Job: ClientJob {
-        let to: String
-        mutating func run<T: Transport>(_ client: inout CLIClient<T>, _ context: JobContext) throws(CLIError) -> Int32 {
-            let to = self.to
-            do { return report(try client.perform { c throws(OneM2MClientError) in try c.delete(to) }, "delete \(to)") }
-            catch { throw context.fail(error, "delete \(to)") }
-        }
-    }
-
     mutating func execute() throws(CLIError) -> Int32 {
-        var job = Job(to: to)
+        var job = TargetJob(to: to, operation: .delete)
         return try withConnectedClient(common, &job)
     }
 }
