@@ -209,6 +209,22 @@ func releaseVersionParameter(_ v: JSONValue) throws(OneM2MError) -> ByteString {
     return ByteString(v.rawBytes)
 }
 
+/// `rqet`, if present: relative milliseconds (a non-negative number) or a string (absolute, or
+/// relative as digits).
+#if hasFeature(Embedded)
+@inline(never)  // (size: kept out of the request view's long initializer)
+#endif
+func requestExpirationParameter(_ object: PrimitiveFields) throws(OneM2MError) -> RequestExpiration? {
+    guard let rqet = present(object, .requestExpiration) else { return nil }
+    if rqet.kind == .number {
+        let ms = try integerParameter(rqet, .requestExpiration, Int64.self)
+        guard ms >= 0 else { throw .invalidParameter(.requestExpiration) }
+        return .relative(milliseconds: ms)
+    }
+    guard let t = rqet.text else { throw .invalidParameter(.requestExpiration) }
+    do { return try RequestExpiration.parse(t) } catch { throw .invalidParameter(.requestExpiration) }
+}
+
 /// `ot` parsed to Unix microseconds.
 func timestampParameter(_ object: PrimitiveFields, _ p: PrimitiveParameter) throws(OneM2MError) -> Int64? {
     guard let t = try optionalText(object, p) else { return nil }
@@ -274,21 +290,7 @@ public struct RequestPrimitiveView {
         let ty = try codeParameter(o, .resourceType, upTo: 0xFFFF)
         self.resourceType = ty < 0 ? nil : ResourceType(rawValue: UInt16(truncatingIfNeeded: ty))
         self.originatingTimestamp = try timestampParameter(o, .originatingTimestamp)
-        if let rqet = present(o, .requestExpiration) {
-            if rqet.kind == .number {
-                let ms = try integerParameter(rqet, .requestExpiration, Int64.self)
-                guard ms >= 0 else { throw .invalidParameter(.requestExpiration) }
-                self.requestExpiration = .relative(milliseconds: ms)
-            } else if let t = rqet.text {
-                do { self.requestExpiration = try RequestExpiration.parse(t) } catch {
-                    throw .invalidParameter(.requestExpiration)
-                }
-            } else {
-                throw .invalidParameter(.requestExpiration)
-            }
-        } else {
-            self.requestExpiration = nil
-        }
+        self.requestExpiration = try requestExpirationParameter(o)
         let rcn = try codeParameter(o, .resultContent, upTo: 0xFF)
         self.resultContent = rcn < 0 ? nil : ResultContent(rawValue: UInt8(truncatingIfNeeded: rcn))
         self.content = present(o, .content)
