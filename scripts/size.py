@@ -12,6 +12,7 @@ does: text = allocated read-only (code + rodata), data = allocated writable, bss
   scripts/size.py check   --out .build-cross --budget Toolchains/size-budget.txt
 """
 import argparse
+import bisect
 import collections
 import datetime
 import os
@@ -300,7 +301,7 @@ def markdown(result, out, targets, budget_path, command):
         md.append(row + "\n")
 
     if "armv7" in targets:
-        md.extend(analysis(result))
+        md.extend(analysis(result, out))
 
     md.append("## Static RAM\n")
     md.append("All buffers of a session are one arena the application reserves (`SessionCapacities().arenaBytes`: "
@@ -341,7 +342,7 @@ def markdown(result, out, targets, budget_path, command):
     return "\n".join(md), failures
 
 
-def analysis(result):
+def analysis(result, out):
     probe = result["armv7"]["MQTTClientProbe"][0]
     ae = result["armv7"]["EmbeddedAE"][0]
     capi = result["armv7"]["c-daemon"][0]
@@ -380,8 +381,52 @@ def analysis(result):
             for extra, n, module, name in dup[:8]:
                 md.append(f"| {extra} | {n} | {module} | `{name[:100]}` |")
             md.append("")
+    calls = libgcc_calls(os.path.join(out, "armv7", "bin", "EmbeddedAE"))
+    if calls is not None:
+        md.append("Calls from core code into libgcc's integer helpers in `EmbeddedAE` (armv7). A 64-bit shift by a "
+                  "variable amount becomes a call with register-pair code around it (the JSON reader's and writer's "
+                  "container stacks cost 1.1 KB that way until session 5); a 32-bit division is a call because "
+                  "armv7-a need not have a divide instruction, and at -Osize even a division by a constant, which "
+                  "LLVM would otherwise turn into a multiply:\n")
+        if calls:
+            md.append("| calls | helper | function |")
+            md.append("|---:|---|---|")
+            for n, helper, name in calls:
+                md.append(f"| {n} | `{helper}` | `{name[:100]}` |")
+        else:
+            md.append("None.")
+        md.append("")
     md.append(PROPOSALS)
     return md
+
+
+def libgcc_calls(path, objdump="arm-linux-gnueabihf-objdump"):
+    """(count, helper, function) for every call from a core function to a libgcc arithmetic
+    helper (`__aeabi_*`, `__*di3`, `__*si3`, ...) in an armv7 binary; None without objdump."""
+    funcs = []
+    for line in readelf(["-s"], path).splitlines():
+        p = line.split()
+        if len(p) >= 8 and p[0].endswith(":") and p[3] == "FUNC" and p[2].isdigit() and int(p[2]) > 0:
+            funcs.append((int(p[1], 16) & ~1, int(p[2]), p[7]))
+    funcs.sort()
+    helpers = {a: n for a, _, n in funcs if re.match(r"__(aeabi_[a-z]*(div|mod|mul|sh|ls|as)|[a-z]+[ds]i3$|u?divmod[ds]i4$)", n)}
+    try:
+        dis = subprocess.run([objdump, "-d", "--no-show-raw-insn", path], capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    starts = [a for a, _, _ in funcs]
+    counts = collections.Counter()
+    for line in dis.splitlines():
+        m = re.match(r"\s*([0-9a-f]+):\s+blx?\s+([0-9a-f]+)\b", line)
+        if not m or (int(m.group(2), 16) & ~1) not in helpers:
+            continue
+        at = int(m.group(1), 16)
+        k = bisect.bisect_right(starts, at) - 1
+        if k < 0 or at >= funcs[k][0] + funcs[k][1] or module_of(funcs[k][2], set()) not in CORE:
+            continue
+        counts[(funcs[k][2], helpers[int(m.group(2), 16) & ~1])] += 1
+    names = demangle([name for name, _ in counts])
+    return sorted(((n, helper, dn) for ((_, helper), n), dn in zip(counts.items(), names)), key=lambda r: (-r[0], r[2]))
 
 
 PROPOSALS = """### Done so far, and what would shrink it further
