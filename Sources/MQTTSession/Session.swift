@@ -648,9 +648,9 @@ public struct MQTTSession: ~Copyable {
     mutating func parseInbound(now: Int64) -> SessionEvent? {
         while true {
             if drainRemaining > 0 {
-                let n = min(drainRemaining, rxEnd &- rxStart)
-                drainRemaining -= n
-                rxStart += n
+                let n = min(drainRemaining, rxEnd &- rxStart)  // 0 ... drainRemaining, rxStart + n <= rxEnd
+                drainRemaining &-= n
+                rxStart &+= n
                 if drainRemaining > 0 { return nil }
                 continue
             }

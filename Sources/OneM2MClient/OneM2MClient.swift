@@ -344,7 +344,9 @@ public struct OneM2MClient<T: Transport, Clock: MonotonicClock, Wall: WallClock>
     /// Acknowledgements of what it delivers leave with the next publish (an answer, the next
     /// request) or at the start of the next `poll`, in one write.
     public mutating func poll(timeoutMilliseconds: Int, _ handler: (OneM2MEvent) -> ResponseStatusCode?) throws(OneM2MClientError) {
-        let deadline = mqtt.clock.nowMilliseconds() + Int64(max(0, timeoutMilliseconds))
+        // Wrapping, as in `MQTTClient.nextEvent`: a clock reading plus an `Int` timeout is far
+        // from overflowing (no 64-bit overflow checks, costly on 32-bit targets).
+        let deadline = mqtt.clock.nowMilliseconds() &+ Int64(max(0, timeoutMilliseconds))
         var delivered = false
         while true {
             let now = mqtt.clock.nowMilliseconds()
@@ -354,25 +356,29 @@ public struct OneM2MClient<T: Transport, Clock: MonotonicClock, Wall: WallClock>
             if connected && earliestDeadline <= now {
                 // Rescan: time out what is due, and find the next deadline.
                 earliestDeadline = Int64.max
-                for i in pending.indices where pending[i].active {
-                    if pending[i].deadline <= now {
-                        pending[i].active = false
-                        delivered = true
-                        _ = handler(.requestTimedOut(RequestID(value: pending[i].number)))
-                    } else {
-                        earliestDeadline = min(earliestDeadline, pending[i].deadline)
+                var i = 0
+                while i < pending.count {  // a plain loop: no range checks
+                    if pending[i].active {
+                        if pending[i].deadline <= now {
+                            pending[i].active = false
+                            delivered = true
+                            _ = handler(.requestTimedOut(RequestID(value: pending[i].number)))
+                        } else {
+                            earliestDeadline = min(earliestDeadline, pending[i].deadline)
+                        }
                     }
+                    i &+= 1
                 }
             }
-            var wait = delivered ? 0 : max(0, deadline - now)
-            if connected && earliestDeadline != Int64.max { wait = min(wait, max(0, earliestDeadline - now)) }
             // Once something was delivered, only what is already received follows (no system
             // call); acknowledgements wait for the next publish or poll, so they share its write.
             let event: ClientEvent?
             if delivered {
                 event = mqtt.nextBufferedEvent()
             } else {
-                do { event = try mqtt.nextEvent(timeoutMilliseconds: Int(wait)) } catch { throw .mqtt(error) }
+                var wait = millisecondsLeft(from: now, until: deadline)
+                if connected && earliestDeadline != Int64.max { wait = min(wait, millisecondsLeft(from: now, until: earliestDeadline)) }
+                do { event = try mqtt.nextEvent(timeoutMilliseconds: wait) } catch { throw .mqtt(error) }
             }
             guard let event else {
                 if delivered || mqtt.clock.nowMilliseconds() >= deadline { return }
