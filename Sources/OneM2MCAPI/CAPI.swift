@@ -300,13 +300,14 @@ struct CClient: ~Copyable {
         awaiting = number
         answer = nil
         answerMalformed = false
-        let deadline = mqtt.clock.nowMilliseconds() + Int64(timeout)
+        // Wrapping: a clock reading plus an `Int` timeout is far from overflowing.
+        let deadline = mqtt.clock.nowMilliseconds() &+ Int64(timeout)
         defer { awaiting = 0 }
         while answer == nil {
-            let left = deadline - mqtt.clock.nowMilliseconds()
+            let left = millisecondsLeft(from: mqtt.clock.nowMilliseconds(), until: deadline)
             if left <= 0 { return answerMalformed ? ONEM2M_EBADRESPONSE.rawValue : ONEM2M_ETIMEDOUT.rawValue }
             let event: ClientEvent?
-            do throws(ClientError) { event = try mqtt.nextEvent(timeoutMilliseconds: Int(left)) } catch { return code(error) }
+            do throws(ClientError) { event = try mqtt.nextEvent(timeoutMilliseconds: left) } catch { return code(error) }
             if let event { handle(event) }
         }
         let status = answer!
@@ -319,14 +320,15 @@ struct CClient: ~Copyable {
     mutating func poll(timeout: Int) -> Int32 {
         guard everConnected else { return ONEM2M_ENOTCONN.rawValue }
         delivered = 0
-        let deadline = mqtt.clock.nowMilliseconds() + Int64(timeout)
+        let deadline = mqtt.clock.nowMilliseconds() &+ Int64(timeout)  // wraps-free, as in `request`
         var wait = timeout
         while true {
             let event: ClientEvent?
             do throws(ClientError) { event = try mqtt.nextEvent(timeoutMilliseconds: wait) } catch { return code(error) }
             guard let event else {
-                if mqtt.clock.nowMilliseconds() >= deadline || wait == 0 { break }
-                wait = Int(max(0, deadline - mqtt.clock.nowMilliseconds()))
+                if wait == 0 { break }
+                wait = millisecondsLeft(from: mqtt.clock.nowMilliseconds(), until: deadline)
+                if wait == 0 { break }  // the deadline has passed
                 continue
             }
             handle(event)

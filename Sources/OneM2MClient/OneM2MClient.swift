@@ -320,10 +320,17 @@ public struct OneM2MClient<T: Transport, Clock: MonotonicClock, Wall: WallClock>
         }
         if let outcome { throw outcome }
         counter = r.number
-        let deadline = mqtt.clock.nowMilliseconds() + configuration.requestTimeoutMilliseconds
+        let deadline = requestDeadline()
         pending[r.slot] = PendingRequest(active: true, number: r.number, deadline: deadline)
         earliestDeadline = min(earliestDeadline, deadline)
         return RequestID(value: r.number)
+    }
+
+    /// When a request sent (or replayed) now times out. The timeout is bounded to 0 ... 2^40 ms
+    /// (35 years), so the sum wraps-free without a 64-bit overflow check and a huge timeout
+    /// ("never") cannot trap.
+    mutating func requestDeadline() -> Int64 {
+        mqtt.clock.nowMilliseconds() &+ min(max(0, configuration.requestTimeoutMilliseconds), 1 << 40)
     }
 
     /// Writes the `rqi` for `number` at the start of `scratch`; returns its length.
@@ -402,7 +409,7 @@ public struct OneM2MClient<T: Transport, Clock: MonotonicClock, Wall: WallClock>
                 receiveResponse(p.payload, handler)
             }
         case .session(.connected(let present)):
-            let restart = mqtt.clock.nowMilliseconds() + configuration.requestTimeoutMilliseconds
+            let restart = requestDeadline()
             for i in pending.indices where pending[i].active { pending[i].deadline = restart }
             earliestDeadline = restart
             if !present {
@@ -521,17 +528,18 @@ public struct OneM2MClient<T: Transport, Clock: MonotonicClock, Wall: WallClock>
 
     /// Polls until the response to `id` arrives and returns a copy of it. Other events that
     /// arrive meanwhile go to `onEvent` (whose return value answers incoming requests).
+    /// Out of line: inlined into an application, it took `poll` and `serve` along (twice).
+    @inline(never)
     public mutating func awaitResponse(
         _ id: RequestID, timeoutMilliseconds: Int? = nil, onEvent: (OneM2MEvent) -> ResponseStatusCode?
     ) throws(OneM2MClientError) -> OneM2MResponse {
-        let limit = Int64(timeoutMilliseconds ?? Int(configuration.requestTimeoutMilliseconds))
-        let deadline = mqtt.clock.nowMilliseconds() + limit
+        let deadline = timeoutMilliseconds.map { mqtt.clock.nowMilliseconds() &+ Int64($0) } ?? requestDeadline()
         var result: OneM2MResponse? = nil
         var timedOut = false
         while result == nil && !timedOut {
-            let left = deadline - mqtt.clock.nowMilliseconds()
+            let left = millisecondsLeft(from: mqtt.clock.nowMilliseconds(), until: deadline)
             if left <= 0 { timedOut = true; break }
-            try poll(timeoutMilliseconds: Int(left)) { e in
+            try poll(timeoutMilliseconds: left) { e in
                 switch e {
                 case .response(let rid, let view) where rid == id:
                     result = OneM2MResponse(statusCode: view.statusCode, payload: Array(view.document.bytes))
