@@ -173,7 +173,7 @@ public struct MQTTSession: ~Copyable {
         guard state == .connected || state == .connecting else { return }
         if txFree < 2 { compactTransmit() }
         if txFree >= 2, let n = try? PacketEncoder.empty(.disconnect, into: UnsafeMutableRawBufferPointer(start: tx + txEnd, count: txFree)) {
-            txEnd += n
+            txEnd &+= n  // 2 <= txFree
         }
         state = .disconnecting
     }
@@ -387,7 +387,7 @@ public struct MQTTSession: ~Copyable {
     mutating func allocatePacketID() -> UInt16 {
         while true {
             let id = nextPacketID
-            nextPacketID = nextPacketID == 0xFFFF ? 1 : nextPacketID + 1
+            nextPacketID = nextPacketID == 0xFFFF ? 1 : nextPacketID &+ 1
             var used = false
             for r in outbound where r.state != .free && r.packetID == id { used = true }
             for r in pending where r.packetID == id { used = true }
@@ -405,23 +405,25 @@ public struct MQTTSession: ~Copyable {
             if newest < 0 || precedes(outbound[newest].sequence, outbound[i].sequence) { newest = i }
         }
         guard oldest >= 0 else { return nil }
-        return (Int(outbound[oldest].offset), Int(outbound[newest].offset + outbound[newest].length))
+        // A copy lies inside the store (at most 2^30 bytes): its end cannot overflow.
+        return (Int(outbound[oldest].offset), Int(outbound[newest].offset &+ outbound[newest].length))
     }
 
     mutating func largestStoreGap() -> Int {
+        // Offsets within the store: the differences cannot overflow.
         guard let (head, tail) = storeBounds() else { return storeCount }
-        if tail > head { return max(storeCount - tail, head) }
-        return head - tail
+        if tail > head { return max(storeCount &- tail, head) }
+        return head &- tail
     }
 
     mutating func storeAllocationOffset(size: Int) -> Int? {
         guard let (head, tail) = storeBounds() else { return size <= storeCount ? 0 : nil }
         if tail > head {
-            if storeCount - tail >= size { return tail }
+            if storeCount &- tail >= size { return tail }
             if head >= size { return 0 }
             return nil
         }
-        return head - tail >= size ? tail : nil
+        return head &- tail >= size ? tail : nil
     }
 
     // MARK: - Subscribing
@@ -455,7 +457,7 @@ public struct MQTTSession: ~Copyable {
             if case .bufferTooSmall(let needed) = error { throw needed > txCount ? .packetTooLarge(needed: needed) : .busy }
             throw .invalidArgument(error)
         }
-        txEnd += n
+        txEnd &+= n  // the encoder wrote at most `txFree` bytes
         pending[slot] = PendingAck(packetID: id, isSubscribe: subscribe, filterCount: UInt16(truncatingIfNeeded: filters.count))
         statistics.packetsSent &+= 1
         lastSend = now
@@ -467,7 +469,7 @@ public struct MQTTSession: ~Copyable {
     /// `count` bytes of `pendingOutput` were written to the transport.
     public mutating func didSend(_ count: Int, now: Int64) {
         let n = max(0, min(count, txEnd &- txStart))
-        txStart += n
+        txStart &+= n  // at most txEnd
         if txStart == txEnd { txStart = 0; txEnd = 0 }
         if n > 0 { lastSend = now }
         pumpReplays()
@@ -853,7 +855,8 @@ public struct MQTTSession: ~Copyable {
             return
         }
         history[historyNext] = InboundRecord(packetID: id, digest: digest)
-        historyNext = (historyNext + 1) % history.count
+        // The next slot, round robin, without a division: `historyNext` < `history.count`.
+        historyNext = historyNext &+ 1 == history.count ? 0 : historyNext &+ 1
     }
 
     mutating func rememberQoS2(_ id: UInt16, digest: UInt) {
