@@ -93,10 +93,9 @@ public struct OneM2MClient<T: Transport, Clock: MonotonicClock, Wall: WallClock>
         guard configuration.maximumPendingRequests > 0 else { throw .mqtt(.session(.invalidCapacities)) }
         let request = try Self.topic(.request, configuration)
         let registration = try Self.topic(.registrationRequest, configuration)
-        var sc = SessionConfiguration(clientID: configuration.mqttClientID, keepAliveSeconds: configuration.keepAliveSeconds)
-        sc.userName = configuration.userName
-        sc.password = configuration.password
-        let session = try Self.makeSession(sc, configuration.capacities)
+        let session = try Self.makeSession(SessionConfiguration(
+            clientID: configuration.mqttClientID, keepAliveSeconds: configuration.keepAliveSeconds,
+            userName: configuration.userName, password: configuration.password), configuration.capacities)
         self.requestTopic = request
         self.registrationTopic = registration
         self.mqtt = MQTTClient(session: session, transport: transport, clock: clock, reconnectPolicy: reconnectPolicy)
