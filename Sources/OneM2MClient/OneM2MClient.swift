@@ -481,7 +481,13 @@ public struct OneM2MClient<T: Transport, Clock: MonotonicClock, Wall: WallClock>
         var w = JSONWriter(buffer: staging.payloadSpace)
         let encoding = withBytes(configuration.originator) { me -> OneM2MError? in
             let response = ResponsePrimitive(statusCode: status, requestIdentifier: rqi, releaseVersion: releaseVersion, from: ByteString(me), to: to)
-            do throws(OneM2MError) { try response.encode(into: &w) } catch { return error }
+            // Not `encode` (which saves and restores the writer for atomicity): on a failure the
+            // whole publish is abandoned anyway.
+            do throws(OneM2MError) {
+                try w.beginObject()
+                try response.writeParameters(into: &w)
+                try w.endObject()
+            } catch { return error }
             return nil
         }
         if let failure = finishPrimitive(staging, topic: responseTopic, written: w.count, failure: encoding) {
