@@ -79,17 +79,18 @@ public struct RequestPrimitive: PrimitiveEncoding {
             at = w.put(code: ty, at: at)
         }
         w.endMembers(at: at, members: 4 + (from == nil ? 0 : 1) + (ty < 0 ? 0 : 1))
+        // Key then value, not the atomic `member` forms (each saves and restores the writer):
+        // this method is not atomic by itself, its callers restore or abandon the writer.
         if let ot = originatingTimestamp {
-            try w.member("ot", timestamp: ot, includeFraction: ot % 1_000_000 != 0)
+            try w.key("ot")
+            try w.timestamp(unixMicroseconds: ot, includeFraction: ot % 1_000_000 != 0)
         }
         if let rqet = requestExpiration {
+            if case .relative(let ms) = rqet, ms < 0 { throw .invalidTimestamp(.relative) }
+            try w.key("rqet")
             switch rqet {
-            case .absolute(let t):
-                try w.member("rqet", timestamp: t, includeFraction: t % 1_000_000 != 0)
-            case .relative(let ms):
-                guard ms >= 0 else { throw .invalidTimestamp(.relative) }
-                let saved = w
-                do { try w.key("rqet"); try w.decimalString(UInt64(ms)) } catch { w = saved; throw error }
+            case .absolute(let t): try w.timestamp(unixMicroseconds: t, includeFraction: t % 1_000_000 != 0)
+            case .relative(let ms): try w.decimalString(UInt64(ms))
             }
         }
         if let rcn = resultContent { try w.member(name: "rcn", integer: Int(rcn.rawValue)) }
