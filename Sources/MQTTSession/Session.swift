@@ -239,8 +239,10 @@ public struct MQTTSession: ~Copyable {
     /// A publication being staged: `stagePublish` hands out the space for its payload,
     /// `finishPublish` completes it. Nothing else may be done with the session in between.
     public struct PublishStaging {
-        /// The packet's bytes (transmit buffer when live, else the store), worst-case header first.
-        let base: UnsafeMutableRawBufferPointer
+        /// Start of the packet's `room` bytes (transmit buffer when live, else the store),
+        /// worst-case header first. A plain pointer: a buffer pointer's base is optional, and
+        /// each use tested it for nil.
+        let start: UnsafeMutableRawPointer
         let bodyOffset: Int
         let slot: Int
         let live: Bool
@@ -249,7 +251,7 @@ public struct MQTTSession: ~Copyable {
 
         /// Where the payload goes.
         public var payloadSpace: UnsafeMutableRawBufferPointer {
-            UnsafeMutableRawBufferPointer(rebasing: base[bodyOffset...])
+            UnsafeMutableRawBufferPointer(start: start + bodyOffset, count: room &- bodyOffset)
         }
     }
 
@@ -290,14 +292,14 @@ public struct MQTTSession: ~Copyable {
         if bodyOffset >= maxPacket { throw .packetTooLarge(needed: bodyOffset &- 4) }
         if bodyOffset >= room { throw .busy }
         // Stage in the transmit buffer when live, else directly in the store.
-        let stageBase: UnsafeMutableRawBufferPointer
+        let stageStart: UnsafeMutableRawPointer
         if live {
-            stageBase = UnsafeMutableRawBufferPointer(start: tx + txEnd, count: room)
+            stageStart = tx + txEnd
         } else {
             guard let at = storeAllocationOffset(size: room) else { throw .busy }
-            stageBase = UnsafeMutableRawBufferPointer(start: store + at, count: room)
+            stageStart = store + at
         }
-        return PublishStaging(base: stageBase, bodyOffset: bodyOffset, slot: slot, live: live, room: room, maxPacket: maxPacket)
+        return PublishStaging(start: stageStart, bodyOffset: bodyOffset, slot: slot, live: live, room: room, maxPacket: maxPacket)
     }
 
     /// Second half of `publish(writePayload:)`: `written` is the payload's length in
@@ -306,13 +308,13 @@ public struct MQTTSession: ~Copyable {
     public mutating func finishPublish(
         _ staging: PublishStaging, topic: UnsafeRawBufferPointer, qos: QoS, retain: Bool, written: Int?, now: Int64
     ) throws(SessionError) -> UInt16 {
-        let stageBase = staging.base, live = staging.live, slot = staging.slot
+        let stage = staging.start, live = staging.live, slot = staging.slot
         let idLength = qos == .atMostOnce ? 0 : 2
         // Offsets and sums below wrap (`&+`, no overflow checks): `stagePublish` made
         // `bodyOffset` smaller than the staging space and `written` is checked against what is
         // left of it, so every one of them is at most the space's size, a buffer of at most 2^30
         // bytes (`SessionCapacities.isValid`).
-        guard let written, written >= 0, written <= stageBase.count &- staging.bodyOffset else {
+        guard let written, written >= 0, written <= staging.room &- staging.bodyOffset else {
             throw staging.room >= staging.maxPacket ? .packetTooLarge(needed: staging.maxPacket + 1) : .busy
         }
         let packetID = qos == .atLeastOnce ? allocatePacketID() : 0
@@ -320,30 +322,26 @@ public struct MQTTSession: ~Copyable {
         let remaining = 2 &+ topic.count &+ idLength &+ written
         let lengthSize = remainingLengthSize(remaining)
         let start = 4 &- lengthSize
-        var p = 5
-        stageBase[p] = UInt8(truncatingIfNeeded: topic.count >> 8)
-        stageBase[p &+ 1] = UInt8(truncatingIfNeeded: topic.count)
-        p &+= 2
-        UnsafeMutableRawBufferPointer(rebasing: stageBase[p..<(p &+ topic.count)]).copyMemory(from: topic)
-        p &+= topic.count
+        stage.storeBytes(of: UInt8(truncatingIfNeeded: topic.count >> 8), toByteOffset: 5, as: UInt8.self)
+        stage.storeBytes(of: UInt8(truncatingIfNeeded: topic.count), toByteOffset: 6, as: UInt8.self)
+        if let t = topic.baseAddress { (stage + 7).copyMemory(from: t, byteCount: topic.count) }
         if qos == .atLeastOnce {
-            stageBase[p] = UInt8(truncatingIfNeeded: packetID >> 8)
-            stageBase[p &+ 1] = UInt8(truncatingIfNeeded: packetID)
+            let p = 7 &+ topic.count
+            stage.storeBytes(of: UInt8(truncatingIfNeeded: packetID >> 8), toByteOffset: p, as: UInt8.self)
+            stage.storeBytes(of: UInt8(truncatingIfNeeded: packetID), toByteOffset: p &+ 1, as: UInt8.self)
         }
-        stageBase[start] = 0x30 | (qos.rawValue << 1) | (retain ? 1 : 0)
+        stage.storeBytes(of: 0x30 | (qos.rawValue << 1) | (retain ? 1 : 0), toByteOffset: start, as: UInt8.self)
         var v = remaining
         var q = start &+ 1
         repeat {
             var digit = UInt8(truncatingIfNeeded: v & 0x7F)
             v >>= 7
             if v > 0 { digit |= 0x80 }
-            stageBase[q] = digit
+            stage.storeBytes(of: digit, toByteOffset: q, as: UInt8.self)
             q &+= 1
         } while v > 0
         let length = 1 &+ lengthSize &+ remaining
-        if start > 0, let b = stageBase.baseAddress {
-            b.copyMemory(from: b + start, byteCount: length)
-        }
+        if start > 0 { stage.copyMemory(from: stage + start, byteCount: length) }
         if live {
             txEnd &+= length
             statistics.packetsSent &+= 1
@@ -352,10 +350,10 @@ public struct MQTTSession: ~Copyable {
             let storeAt: Int
             if live {
                 guard let at = storeAllocationOffset(size: length) else { txEnd &-= length; throw .busy }
-                (store + at).copyMemory(from: stageBase.baseAddress!, byteCount: length)
+                (store + at).copyMemory(from: stage, byteCount: length)
                 storeAt = at
             } else {
-                storeAt = stageBase.baseAddress! - store
+                storeAt = stage - store
             }
             outbound[slot] = OutboundRecord(
                 live: live, packetID: packetID, sequence: nextSequence, offset: Int32(truncatingIfNeeded: storeAt), length: Int32(truncatingIfNeeded: length))
