@@ -144,7 +144,7 @@ public struct MQTTSession: ~Copyable {
         txEnd = n
         if clean {
             // MQTT 3.1.2-6: with Clean Session the client discards its session state too.
-            for i in outbound.indices where outbound[i].state == .awaitingAck { outbound[i].state = .lost; reportsPending = true }
+            for i in outbound.slots where outbound[i].state == .awaitingAck { outbound[i].state = .lost; reportsPending = true }
             clearInboundHistory()
         }
         connectingClean = clean
@@ -188,9 +188,9 @@ public struct MQTTSession: ~Copyable {
         rxEnd = 0
         drainRemaining = 0
         pingOutstanding = false
-        for i in outbound.indices where outbound[i].state == .awaitingAck { outbound[i].needsSend = true }
+        for i in outbound.slots where outbound[i].state == .awaitingAck { outbound[i].needsSend = true }
         mayHaveUnsent = true
-        for i in pending.indices where pending[i].packetID != 0 {
+        for i in pending.slots where pending[i].packetID != 0 {
             pending[i].abandoned = true
             reportsPending = true
         }
@@ -377,7 +377,7 @@ public struct MQTTSession: ~Copyable {
     }
 
     mutating func freeOutboundSlot() -> Int? {
-        for i in outbound.indices where outbound[i].state == .free { return i }
+        for i in outbound.slots where outbound[i].state == .free { return i }
         return nil
     }
 
@@ -398,7 +398,7 @@ public struct MQTTSession: ~Copyable {
     /// Oldest and newest live copies, as (offset of oldest, end of newest).
     mutating func storeBounds() -> (head: Int, tail: Int)? {
         var oldest = -1, newest = -1
-        for i in outbound.indices where outbound[i].state == .awaitingAck {
+        for i in outbound.slots where outbound[i].state == .awaitingAck {
             if oldest < 0 || precedes(outbound[i].sequence, outbound[oldest].sequence) { oldest = i }
             if newest < 0 || precedes(outbound[newest].sequence, outbound[i].sequence) { newest = i }
         }
@@ -441,7 +441,7 @@ public struct MQTTSession: ~Copyable {
     mutating func queueSubscription(_ filters: [TopicSubscription], subscribe: Bool, now: Int64) throws(SessionError) -> UInt16 {
         if state != .connected { throw .notConnected }
         var slot = -1
-        for i in pending.indices where pending[i].packetID == 0 { slot = i; break }
+        for i in pending.slots where pending[i].packetID == 0 { slot = i; break }
         if slot < 0 { throw .busy }
         compactTransmit()
         let id = allocatePacketID()
@@ -498,7 +498,7 @@ public struct MQTTSession: ~Copyable {
         guard state == .connected, mayHaveUnsent else { return }
         while true {
             var best = -1
-            for i in outbound.indices where outbound[i].state == .awaitingAck && outbound[i].needsSend {
+            for i in outbound.slots where outbound[i].state == .awaitingAck && outbound[i].needsSend {
                 if best < 0 || precedes(outbound[i].sequence, outbound[best].sequence) { best = i }
             }
             if best < 0 {
@@ -598,11 +598,11 @@ public struct MQTTSession: ~Copyable {
     }
 
     mutating func nextReport() -> SessionEvent? {
-        for i in outbound.indices where outbound[i].state == .lost {
+        for i in outbound.slots where outbound[i].state == .lost {
             outbound[i].state = .free
             return .publicationLost(packetID: outbound[i].packetID)
         }
-        for i in pending.indices where pending[i].packetID != 0 && pending[i].abandoned {
+        for i in pending.slots where pending[i].packetID != 0 && pending[i].abandoned {
             let id = pending[i].packetID
             pending[i] = PendingAck()
             return .subscriptionAbandoned(packetID: id)
@@ -700,13 +700,14 @@ public struct MQTTSession: ~Copyable {
         if header.typeCode == 3 && (header.flags & 0x06) != 0 {
             // Wait until the packet identifier is in the buffer (or the buffer is full): first
             // for the topic's length, then for what follows the topic. One check serves both.
+            // h <= 5 and the topic length < 2^16: no overflow checks needed (`&+`, `&-`).
             let h = header.headerLength
-            let end = available.count < h + 2 ? h + 2 : h + 4 + (Int(available[h]) << 8 | Int(available[h + 1]))
+            let end = available.count < h &+ 2 ? h &+ 2 : h &+ 4 &+ (Int(available[h]) << 8 | Int(available[h &+ 1]))
             if available.count < end {
                 if rxStart == 0 && rxEnd == rxCount { return failOversized(header) }
                 return nil
             }
-            packetID = UInt16(available[end - 2]) << 8 | UInt16(available[end - 1])
+            packetID = UInt16(available[end &- 2]) << 8 | UInt16(available[end &- 1])
             if packetID == 0 { return fail(.protocolViolation(.zeroPacketIdentifier)) }
             let qos = (header.flags >> 1) & 3
             let ok = queueSmall(qos == 2 ? .pubrec : .puback, packetID: packetID)
@@ -741,7 +742,7 @@ public struct MQTTSession: ~Copyable {
             guard state == .connected || state == .disconnecting else { return fail(.unexpectedPacket(type: 3)) }
             return receivePublish(packet.message)
         case 4:  // PUBACK
-            for i in outbound.indices where outbound[i].state == .awaitingAck && outbound[i].packetID == id {
+            for i in outbound.slots where outbound[i].state == .awaitingAck && outbound[i].packetID == id {
                 outbound[i] = OutboundRecord()
                 pumpReplays()
                 return .published(packetID: id)
@@ -758,7 +759,7 @@ public struct MQTTSession: ~Copyable {
             return nil
         case 9:  // SUBACK
             let codes = packet.message.payload
-            for i in pending.indices where pending[i].packetID == id && pending[i].isSubscribe && !pending[i].abandoned {
+            for i in pending.slots where pending[i].packetID == id && pending[i].isSubscribe && !pending[i].abandoned {
                 let expected = Int(pending[i].filterCount)
                 pending[i] = PendingAck()
                 if codes.count != expected { return fail(.protocolViolation(.lengthMismatch)) }
@@ -767,7 +768,7 @@ public struct MQTTSession: ~Copyable {
             statistics.unknownAcknowledgements &+= 1
             return nil
         case 11:  // UNSUBACK
-            for i in pending.indices where pending[i].packetID == id && !pending[i].isSubscribe && !pending[i].abandoned {
+            for i in pending.slots where pending[i].packetID == id && !pending[i].isSubscribe && !pending[i].abandoned {
                 pending[i] = PendingAck()
                 return .unsubscribed(packetID: id)
             }
@@ -785,7 +786,7 @@ public struct MQTTSession: ~Copyable {
         pingOutstanding = false
         if !sessionPresent {
             clearInboundHistory()
-            for i in outbound.indices where outbound[i].state == .awaitingAck {
+            for i in outbound.slots where outbound[i].state == .awaitingAck {
                 switch configuration.sessionLossPolicy {
                 case .resend:
                     outbound[i].needsSend = true
@@ -848,7 +849,7 @@ public struct MQTTSession: ~Copyable {
     }
 
     mutating func remember(_ id: UInt16, digest: UInt) {
-        for i in history.indices where history[i].packetID == id {
+        for i in history.slots where history[i].packetID == id {
             history[i].digest = digest
             return
         }
@@ -858,7 +859,7 @@ public struct MQTTSession: ~Copyable {
     }
 
     mutating func rememberQoS2(_ id: UInt16, digest: UInt) {
-        for i in qos2.indices where qos2[i].packetID == 0 || qos2[i].packetID == id {
+        for i in qos2.slots where qos2[i].packetID == 0 || qos2[i].packetID == id {
             qos2[i] = InboundRecord(packetID: id, digest: digest)
             return
         }
@@ -868,12 +869,13 @@ public struct MQTTSession: ~Copyable {
     }
 
     mutating func forgetQoS2(_ id: UInt16) {
-        for i in qos2.indices where qos2[i].packetID == id { qos2[i] = InboundRecord() }
+        for i in qos2.slots where qos2[i].packetID == id { qos2[i] = InboundRecord() }
     }
 
+    @inline(never)  // two callers (connect, onConnected): one copy of its loops
     mutating func clearInboundHistory() {
-        for i in history.indices { history[i] = InboundRecord() }
-        for i in qos2.indices { qos2[i] = InboundRecord() }
+        for i in history.slots { history[i] = InboundRecord() }
+        for i in qos2.slots { qos2[i] = InboundRecord() }
         historyNext = 0
     }
 
@@ -935,4 +937,24 @@ func withBytes<R, E: Error>(_ a: [UInt8], _ body: (UnsafeRawBufferPointer) throw
 func withOptionalBytes<R, E: Error>(_ a: [UInt8]?, _ body: (UnsafeRawBufferPointer?) throws(E) -> R) throws(E) -> R {
     guard let a else { return try body(nil) }
     return try withBytes(a) { (b) throws(E) -> R in try body(b) }
+}
+
+extension UnsafeMutableBufferPointer {
+    /// The indices `0 ..< count` as a plain counted loop: `indices` (a `Range`) tested the count
+    /// for a negative value and trapped on it in every one of the session's table loops.
+    @inline(__always)
+    var slots: Slots { Slots(end: count) }
+}
+
+/// `0 ..< end`, counted with a wrapping increment (`i < end`, so it cannot overflow).
+struct Slots: Sequence, IteratorProtocol {
+    var i = 0
+    let end: Int
+    init(end: Int) { self.end = end }
+    @inline(__always)
+    mutating func next() -> Int? {
+        guard i < end else { return nil }
+        defer { i &+= 1 }
+        return i
+    }
 }
