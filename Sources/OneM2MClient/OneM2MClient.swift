@@ -409,7 +409,7 @@ public struct OneM2MClient<T: Transport, Clock: MonotonicClock, Wall: WallClock>
             }
         case .session(.connected(let present)):
             let restart = requestDeadline()
-            for i in pending.indices where pending[i].active { pending[i].deadline = restart }
+            for i in pending.slots where pending[i].active { pending[i].deadline = restart }
             earliestDeadline = restart
             if !present {
                 // The broker lost our subscriptions (TS-0010 6.4.5): subscribe again.
@@ -427,7 +427,7 @@ public struct OneM2MClient<T: Transport, Clock: MonotonicClock, Wall: WallClock>
             return
         }
         if let rqi = view.requestIdentifier, let number = requestNumber(rqi) {
-            for i in pending.indices where pending[i].active && pending[i].number == number {
+            for i in pending.slots where pending[i].active && pending[i].number == number {
                 pending[i].active = false
                 _ = handler(.response(RequestID(value: number), view))
                 return
@@ -564,7 +564,7 @@ public struct OneM2MClient<T: Transport, Clock: MonotonicClock, Wall: WallClock>
 
     /// Stops waiting for a response (it will be reported as unmatched if it still comes).
     public mutating func forget(_ id: RequestID) {
-        for i in pending.indices where pending[i].active && pending[i].number == id.value { pending[i].active = false }
+        for i in pending.slots where pending[i].active && pending[i].number == id.value { pending[i].active = false }
     }
 
     /// Adopts a new originator (the AE-ID a CSE assigned at registration): topics, MQTT client
@@ -585,4 +585,24 @@ func withBytes<R, E: Error>(_ a: [UInt8], _ body: (UnsafeRawBufferPointer) throw
         do throws(E) { return .success(try body(b)) } catch { return .failure(error) }
     }
     return try r.get()
+}
+
+extension UnsafeMutableBufferPointer {
+    /// The indices `0 ..< count` as a plain counted loop (as in MQTTSession): `indices` tested
+    /// the count for a negative value and trapped on it in every loop over the pending table.
+    @inline(__always)
+    var slots: Slots { Slots(end: count) }
+}
+
+/// `0 ..< end`, counted with a wrapping increment (`i < end`, so it cannot overflow).
+struct Slots: Sequence, IteratorProtocol {
+    var i = 0
+    let end: Int
+    init(end: Int) { self.end = end }
+    @inline(__always)
+    mutating func next() -> Int? {
+        guard i < end else { return nil }
+        defer { i &+= 1 }
+        return i
+    }
 }
