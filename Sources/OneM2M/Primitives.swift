@@ -57,9 +57,13 @@ public struct RequestPrimitive: PrimitiveEncoding {
         let rvi = staticBytes(releaseVersion.text)
         let op = Int(operation.rawValue)
         let ty = resourceType.map { Int($0.rawValue) } ?? -1
-        var length = 5 + JSONWriter.codeLength(op) + 8 + toText.length + 9 + rqiText.length + 9 + rvi.count
-        if from != nil { length += 8 + frText.length }
-        if ty >= 0 { length += 6 + JSONWriter.codeLength(ty) }
+        // The fixed parts (names, codes of at most 5 digits, `rvi`) are small: `&+`, no overflow
+        // checks. Only the sum of the measured texts (the caller's, `fr` measured empty when
+        // absent) stays checked.
+        var fixed = 31 &+ JSONWriter.codeLength(op) &+ rvi.count
+        if from != nil { fixed &+= 8 }
+        if ty >= 0 { fixed &+= 6 &+ JSONWriter.codeLength(ty) }
+        let length = fixed + toText.length + rqiText.length + frText.length
         var at = try w.beginMembers(length: length)
         at = w.put(raw: staticBytes("\"op\":"), at: at)
         at = w.put(code: op, at: at)
@@ -78,7 +82,7 @@ public struct RequestPrimitive: PrimitiveEncoding {
             at = w.put(raw: staticBytes(",\"ty\":"), at: at)
             at = w.put(code: ty, at: at)
         }
-        w.endMembers(at: at, members: 4 + (from == nil ? 0 : 1) + (ty < 0 ? 0 : 1))
+        w.endMembers(at: at, members: 4 &+ (from == nil ? 0 : 1) &+ (ty < 0 ? 0 : 1))
         // Key then value, not the atomic `member` forms (each saves and restores the writer):
         // this method is not atomic by itself, its callers restore or abandon the writer.
         if let ot = originatingTimestamp {

@@ -63,11 +63,14 @@ struct CLayout {
     static let scratchBytes = 512
     var state = 0, session = 0, ids = 0, url = 0, scratch = 0, total = 0
 
+    /// Wrapping arithmetic, as in `SessionLayout`: for valid capacities (the only ones laid out)
+    /// the arena is below 1.6 * 2^30 bytes and the rest a few KB, so nothing wraps even with a
+    /// 32-bit `Int`.
     init(_ caps: SessionCapacities) {
         var offset = 0
-        func place(_ bytes: Int, align: Int) -> Int {
-            offset = (offset + align - 1) / align * align
-            defer { offset += bytes }
+        func place(_ bytes: Int, align: Int) -> Int {  // `align` is a power of two
+            offset = (offset &+ align &- 1) & (0 &- align)
+            defer { offset = offset &+ bytes }
             return offset
         }
         state = place(MemoryLayout<CClient>.size, align: max(8, MemoryLayout<CClient>.alignment))
