@@ -68,7 +68,9 @@ public struct OneM2MClient<T: Transport, Clock: MonotonicClock, Wall: WallClock>
     var requestTopic: [UInt8] = []
     var registrationTopic: [UInt8] = []
     /// Scratch for response topics and `rqi` text.
-    let scratch: UnsafeMutableRawBufferPointer
+    /// `scratchBytes` bytes. A plain pointer: a buffer pointer's base is optional, and each
+    /// slice of one tested it and its bounds again.
+    let scratch: UnsafeMutableRawPointer
     let pending: UnsafeMutableBufferPointer<PendingRequest>
     /// Salt of this client's request identifiers (`RequestIdentifier`).
     let salt: UInt32
@@ -101,7 +103,7 @@ public struct OneM2MClient<T: Transport, Clock: MonotonicClock, Wall: WallClock>
         self.mqtt = MQTTClient(session: session, transport: transport, clock: clock, reconnectPolicy: reconnectPolicy)
         self.wallClock = wallClock
         self.configuration = configuration
-        scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.scratchBytes, alignment: 8)
+        scratch = UnsafeMutableRawPointer.allocate(byteCount: Self.scratchBytes, alignment: 8)
         pending = UnsafeMutableBufferPointer<PendingRequest>.allocate(capacity: configuration.maximumPendingRequests)
         pending.initialize(repeating: PendingRequest())
         var seed = UInt64(bitPattern: wallClock.unixMicroseconds()) ^ UInt64(bitPattern: clock.nowMilliseconds()) &* 0x9E37_79B9_7F4A_7C15
@@ -288,7 +290,7 @@ public struct OneM2MClient<T: Transport, Clock: MonotonicClock, Wall: WallClock>
         if slot == pending.count { throw .tooManyPendingRequests }
         let number = counter &+ 1
         let rqiLength = writeRequestIdentifier(number)
-        let rqi = ByteString(UnsafeRawBufferPointer(rebasing: scratch[0..<rqiLength]))
+        let rqi = ByteString(UnsafeRawBufferPointer(start: scratch, count: rqiLength))
         let useRegistration = registration && configuration.registerOnRegistrationTopic
         let staging = try withBytes(useRegistration ? registrationTopic : requestTopic) { (t) throws(OneM2MClientError) in try stagePrimitive(topic: t) }
         var w = JSONWriter(buffer: staging.payloadSpace)
@@ -334,7 +336,7 @@ public struct OneM2MClient<T: Transport, Clock: MonotonicClock, Wall: WallClock>
 
     /// Writes the `rqi` for `number` at the start of `scratch`; returns its length.
     func writeRequestIdentifier(_ number: UInt32) -> Int {
-        RequestIdentifier.write(salt: salt, number: number, into: scratch)
+        RequestIdentifier.write(salt: salt, number: number, into: UnsafeMutableRawBufferPointer(start: scratch, count: Self.scratchBytes))
     }
 
     /// The request number an `rqi` of ours carries, or nil if it is not one of ours.
@@ -467,11 +469,11 @@ public struct OneM2MClient<T: Transport, Clock: MonotonicClock, Wall: WallClock>
     /// built from the request topic's originator level (ACME copies it verbatim too).
     mutating func answer(topic: TopicView, status: ResponseStatusCode, rqi: ByteString?, rvi: ByteString?, to: ByteString?, _ handler: (OneM2MEvent) -> ResponseStatusCode?) {
         let topicLength: Int
-        do { topicLength = try topic.writeResponseTopic(into: scratch) } catch {
+        do { topicLength = try topic.writeResponseTopic(into: UnsafeMutableRawBufferPointer(start: scratch, count: Self.scratchBytes)) } catch {
             _ = handler(.answerFailed(.encoding(error)))
             return
         }
-        let responseTopic = UnsafeRawBufferPointer(rebasing: scratch[0..<topicLength])
+        let responseTopic = UnsafeRawBufferPointer(start: scratch, count: topicLength)
         let releaseVersion = rvi.flatMap { ReleaseVersion(text: $0) } ?? configuration.releaseVersion
         let staging: MQTTSession.PublishStaging
         do { staging = try stagePrimitive(topic: responseTopic) } catch {
