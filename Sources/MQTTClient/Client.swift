@@ -50,6 +50,16 @@ public struct ReconnectPolicy: Sendable {
     }
 }
 
+/// Milliseconds from `now` until `deadline`: 0 once it has passed, at most `Int.max`. Time
+/// arithmetic wraps rather than traps (no overflow checks on 64-bit values, costly on 32-bit
+/// targets); a deadline is a clock reading plus an `Int` timeout, far from overflowing. Out of
+/// line and not generic: one copy for every client loop (`MQTTClient`, `OneM2MClient.poll`).
+@inline(never)
+public func millisecondsLeft(from now: Int64, until deadline: Int64) -> Int {
+    let left = deadline &- now
+    return left <= 0 ? 0 : left > Int64(Int.max) ? Int.max : Int(truncatingIfNeeded: left)
+}
+
 /// A small single-threaded MQTT client: one session over one transport, driven by `poll`.
 ///
 /// Nothing runs in the background: every call does its work and returns. Publishing and
@@ -387,14 +397,11 @@ public struct MQTTClient<T: Transport, Clock: MonotonicClock>: ~Copyable {
         return lose(failure)
     }
 
-    /// Milliseconds from `now` until `deadline`: 0 once it has passed, at most `Int.max`. Time
-    /// arithmetic wraps rather than traps (no overflow checks on 64-bit values, costly on 32-bit
-    /// targets); a deadline is a clock reading plus an `Int` timeout, far from overflowing. Out
-    /// of line: its 64-bit compares were inlined at each of its six call sites.
-    @inline(never)
+    /// `millisecondsLeft(from:until:)` (out of line there: its 64-bit compares were inlined at
+    /// each of its six call sites here).
+    @inline(__always)
     static func milliseconds(from now: Int64, until deadline: Int64) -> Int {
-        let left = deadline &- now
-        return left <= 0 ? 0 : left > Int64(Int.max) ? Int.max : Int(truncatingIfNeeded: left)
+        millisecondsLeft(from: now, until: deadline)
     }
 
     /// The transport's `wait`, out of line: `flush` and `nextEvent` share one copy of it (a

@@ -9,7 +9,7 @@ public struct FixedHeader: Equatable, Sendable {
     /// Bytes taken by the fixed header itself (2 to 5).
     public var headerLength: Int
     /// The whole packet's length.
-    public var packetLength: Int { headerLength + remainingLength }
+    public var packetLength: Int { headerLength &+ remainingLength }  // at most 5 + 2^28: no overflow
     public var type: PacketType? { PacketType(rawValue: typeCode) }
 }
 

@@ -144,7 +144,7 @@ public struct MQTTSession: ~Copyable {
         txEnd = n
         if clean {
             // MQTT 3.1.2-6: with Clean Session the client discards its session state too.
-            for i in outbound.indices where outbound[i].state == .awaitingAck { outbound[i].state = .lost; reportsPending = true }
+            for i in outbound.slots where outbound[i].state == .awaitingAck { outbound[i].state = .lost; reportsPending = true }
             clearInboundHistory()
         }
         connectingClean = clean
@@ -173,7 +173,7 @@ public struct MQTTSession: ~Copyable {
         guard state == .connected || state == .connecting else { return }
         if txFree < 2 { compactTransmit() }
         if txFree >= 2, let n = try? PacketEncoder.empty(.disconnect, into: UnsafeMutableRawBufferPointer(start: tx + txEnd, count: txFree)) {
-            txEnd += n
+            txEnd &+= n  // 2 <= txFree
         }
         state = .disconnecting
     }
@@ -188,9 +188,9 @@ public struct MQTTSession: ~Copyable {
         rxEnd = 0
         drainRemaining = 0
         pingOutstanding = false
-        for i in outbound.indices where outbound[i].state == .awaitingAck { outbound[i].needsSend = true }
+        for i in outbound.slots where outbound[i].state == .awaitingAck { outbound[i].needsSend = true }
         mayHaveUnsent = true
-        for i in pending.indices where pending[i].packetID != 0 {
+        for i in pending.slots where pending[i].packetID != 0 {
             pending[i].abandoned = true
             reportsPending = true
         }
@@ -239,8 +239,10 @@ public struct MQTTSession: ~Copyable {
     /// A publication being staged: `stagePublish` hands out the space for its payload,
     /// `finishPublish` completes it. Nothing else may be done with the session in between.
     public struct PublishStaging {
-        /// The packet's bytes (transmit buffer when live, else the store), worst-case header first.
-        let base: UnsafeMutableRawBufferPointer
+        /// Start of the packet's `room` bytes (transmit buffer when live, else the store),
+        /// worst-case header first. A plain pointer: a buffer pointer's base is optional, and
+        /// each use tested it for nil.
+        let start: UnsafeMutableRawPointer
         let bodyOffset: Int
         let slot: Int
         let live: Bool
@@ -249,7 +251,7 @@ public struct MQTTSession: ~Copyable {
 
         /// Where the payload goes.
         public var payloadSpace: UnsafeMutableRawBufferPointer {
-            UnsafeMutableRawBufferPointer(rebasing: base[bodyOffset...])
+            UnsafeMutableRawBufferPointer(start: start + bodyOffset, count: room &- bodyOffset)
         }
     }
 
@@ -290,14 +292,14 @@ public struct MQTTSession: ~Copyable {
         if bodyOffset >= maxPacket { throw .packetTooLarge(needed: bodyOffset &- 4) }
         if bodyOffset >= room { throw .busy }
         // Stage in the transmit buffer when live, else directly in the store.
-        let stageBase: UnsafeMutableRawBufferPointer
+        let stageStart: UnsafeMutableRawPointer
         if live {
-            stageBase = UnsafeMutableRawBufferPointer(start: tx + txEnd, count: room)
+            stageStart = tx + txEnd
         } else {
             guard let at = storeAllocationOffset(size: room) else { throw .busy }
-            stageBase = UnsafeMutableRawBufferPointer(start: store + at, count: room)
+            stageStart = store + at
         }
-        return PublishStaging(base: stageBase, bodyOffset: bodyOffset, slot: slot, live: live, room: room, maxPacket: maxPacket)
+        return PublishStaging(start: stageStart, bodyOffset: bodyOffset, slot: slot, live: live, room: room, maxPacket: maxPacket)
     }
 
     /// Second half of `publish(writePayload:)`: `written` is the payload's length in
@@ -306,13 +308,13 @@ public struct MQTTSession: ~Copyable {
     public mutating func finishPublish(
         _ staging: PublishStaging, topic: UnsafeRawBufferPointer, qos: QoS, retain: Bool, written: Int?, now: Int64
     ) throws(SessionError) -> UInt16 {
-        let stageBase = staging.base, live = staging.live, slot = staging.slot
+        let stage = staging.start, live = staging.live, slot = staging.slot
         let idLength = qos == .atMostOnce ? 0 : 2
         // Offsets and sums below wrap (`&+`, no overflow checks): `stagePublish` made
         // `bodyOffset` smaller than the staging space and `written` is checked against what is
         // left of it, so every one of them is at most the space's size, a buffer of at most 2^30
         // bytes (`SessionCapacities.isValid`).
-        guard let written, written >= 0, written <= stageBase.count &- staging.bodyOffset else {
+        guard let written, written >= 0, written <= staging.room &- staging.bodyOffset else {
             throw staging.room >= staging.maxPacket ? .packetTooLarge(needed: staging.maxPacket + 1) : .busy
         }
         let packetID = qos == .atLeastOnce ? allocatePacketID() : 0
@@ -320,30 +322,26 @@ public struct MQTTSession: ~Copyable {
         let remaining = 2 &+ topic.count &+ idLength &+ written
         let lengthSize = remainingLengthSize(remaining)
         let start = 4 &- lengthSize
-        var p = 5
-        stageBase[p] = UInt8(truncatingIfNeeded: topic.count >> 8)
-        stageBase[p &+ 1] = UInt8(truncatingIfNeeded: topic.count)
-        p &+= 2
-        UnsafeMutableRawBufferPointer(rebasing: stageBase[p..<(p &+ topic.count)]).copyMemory(from: topic)
-        p &+= topic.count
+        stage.storeBytes(of: UInt8(truncatingIfNeeded: topic.count >> 8), toByteOffset: 5, as: UInt8.self)
+        stage.storeBytes(of: UInt8(truncatingIfNeeded: topic.count), toByteOffset: 6, as: UInt8.self)
+        if let t = topic.baseAddress { (stage + 7).copyMemory(from: t, byteCount: topic.count) }
         if qos == .atLeastOnce {
-            stageBase[p] = UInt8(truncatingIfNeeded: packetID >> 8)
-            stageBase[p &+ 1] = UInt8(truncatingIfNeeded: packetID)
+            let p = 7 &+ topic.count
+            stage.storeBytes(of: UInt8(truncatingIfNeeded: packetID >> 8), toByteOffset: p, as: UInt8.self)
+            stage.storeBytes(of: UInt8(truncatingIfNeeded: packetID), toByteOffset: p &+ 1, as: UInt8.self)
         }
-        stageBase[start] = 0x30 | (qos.rawValue << 1) | (retain ? 1 : 0)
+        stage.storeBytes(of: 0x30 | (qos.rawValue << 1) | (retain ? 1 : 0), toByteOffset: start, as: UInt8.self)
         var v = remaining
         var q = start &+ 1
         repeat {
             var digit = UInt8(truncatingIfNeeded: v & 0x7F)
             v >>= 7
             if v > 0 { digit |= 0x80 }
-            stageBase[q] = digit
+            stage.storeBytes(of: digit, toByteOffset: q, as: UInt8.self)
             q &+= 1
         } while v > 0
         let length = 1 &+ lengthSize &+ remaining
-        if start > 0, let b = stageBase.baseAddress {
-            b.copyMemory(from: b + start, byteCount: length)
-        }
+        if start > 0 { stage.copyMemory(from: stage + start, byteCount: length) }
         if live {
             txEnd &+= length
             statistics.packetsSent &+= 1
@@ -352,10 +350,10 @@ public struct MQTTSession: ~Copyable {
             let storeAt: Int
             if live {
                 guard let at = storeAllocationOffset(size: length) else { txEnd &-= length; throw .busy }
-                (store + at).copyMemory(from: stageBase.baseAddress!, byteCount: length)
+                (store + at).copyMemory(from: stage, byteCount: length)
                 storeAt = at
             } else {
-                storeAt = stageBase.baseAddress! - store
+                storeAt = stage - store
             }
             outbound[slot] = OutboundRecord(
                 live: live, packetID: packetID, sequence: nextSequence, offset: Int32(truncatingIfNeeded: storeAt), length: Int32(truncatingIfNeeded: length))
@@ -379,7 +377,7 @@ public struct MQTTSession: ~Copyable {
     }
 
     mutating func freeOutboundSlot() -> Int? {
-        for i in outbound.indices where outbound[i].state == .free { return i }
+        for i in outbound.slots where outbound[i].state == .free { return i }
         return nil
     }
 
@@ -387,7 +385,7 @@ public struct MQTTSession: ~Copyable {
     mutating func allocatePacketID() -> UInt16 {
         while true {
             let id = nextPacketID
-            nextPacketID = nextPacketID == 0xFFFF ? 1 : nextPacketID + 1
+            nextPacketID = nextPacketID == 0xFFFF ? 1 : nextPacketID &+ 1
             var used = false
             for r in outbound where r.state != .free && r.packetID == id { used = true }
             for r in pending where r.packetID == id { used = true }
@@ -400,28 +398,30 @@ public struct MQTTSession: ~Copyable {
     /// Oldest and newest live copies, as (offset of oldest, end of newest).
     mutating func storeBounds() -> (head: Int, tail: Int)? {
         var oldest = -1, newest = -1
-        for i in outbound.indices where outbound[i].state == .awaitingAck {
+        for i in outbound.slots where outbound[i].state == .awaitingAck {
             if oldest < 0 || precedes(outbound[i].sequence, outbound[oldest].sequence) { oldest = i }
             if newest < 0 || precedes(outbound[newest].sequence, outbound[i].sequence) { newest = i }
         }
         guard oldest >= 0 else { return nil }
-        return (Int(outbound[oldest].offset), Int(outbound[newest].offset + outbound[newest].length))
+        // A copy lies inside the store (at most 2^30 bytes): its end cannot overflow.
+        return (Int(outbound[oldest].offset), Int(outbound[newest].offset &+ outbound[newest].length))
     }
 
     mutating func largestStoreGap() -> Int {
+        // Offsets within the store: the differences cannot overflow.
         guard let (head, tail) = storeBounds() else { return storeCount }
-        if tail > head { return max(storeCount - tail, head) }
-        return head - tail
+        if tail > head { return max(storeCount &- tail, head) }
+        return head &- tail
     }
 
     mutating func storeAllocationOffset(size: Int) -> Int? {
         guard let (head, tail) = storeBounds() else { return size <= storeCount ? 0 : nil }
         if tail > head {
-            if storeCount - tail >= size { return tail }
+            if storeCount &- tail >= size { return tail }
             if head >= size { return 0 }
             return nil
         }
-        return head - tail >= size ? tail : nil
+        return head &- tail >= size ? tail : nil
     }
 
     // MARK: - Subscribing
@@ -441,7 +441,7 @@ public struct MQTTSession: ~Copyable {
     mutating func queueSubscription(_ filters: [TopicSubscription], subscribe: Bool, now: Int64) throws(SessionError) -> UInt16 {
         if state != .connected { throw .notConnected }
         var slot = -1
-        for i in pending.indices where pending[i].packetID == 0 { slot = i; break }
+        for i in pending.slots where pending[i].packetID == 0 { slot = i; break }
         if slot < 0 { throw .busy }
         compactTransmit()
         let id = allocatePacketID()
@@ -455,7 +455,7 @@ public struct MQTTSession: ~Copyable {
             if case .bufferTooSmall(let needed) = error { throw needed > txCount ? .packetTooLarge(needed: needed) : .busy }
             throw .invalidArgument(error)
         }
-        txEnd += n
+        txEnd &+= n  // the encoder wrote at most `txFree` bytes
         pending[slot] = PendingAck(packetID: id, isSubscribe: subscribe, filterCount: UInt16(truncatingIfNeeded: filters.count))
         statistics.packetsSent &+= 1
         lastSend = now
@@ -467,7 +467,7 @@ public struct MQTTSession: ~Copyable {
     /// `count` bytes of `pendingOutput` were written to the transport.
     public mutating func didSend(_ count: Int, now: Int64) {
         let n = max(0, min(count, txEnd &- txStart))
-        txStart += n
+        txStart &+= n  // at most txEnd
         if txStart == txEnd { txStart = 0; txEnd = 0 }
         if n > 0 { lastSend = now }
         pumpReplays()
@@ -498,7 +498,7 @@ public struct MQTTSession: ~Copyable {
         guard state == .connected, mayHaveUnsent else { return }
         while true {
             var best = -1
-            for i in outbound.indices where outbound[i].state == .awaitingAck && outbound[i].needsSend {
+            for i in outbound.slots where outbound[i].state == .awaitingAck && outbound[i].needsSend {
                 if best < 0 || precedes(outbound[i].sequence, outbound[best].sequence) { best = i }
             }
             if best < 0 {
@@ -598,11 +598,11 @@ public struct MQTTSession: ~Copyable {
     }
 
     mutating func nextReport() -> SessionEvent? {
-        for i in outbound.indices where outbound[i].state == .lost {
+        for i in outbound.slots where outbound[i].state == .lost {
             outbound[i].state = .free
             return .publicationLost(packetID: outbound[i].packetID)
         }
-        for i in pending.indices where pending[i].packetID != 0 && pending[i].abandoned {
+        for i in pending.slots where pending[i].packetID != 0 && pending[i].abandoned {
             let id = pending[i].packetID
             pending[i] = PendingAck()
             return .subscriptionAbandoned(packetID: id)
@@ -648,9 +648,9 @@ public struct MQTTSession: ~Copyable {
     mutating func parseInbound(now: Int64) -> SessionEvent? {
         while true {
             if drainRemaining > 0 {
-                let n = min(drainRemaining, rxEnd &- rxStart)
-                drainRemaining -= n
-                rxStart += n
+                let n = min(drainRemaining, rxEnd &- rxStart)  // 0 ... drainRemaining, rxStart + n <= rxEnd
+                drainRemaining &-= n
+                rxStart &+= n
                 if drainRemaining > 0 { return nil }
                 continue
             }
@@ -700,13 +700,14 @@ public struct MQTTSession: ~Copyable {
         if header.typeCode == 3 && (header.flags & 0x06) != 0 {
             // Wait until the packet identifier is in the buffer (or the buffer is full): first
             // for the topic's length, then for what follows the topic. One check serves both.
+            // h <= 5 and the topic length < 2^16: no overflow checks needed (`&+`, `&-`).
             let h = header.headerLength
-            let end = available.count < h + 2 ? h + 2 : h + 4 + (Int(available[h]) << 8 | Int(available[h + 1]))
+            let end = available.count < h &+ 2 ? h &+ 2 : h &+ 4 &+ (Int(available[h]) << 8 | Int(available[h &+ 1]))
             if available.count < end {
                 if rxStart == 0 && rxEnd == rxCount { return failOversized(header) }
                 return nil
             }
-            packetID = UInt16(available[end - 2]) << 8 | UInt16(available[end - 1])
+            packetID = UInt16(available[end &- 2]) << 8 | UInt16(available[end &- 1])
             if packetID == 0 { return fail(.protocolViolation(.zeroPacketIdentifier)) }
             let qos = (header.flags >> 1) & 3
             let ok = queueSmall(qos == 2 ? .pubrec : .puback, packetID: packetID)
@@ -741,7 +742,7 @@ public struct MQTTSession: ~Copyable {
             guard state == .connected || state == .disconnecting else { return fail(.unexpectedPacket(type: 3)) }
             return receivePublish(packet.message)
         case 4:  // PUBACK
-            for i in outbound.indices where outbound[i].state == .awaitingAck && outbound[i].packetID == id {
+            for i in outbound.slots where outbound[i].state == .awaitingAck && outbound[i].packetID == id {
                 outbound[i] = OutboundRecord()
                 pumpReplays()
                 return .published(packetID: id)
@@ -758,7 +759,7 @@ public struct MQTTSession: ~Copyable {
             return nil
         case 9:  // SUBACK
             let codes = packet.message.payload
-            for i in pending.indices where pending[i].packetID == id && pending[i].isSubscribe && !pending[i].abandoned {
+            for i in pending.slots where pending[i].packetID == id && pending[i].isSubscribe && !pending[i].abandoned {
                 let expected = Int(pending[i].filterCount)
                 pending[i] = PendingAck()
                 if codes.count != expected { return fail(.protocolViolation(.lengthMismatch)) }
@@ -767,7 +768,7 @@ public struct MQTTSession: ~Copyable {
             statistics.unknownAcknowledgements &+= 1
             return nil
         case 11:  // UNSUBACK
-            for i in pending.indices where pending[i].packetID == id && !pending[i].isSubscribe && !pending[i].abandoned {
+            for i in pending.slots where pending[i].packetID == id && !pending[i].isSubscribe && !pending[i].abandoned {
                 pending[i] = PendingAck()
                 return .unsubscribed(packetID: id)
             }
@@ -785,7 +786,7 @@ public struct MQTTSession: ~Copyable {
         pingOutstanding = false
         if !sessionPresent {
             clearInboundHistory()
-            for i in outbound.indices where outbound[i].state == .awaitingAck {
+            for i in outbound.slots where outbound[i].state == .awaitingAck {
                 switch configuration.sessionLossPolicy {
                 case .resend:
                     outbound[i].needsSend = true
@@ -848,16 +849,17 @@ public struct MQTTSession: ~Copyable {
     }
 
     mutating func remember(_ id: UInt16, digest: UInt) {
-        for i in history.indices where history[i].packetID == id {
+        for i in history.slots where history[i].packetID == id {
             history[i].digest = digest
             return
         }
         history[historyNext] = InboundRecord(packetID: id, digest: digest)
-        historyNext = (historyNext + 1) % history.count
+        // The next slot, round robin, without a division: `historyNext` < `history.count`.
+        historyNext = historyNext &+ 1 == history.count ? 0 : historyNext &+ 1
     }
 
     mutating func rememberQoS2(_ id: UInt16, digest: UInt) {
-        for i in qos2.indices where qos2[i].packetID == 0 || qos2[i].packetID == id {
+        for i in qos2.slots where qos2[i].packetID == 0 || qos2[i].packetID == id {
             qos2[i] = InboundRecord(packetID: id, digest: digest)
             return
         }
@@ -867,12 +869,13 @@ public struct MQTTSession: ~Copyable {
     }
 
     mutating func forgetQoS2(_ id: UInt16) {
-        for i in qos2.indices where qos2[i].packetID == id { qos2[i] = InboundRecord() }
+        for i in qos2.slots where qos2[i].packetID == id { qos2[i] = InboundRecord() }
     }
 
+    @inline(never)  // two callers (connect, onConnected): one copy of its loops
     mutating func clearInboundHistory() {
-        for i in history.indices { history[i] = InboundRecord() }
-        for i in qos2.indices { qos2[i] = InboundRecord() }
+        for i in history.slots { history[i] = InboundRecord() }
+        for i in qos2.slots { qos2[i] = InboundRecord() }
         historyNext = 0
     }
 
@@ -934,4 +937,24 @@ func withBytes<R, E: Error>(_ a: [UInt8], _ body: (UnsafeRawBufferPointer) throw
 func withOptionalBytes<R, E: Error>(_ a: [UInt8]?, _ body: (UnsafeRawBufferPointer?) throws(E) -> R) throws(E) -> R {
     guard let a else { return try body(nil) }
     return try withBytes(a) { (b) throws(E) -> R in try body(b) }
+}
+
+extension UnsafeMutableBufferPointer {
+    /// The indices `0 ..< count` as a plain counted loop: `indices` (a `Range`) tested the count
+    /// for a negative value and trapped on it in every one of the session's table loops.
+    @inline(__always)
+    var slots: Slots { Slots(end: count) }
+}
+
+/// `0 ..< end`, counted with a wrapping increment (`i < end`, so it cannot overflow).
+struct Slots: Sequence, IteratorProtocol {
+    var i = 0
+    let end: Int
+    init(end: Int) { self.end = end }
+    @inline(__always)
+    mutating func next() -> Int? {
+        guard i < end else { return nil }
+        defer { i &+= 1 }
+        return i
+    }
 }

@@ -47,6 +47,9 @@ public struct JSONWriter {
 
     // MARK: Structure
 
+    // Offsets below `count`, or inside room `reserve` granted, and depths up to `maxDepth` use
+    // wrapping arithmetic (`&+`, `&-`): they cannot overflow, and an overflow check per step
+    // costs code and time. Sums of caller-supplied lengths stay checked.
     // (At depth 0 every bit has been popped: both are false.)
     var topIsObject: Bool { objectBits & 1 != 0 }
     var topIsNonEmpty: Bool { nonEmptyBits & 1 != 0 }
@@ -66,7 +69,7 @@ public struct JSONWriter {
 
     /// Records that a value (scalar or container start) was placed at the current depth.
     mutating func placeValue() {
-        if depth == watchDepth { watchCount += 1 }
+        if depth == watchDepth { watchCount &+= 1 }
         if depth == 0 {
             rootPlaced = true
         } else if topIsObject {
@@ -78,13 +81,14 @@ public struct JSONWriter {
 
     /// Reserves `length` bytes after a separator of `separator` bytes; returns where the token starts.
     mutating func reserve(_ separator: Int, _ length: Int) throws(OneM2MError) -> Int {
-        guard length >= 0, separator + length <= buffer.count - count else { throw .bufferTooSmall }
-        return count + separator
+        // `count` <= the buffer's size and `separator` is 0 or 1: the difference cannot overflow.
+        guard length >= 0, length <= buffer.count &- count &- separator else { throw .bufferTooSmall }
+        return count &+ separator
     }
 
     mutating func emitSeparator(_ separator: Int) {
         if separator == 1 { buffer[count] = UInt8(ascii: ",") }
-        count += separator
+        count &+= separator
     }
 
     /// Starts an object (`{`).
@@ -113,9 +117,9 @@ public struct JSONWriter {
         let at = try reserve(sep, 1)
         emitSeparator(sep)
         buffer[at] = byte
-        count = at + 1
+        count = at &+ 1
         placeValue()
-        depth += 1
+        depth &+= 1
         objectBits = objectBits &<< 1 | (object ? 1 : 0)
         nonEmptyBits &<<= 1
     }
@@ -126,10 +130,10 @@ public struct JSONWriter {
         }
         let at = try reserve(0, 1)
         buffer[at] = byte
-        count = at + 1
+        count = at &+ 1
         objectBits &>>= 1
         nonEmptyBits &>>= 1
-        depth -= 1
+        depth &-= 1
     }
 
     /// Writes an object member name (`"name":`); the member's value must follow.
@@ -146,7 +150,7 @@ public struct JSONWriter {
     mutating func key(measured name: MeasuredText) throws(OneM2MError) {
         guard topIsObject, !awaitingValue else { throw .invalidWriterState }
         try quoted(name, separator: topIsNonEmpty ? 1 : 0, colon: true)
-        if depth == watchDepth { watchCount += 1 }
+        if depth == watchDepth { watchCount &+= 1 }
         nonEmptyBits |= 1
         awaitingValue = true
     }
@@ -171,13 +175,13 @@ public struct JSONWriter {
         let negative = value < 0
         guard let magnitude = UInt64(exactly: value.magnitude) else { throw .integerOutOfRange }
         let sep = try valueSeparator()
-        let len = decimalDigitCount(magnitude) + (negative ? 1 : 0)
+        let len = decimalDigitCount(magnitude) &+ (negative ? 1 : 0)
         let at = try reserve(sep, len)
         emitSeparator(sep)
         var p = at
-        if negative { buffer[p] = UInt8(ascii: "-"); p += 1 }
+        if negative { buffer[p] = UInt8(ascii: "-"); p &+= 1 }
         _ = writeDecimal(magnitude, buffer, p)
-        count = at + len
+        count = at &+ len
         placeValue()
     }
 
@@ -186,12 +190,12 @@ public struct JSONWriter {
     public mutating func decimalString(_ value: UInt64) throws(OneM2MError) {
         let sep = try valueSeparator()
         let len = decimalDigitCount(value)
-        let at = try reserve(sep, len + 2)
+        let at = try reserve(sep, len &+ 2)
         emitSeparator(sep)
         buffer[at] = UInt8(ascii: "\"")
-        _ = writeDecimal(value, buffer, at + 1)
-        buffer[at + 1 + len] = UInt8(ascii: "\"")
-        count = at + len + 2
+        _ = writeDecimal(value, buffer, at &+ 1)
+        buffer[at &+ 1 &+ len] = UInt8(ascii: "\"")
+        count = at &+ len &+ 2
         placeValue()
     }
 
@@ -211,7 +215,7 @@ public struct JSONWriter {
         let at = try reserve(sep, bytes.count)
         emitSeparator(sep)
         copyBytes(bytes, buffer, at)
-        count = at + bytes.count
+        count = at &+ bytes.count
         placeValue()
     }
 
@@ -228,7 +232,7 @@ public struct JSONWriter {
         let at = try reserve(sep, fragment.count)
         emitSeparator(sep)
         copyBytes(fragment, buffer, at)
-        count = at + fragment.count
+        count = at &+ fragment.count
         placeValue()
     }
 
@@ -241,13 +245,13 @@ public struct JSONWriter {
     public mutating func timestamp(unixMicroseconds: Int64, includeFraction: Bool = true) throws(OneM2MError) {
         let sep = try valueSeparator()
         let len = includeFraction ? OneM2MTimestamp.maximumLength : OneM2MTimestamp.basicLength
-        let at = try reserve(sep, len + 2)
-        let inner = UnsafeMutableRawBufferPointer(rebasing: buffer[(at + 1)..<(at + 1 + len)])
+        let at = try reserve(sep, len &+ 2)
+        let inner = UnsafeMutableRawBufferPointer(rebasing: buffer[(at &+ 1)..<(at &+ 1 &+ len)])
         _ = try OneM2MTimestamp.format(unixMicroseconds: unixMicroseconds, includeFraction: includeFraction, into: inner)
         emitSeparator(sep)
         buffer[at] = UInt8(ascii: "\"")
-        buffer[at + 1 + len] = UInt8(ascii: "\"")
-        count = at + len + 2
+        buffer[at &+ 1 &+ len] = UInt8(ascii: "\"")
+        count = at &+ len &+ 2
         placeValue()
     }
 
@@ -271,7 +275,7 @@ public struct JSONWriter {
         }
         watchDepth = saved.watchDepth
         watchCount = saved.watchCount
-        if depth == watchDepth { watchCount += 1 }
+        if depth == watchDepth { watchCount &+= 1 }
     }
 
     // MARK: Members (key + value, atomic)
@@ -290,11 +294,11 @@ public struct JSONWriter {
     }
 
     mutating func member(_ key: ByteString, magnitude: UInt64, negative: Bool) throws(OneM2MError) {
-        let length = decimalDigitCount(magnitude) + (negative ? 1 : 0)
+        let length = decimalDigitCount(magnitude) &+ (negative ? 1 : 0)
         var at = try beginMember(key, valueLength: length)
-        if negative { buffer[at] = UInt8(ascii: "-"); at += 1 }
+        if negative { buffer[at] = UInt8(ascii: "-"); at &+= 1 }
         _ = writeDecimal(magnitude, buffer, at)
-        count = at + decimalDigitCount(magnitude)
+        count = at &+ decimalDigitCount(magnitude)
     }
 
     /// Reserves room for a whole member at once (so nothing needs undoing when it does not
@@ -317,9 +321,9 @@ public struct JSONWriter {
         emitSeparator(sep)
         let colon = put(k, at: at)
         buffer[colon] = UInt8(ascii: ":")
-        if depth == watchDepth { watchCount += 2 }  // as `key` and then a value count
+        if depth == watchDepth { watchCount &+= 2 }  // as `key` and then a value count
         nonEmptyBits |= 1
-        return colon + 1
+        return colon &+ 1
     }
 
     /// `"name":"value"` with one of the SDK's own names.
@@ -335,10 +339,10 @@ public struct JSONWriter {
     mutating func member(name: StaticString, integer value: Int) throws(OneM2MError) {
         let magnitude = UInt64(value.magnitude)
         let digits = decimalDigitCount(magnitude)
-        var at = try beginMember(name: name, valueLength: digits + (value < 0 ? 1 : 0))
-        if value < 0 { buffer[at] = UInt8(ascii: "-"); at += 1 }
+        var at = try beginMember(name: name, valueLength: digits &+ (value < 0 ? 1 : 0))
+        if value < 0 { buffer[at] = UInt8(ascii: "-"); at &+= 1 }
         _ = writeDecimal(magnitude, buffer, at)
-        count = at + digits
+        count = at &+ digits
     }
 
     // MARK: Runs of members laid out by the caller
@@ -359,7 +363,7 @@ public struct JSONWriter {
     /// Ends a run of `members` members written up to `end`.
     mutating func endMembers(at end: Int, members: Int) {
         count = end
-        if depth == watchDepth { watchCount += 2 * members }
+        if depth == watchDepth { watchCount &+= 2 &* members }
         nonEmptyBits |= 1
     }
 
@@ -368,7 +372,7 @@ public struct JSONWriter {
     /// builds optimize for size: one shared copy routine.)
     func put(raw bytes: UnsafeRawBufferPointer, at: Int) -> Int {
         copyBytes(bytes, buffer, at)
-        return at + bytes.count
+        return at &+ bytes.count
     }
     #else
     /// Copies bytes into reserved room at `at`; returns the offset after them. (Hosts optimize
@@ -376,7 +380,7 @@ public struct JSONWriter {
     @inline(__always)
     func put(raw bytes: UnsafeRawBufferPointer, at: Int) -> Int {
         copyBytesInline(bytes, buffer, at)
-        return at + bytes.count
+        return at &+ bytes.count
     }
     #endif
 
@@ -388,10 +392,10 @@ public struct JSONWriter {
     /// Writes a small code (0...65535) in decimal into reserved room at `at`, in the native
     /// word (no 64-bit division on 32-bit boards); returns the offset after it.
     func put(code value: Int, at: Int) -> Int {
-        let end = at + JSONWriter.codeLength(value)
+        let end = at &+ JSONWriter.codeLength(value)
         var v = value, k = end
         repeat {
-            k -= 1
+            k &-= 1
             buffer[k] = UInt8(truncatingIfNeeded: 0x30 + v % 10)
             v /= 10
         } while k > at
@@ -442,7 +446,7 @@ public struct JSONWriter {
         let at = try reserve(sep, m.length + (colon ? 3 : 2))
         emitSeparator(sep)
         var end = put(m, at: at)
-        if colon { buffer[end] = UInt8(ascii: ":"); end += 1 }
+        if colon { buffer[end] = UInt8(ascii: ":"); end &+= 1 }
         count = end
     }
 
@@ -481,9 +485,9 @@ public struct JSONWriter {
     #endif
     mutating func put(_ m: MeasuredText, at: Int) -> Int {
         buffer[at] = UInt8(ascii: "\"")
-        if let plain = m.plain { copyBytes(plain, buffer, at + 1) } else { _ = writeEscaped(m.text, at + 1) }
-        buffer[at + 1 + m.length] = UInt8(ascii: "\"")
-        return at + 2 + m.length
+        if let plain = m.plain { copyBytes(plain, buffer, at &+ 1) } else { _ = writeEscaped(m.text, at &+ 1) }
+        buffer[at &+ 1 &+ m.length] = UInt8(ascii: "\"")
+        return at &+ 2 &+ m.length
     }
 
     // MARK: Templates
@@ -500,19 +504,20 @@ public struct JSONWriter {
         let sep = try valueSeparator()
         // One pass, each piece checked for room before it is written; `count` moves only at
         // the end, so a template that does not fit leaves the document as it was.
-        var o = count + sep
+        // `o` stays within the buffer and `run` <= `i` <= the template's size: no overflow.
+        var o = count &+ sep
         var run = 0, k = 0
         while true {
             let i = placeholder(in: t, from: run)
-            guard i - run <= buffer.count - o else { throw .bufferTooSmall }
+            guard i &- run <= buffer.count &- o else { throw .bufferTooSmall }
             copyBytes(UnsafeRawBufferPointer(rebasing: t[run..<i]), buffer, o)
-            o += i - run
+            o &+= i &- run
             if i == t.count { break }
             let m = try measure(k == 0 ? s0 : k == 1 ? s1 : s2)
-            guard m.length + 2 <= buffer.count - o else { throw .bufferTooSmall }
+            guard m.length <= buffer.count &- o &- 2 else { throw .bufferTooSmall }
             o = put(m, at: o)
-            k += 1
-            run = i + 1
+            k &+= 1
+            run = i &+ 1
         }
         emitSeparator(sep)
         count = o
@@ -527,13 +532,13 @@ public struct JSONWriter {
         var j = i
         if let base = t.baseAddress {
             let ones = UInt(truncatingIfNeeded: 0x0101_0101_0101_0101 as UInt64)
-            while j + MemoryLayout<UInt>.size <= t.count {
+            while j &+ MemoryLayout<UInt>.size <= t.count {
                 let x = base.loadUnaligned(fromByteOffset: j, as: UInt.self) ^ (ones &* 0x25)
                 if (x &- ones) & ~x & (ones &* 0x80) != 0 { break }
-                j += MemoryLayout<UInt>.size
+                j &+= MemoryLayout<UInt>.size
             }
         }
-        while j < t.count && t[j] != UInt8(ascii: "%") { j += 1 }
+        while j < t.count && t[j] != UInt8(ascii: "%") { j &+= 1 }
         return j
     }
 
@@ -566,12 +571,12 @@ public struct JSONWriter {
             let b = p[i]
             if b >= 0x80 {
                 guard case .valid(let n) = checkUTF8(p, i, p.count) else { throw .invalidUTF8Input }
-                len += n
-                i += n
+                len += n  // checked: up to 6 bytes per input byte could pass Int.max on 32 bits
+                i &+= n  // within the buffer (a valid sequence)
                 continue
             }
             len += escapeWidth(b)
-            i += 1
+            i &+= 1
         }
         return len
     }
@@ -597,17 +602,18 @@ public struct JSONWriter {
                 buffer[k] = b
             } else {
                 buffer[k] = UInt8(ascii: "\\")
+                // Inside the room reserved for the escaped length: no overflow.
                 if width == 2 {
-                    buffer[k + 1] = shortEscape(b)
+                    buffer[k &+ 1] = shortEscape(b)
                 } else {
-                    buffer[k + 1] = UInt8(ascii: "u")
-                    buffer[k + 2] = UInt8(ascii: "0"); buffer[k + 3] = UInt8(ascii: "0")
-                    buffer[k + 4] = hexDigit(b >> 4); buffer[k + 5] = hexDigit(b & 0xF)
+                    buffer[k &+ 1] = UInt8(ascii: "u")
+                    buffer[k &+ 2] = UInt8(ascii: "0"); buffer[k &+ 3] = UInt8(ascii: "0")
+                    buffer[k &+ 4] = hexDigit(b >> 4); buffer[k &+ 5] = hexDigit(b & 0xF)
                 }
             }
-            k += width
+            k &+= width
         }
-        return k - at
+        return k &- at
     }
 
     /// The letter after the backslash for the bytes `escapeWidth` gives 2.

@@ -60,10 +60,12 @@ public struct PointOfAccess {
     /// >65535), `unbalancedBracket`, `invalidHostCharacter`, `userInfoNotAllowed`, `invalidPath`.
     public static func parse(_ uri: UnsafeRawBufferPointer) throws(OneM2MError) -> PointOfAccess {
         let n = uri.count
+        // Every index below stays within 0 ... n (each scan stops at n, and `s + 3 <= n` is
+        // checked before the bytes after `s` are read): `&+` needs no overflow check.
         // Scheme up to "://".
         var s = 0
-        while s < n && uri[s] != UInt8(ascii: ":") { s += 1 }
-        guard s + 3 <= n, uri[s + 1] == UInt8(ascii: "/"), uri[s + 2] == UInt8(ascii: "/") else {
+        while s < n && uri[s] != UInt8(ascii: ":") { s &+= 1 }
+        guard s &+ 3 <= n, uri[s &+ 1] == UInt8(ascii: "/"), uri[s &+ 2] == UInt8(ascii: "/") else {
             throw .invalidPointOfAccess(.unknownScheme)
         }
         var scheme: PointOfAccessScheme? = nil
@@ -71,42 +73,42 @@ public struct PointOfAccess {
         var raw: UInt8 = 0
         while let c = PointOfAccessScheme(rawValue: raw) {  // not `allCases`: that builds an Array
             if asciiCaseInsensitiveEqual(schemeBytes, staticBytes(c.name)) { scheme = c }
-            raw += 1
+            raw &+= 1
         }
         guard let scheme else { throw .invalidPointOfAccess(.unknownScheme) }
         // Authority up to the first '/', '?' or '#'.
-        let a = s + 3
+        let a = s &+ 3
         var e = a
-        while e < n && uri[e] != UInt8(ascii: "/") && uri[e] != UInt8(ascii: "?") && uri[e] != UInt8(ascii: "#") { e += 1 }
+        while e < n && uri[e] != UInt8(ascii: "/") && uri[e] != UInt8(ascii: "?") && uri[e] != UInt8(ascii: "#") { e &+= 1 }
         var k = a
         while k < e {
             if uri[k] == UInt8(ascii: "@") { throw .invalidPointOfAccess(.userInfoNotAllowed) }
-            k += 1
+            k &+= 1
         }
         var host: UnsafeRawBufferPointer
         var portStart: Int? = nil
         var ipv6 = false
         if a < e && uri[a] == UInt8(ascii: "[") {
-            var close = a + 1
-            while close < e && uri[close] != UInt8(ascii: "]") { close += 1 }
+            var close = a &+ 1
+            while close < e && uri[close] != UInt8(ascii: "]") { close &+= 1 }
             guard close < e else { throw .invalidPointOfAccess(.unbalancedBracket) }
-            host = UnsafeRawBufferPointer(rebasing: uri[(a + 1)..<close])
+            host = UnsafeRawBufferPointer(rebasing: uri[(a &+ 1)..<close])
             guard !host.isEmpty else { throw .invalidPointOfAccess(.missingHost) }
             try validateIPv6Literal(host)
             ipv6 = true
-            let after = close + 1
+            let after = close &+ 1
             if after < e {
                 guard uri[after] == UInt8(ascii: ":") else {
                     throw uri[after] == UInt8(ascii: "]") ? .invalidPointOfAccess(.unbalancedBracket)
                                                           : .invalidPointOfAccess(.invalidHostCharacter)
                 }
-                portStart = after + 1
+                portStart = after &+ 1
             }
         } else {
             var c = a
-            while c < e && uri[c] != UInt8(ascii: ":") { c += 1 }
+            while c < e && uri[c] != UInt8(ascii: ":") { c &+= 1 }
             host = UnsafeRawBufferPointer(rebasing: uri[a..<c])
-            if c < e { portStart = c + 1 }
+            if c < e { portStart = c &+ 1 }
             guard !host.isEmpty else { throw .invalidPointOfAccess(.missingHost) }
             try validateRegName(host)
         }

@@ -57,9 +57,13 @@ public struct RequestPrimitive: PrimitiveEncoding {
         let rvi = staticBytes(releaseVersion.text)
         let op = Int(operation.rawValue)
         let ty = resourceType.map { Int($0.rawValue) } ?? -1
-        var length = 5 + JSONWriter.codeLength(op) + 8 + toText.length + 9 + rqiText.length + 9 + rvi.count
-        if from != nil { length += 8 + frText.length }
-        if ty >= 0 { length += 6 + JSONWriter.codeLength(ty) }
+        // The fixed parts (names, codes of at most 5 digits, `rvi`) are small: `&+`, no overflow
+        // checks. Only the sum of the measured texts (the caller's, `fr` measured empty when
+        // absent) stays checked.
+        var fixed = 31 &+ JSONWriter.codeLength(op) &+ rvi.count
+        if from != nil { fixed &+= 8 }
+        if ty >= 0 { fixed &+= 6 &+ JSONWriter.codeLength(ty) }
+        let length = fixed + toText.length + rqiText.length + frText.length
         var at = try w.beginMembers(length: length)
         at = w.put(raw: staticBytes("\"op\":"), at: at)
         at = w.put(code: op, at: at)
@@ -78,18 +82,19 @@ public struct RequestPrimitive: PrimitiveEncoding {
             at = w.put(raw: staticBytes(",\"ty\":"), at: at)
             at = w.put(code: ty, at: at)
         }
-        w.endMembers(at: at, members: 4 + (from == nil ? 0 : 1) + (ty < 0 ? 0 : 1))
+        w.endMembers(at: at, members: 4 &+ (from == nil ? 0 : 1) &+ (ty < 0 ? 0 : 1))
+        // Key then value, not the atomic `member` forms (each saves and restores the writer):
+        // this method is not atomic by itself, its callers restore or abandon the writer.
         if let ot = originatingTimestamp {
-            try w.member("ot", timestamp: ot, includeFraction: ot % 1_000_000 != 0)
+            try w.key("ot")
+            try w.timestamp(unixMicroseconds: ot, includeFraction: ot % 1_000_000 != 0)
         }
         if let rqet = requestExpiration {
+            if case .relative(let ms) = rqet, ms < 0 { throw .invalidTimestamp(.relative) }
+            try w.key("rqet")
             switch rqet {
-            case .absolute(let t):
-                try w.member("rqet", timestamp: t, includeFraction: t % 1_000_000 != 0)
-            case .relative(let ms):
-                guard ms >= 0 else { throw .invalidTimestamp(.relative) }
-                let saved = w
-                do { try w.key("rqet"); try w.decimalString(UInt64(ms)) } catch { w = saved; throw error }
+            case .absolute(let t): try w.timestamp(unixMicroseconds: t, includeFraction: t % 1_000_000 != 0)
+            case .relative(let ms): try w.decimalString(UInt64(ms))
             }
         }
         if let rcn = resultContent { try w.member(name: "rcn", integer: Int(rcn.rawValue)) }

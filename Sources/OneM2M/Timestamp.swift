@@ -97,7 +97,7 @@ public enum OneM2MTimestamp {
                               into buffer: UnsafeMutableRawBufferPointer) throws(OneM2MError) -> Int {
         var secs = unixMicroseconds / 1_000_000
         var us = unixMicroseconds % 1_000_000
-        if us < 0 { us += 1_000_000; secs -= 1 }
+        if us < 0 { us &+= 1_000_000; secs &-= 1 }  // |secs| < 9.3e12: no overflow
         return try format(unixSeconds: secs, microseconds: includeFraction ? Int(us) : nil, into: buffer)
     }
 
@@ -138,7 +138,7 @@ public enum OneM2MTimestamp {
         if n > basicLength {
             let sep = b[15]
             guard sep == UInt8(ascii: ",") || sep == UInt8(ascii: ".") else { throw .invalidTimestamp(.format) }
-            let fractionDigits = n - 16
+            let fractionDigits = n &- 16  // n is 16...22 here
             guard fractionDigits >= 1 else { throw .invalidTimestamp(.fraction) }
             var i = 16
             while i < n {
@@ -163,7 +163,7 @@ public enum OneM2MTimestamp {
 func digits(_ b: UnsafeRawBufferPointer, _ from: Int, _ count: Int) throws(OneM2MError) -> Int {
     var v = 0
     var i = from
-    while i < from + count {
+    while i < from &+ count {  // positions inside a 22-byte timestamp
         let c = b[i]
         guard c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9") else { throw .invalidTimestamp(.nonDigit) }
         // Callers read at most 8 digits: v < 10^8 (fits a 32-bit Int), no overflow.

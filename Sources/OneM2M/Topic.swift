@@ -232,14 +232,16 @@ struct LevelIterator {
     mutating func next() -> UnsafeRawBufferPointer? {
         guard !done else { return nil }
         var j = position
-        while j < topic.count && topic[j] != UInt8(ascii: "/") { j += 1 }
+        // j stays within the topic: `&+` needs no overflow check.
+        while j < topic.count && topic[j] != UInt8(ascii: "/") { j &+= 1 }
         let level = UnsafeRawBufferPointer(rebasing: topic[position..<j])
-        if j >= topic.count { done = true } else { position = j + 1 }
+        if j >= topic.count { done = true } else { position = j &+ 1 }
         return level
     }
 }
 
-/// Appends bytes into a caller buffer with bounds checks.
+/// Appends bytes into a caller buffer with bounds checks. `count` never passes the buffer's
+/// size, so its sums and differences wrap-free (`&+`, `&-`: no overflow checks).
 struct ByteSink {
     let buffer: UnsafeMutableRawBufferPointer
     var count = 0
@@ -249,13 +251,13 @@ struct ByteSink {
     mutating func append(_ b: UInt8) throws(OneM2MError) {
         guard count < buffer.count else { throw .bufferTooSmall }
         buffer[count] = b
-        count += 1
+        count &+= 1
     }
 
     mutating func append(_ bytes: UnsafeRawBufferPointer) throws(OneM2MError) {
-        guard bytes.count <= buffer.count - count else { throw .bufferTooSmall }
+        guard bytes.count <= buffer.count &- count else { throw .bufferTooSmall }
         copyBytes(bytes, buffer, count)
-        count += bytes.count
+        count &+= bytes.count
     }
 
     mutating func append(_ text: StaticString) throws(OneM2MError) {

@@ -63,11 +63,14 @@ struct CLayout {
     static let scratchBytes = 512
     var state = 0, session = 0, ids = 0, url = 0, scratch = 0, total = 0
 
+    /// Wrapping arithmetic, as in `SessionLayout`: for valid capacities (the only ones laid out)
+    /// the arena is below 1.6 * 2^30 bytes and the rest a few KB, so nothing wraps even with a
+    /// 32-bit `Int`.
     init(_ caps: SessionCapacities) {
         var offset = 0
-        func place(_ bytes: Int, align: Int) -> Int {
-            offset = (offset + align - 1) / align * align
-            defer { offset += bytes }
+        func place(_ bytes: Int, align: Int) -> Int {  // `align` is a power of two
+            offset = (offset &+ align &- 1) & (0 &- align)
+            defer { offset = offset &+ bytes }
             return offset
         }
         state = place(MemoryLayout<CClient>.size, align: max(8, MemoryLayout<CClient>.alignment))
@@ -147,9 +150,11 @@ struct CClient: ~Copyable {
     let tls: TLSConfiguration
     /// The config's point_of_access (a heap copy, freed by onem2m_destroy), or nil.
     let pointOfAccessCopy: UnsafeMutableRawBufferPointer?
-    let ids: UnsafeMutableRawBufferPointer
-    let urlBuffer: UnsafeMutableRawBufferPointer
-    let scratch: UnsafeMutableRawBufferPointer
+    /// Regions of the arena (sizes in `CLayout`). Plain pointers: a buffer pointer's base is
+    /// optional, and each slice of one tested it and its bounds again.
+    let ids: UnsafeMutableRawPointer
+    let urlBuffer: UnsafeMutableRawPointer
+    let scratch: UnsafeMutableRawPointer
     var aeLength = 0, cseIDLength = 0, cseNameLength = 0, urlLength = 0
     var requestTimeout: Int
     var counter: UInt32 = 0
@@ -166,30 +171,31 @@ struct CClient: ~Copyable {
     // The accessors and helpers below are `mutating` only so that `self` is passed by address:
     // a non-mutating call on this ~Copyable struct, where not inlined, copied all of it (512 B
     // on armv7) first.
-    var ae: ByteString { mutating get { ByteString(UnsafeRawBufferPointer(rebasing: ids[0..<aeLength])) } }
+    var ae: ByteString { mutating get { ByteString(UnsafeRawBufferPointer(start: ids, count: aeLength)) } }
     var cseID: ByteString {
-        mutating get { ByteString(UnsafeRawBufferPointer(rebasing: ids[Int(CLayout.idBytes)..<(Int(CLayout.idBytes) + cseIDLength)])) }
+        mutating get { ByteString(UnsafeRawBufferPointer(start: ids + Int(CLayout.idBytes), count: cseIDLength)) }
     }
     var cseName: ByteString {
-        mutating get {
-            let at = 2 * Int(CLayout.idBytes)
-            return ByteString(UnsafeRawBufferPointer(rebasing: ids[at..<(at + cseNameLength)]))
-        }
+        mutating get { ByteString(UnsafeRawBufferPointer(start: ids + 2 * Int(CLayout.idBytes), count: cseNameLength)) }
     }
-    var url: ByteString { mutating get { ByteString(UnsafeRawBufferPointer(rebasing: urlBuffer[0..<urlLength])) } }
+    var url: ByteString { mutating get { ByteString(UnsafeRawBufferPointer(start: urlBuffer, count: urlLength)) } }
     /// What onem2m_register_ae registers: the config's point_of_access, or the connect URL.
     var pointOfAccess: ByteString { mutating get { pointOfAccessCopy.map { ByteString(UnsafeRawBufferPointer($0)) } ?? url } }
 
     /// Scratch regions: the `rqi` of the request being sent, and a topic.
-    var rqiSpace: UnsafeMutableRawBufferPointer { mutating get { UnsafeMutableRawBufferPointer(rebasing: scratch[0..<32]) } }
-    var topicSpace: UnsafeMutableRawBufferPointer { mutating get { UnsafeMutableRawBufferPointer(rebasing: scratch[32...]) } }
+    var rqiSpace: UnsafeMutableRawBufferPointer { mutating get { UnsafeMutableRawBufferPointer(start: scratch, count: 32) } }
+    var topicSpace: UnsafeMutableRawBufferPointer {
+        mutating get { UnsafeMutableRawBufferPointer(start: scratch + 32, count: CLayout.scratchBytes - 32) }
+    }
 
     // MARK: Connecting
 
     mutating func connect(url text: ByteString, timeout: Int) -> Int32 {
-        guard let n = try? text.copy(into: urlBuffer), n > 0 else { return ONEM2M_EURL.rawValue }
+        guard let n = try? text.copy(into: UnsafeMutableRawBufferPointer(start: urlBuffer, count: CLayout.urlBytes)), n > 0 else {
+            return ONEM2M_EURL.rawValue
+        }
         urlLength = n
-        let view = UnsafeRawBufferPointer(rebasing: urlBuffer[0..<n])
+        let view = UnsafeRawBufferPointer(start: urlBuffer, count: n)
         guard let poa = try? PointOfAccess.parse(view), poa.scheme == .mqtt || poa.scheme == .mqtts else { return ONEM2M_EURL.rawValue }
         // Verification is on unless tls_insecure: without a CA or a PSK nothing could pass it.
         if poa.scheme == .mqtts && !tls.canAuthenticateServer { return ONEM2M_ETLSNOAUTH.rawValue }
@@ -300,13 +306,14 @@ struct CClient: ~Copyable {
         awaiting = number
         answer = nil
         answerMalformed = false
-        let deadline = mqtt.clock.nowMilliseconds() + Int64(timeout)
+        // Wrapping: a clock reading plus an `Int` timeout is far from overflowing.
+        let deadline = mqtt.clock.nowMilliseconds() &+ Int64(timeout)
         defer { awaiting = 0 }
         while answer == nil {
-            let left = deadline - mqtt.clock.nowMilliseconds()
+            let left = millisecondsLeft(from: mqtt.clock.nowMilliseconds(), until: deadline)
             if left <= 0 { return answerMalformed ? ONEM2M_EBADRESPONSE.rawValue : ONEM2M_ETIMEDOUT.rawValue }
             let event: ClientEvent?
-            do throws(ClientError) { event = try mqtt.nextEvent(timeoutMilliseconds: Int(left)) } catch { return code(error) }
+            do throws(ClientError) { event = try mqtt.nextEvent(timeoutMilliseconds: left) } catch { return code(error) }
             if let event { handle(event) }
         }
         let status = answer!
@@ -319,14 +326,15 @@ struct CClient: ~Copyable {
     mutating func poll(timeout: Int) -> Int32 {
         guard everConnected else { return ONEM2M_ENOTCONN.rawValue }
         delivered = 0
-        let deadline = mqtt.clock.nowMilliseconds() + Int64(timeout)
+        let deadline = mqtt.clock.nowMilliseconds() &+ Int64(timeout)  // wraps-free, as in `request`
         var wait = timeout
         while true {
             let event: ClientEvent?
             do throws(ClientError) { event = try mqtt.nextEvent(timeoutMilliseconds: wait) } catch { return code(error) }
             guard let event else {
-                if mqtt.clock.nowMilliseconds() >= deadline || wait == 0 { break }
-                wait = Int(max(0, deadline - mqtt.clock.nowMilliseconds()))
+                if wait == 0 { break }
+                wait = millisecondsLeft(from: mqtt.clock.nowMilliseconds(), until: deadline)
+                if wait == 0 { break }  // the deadline has passed
                 continue
             }
             handle(event)
@@ -488,9 +496,9 @@ public func onem2mCreate(
     let layout = CLayout(caps)
     guard let arena, arenaLength >= layout.total, UInt(bitPattern: arena) % 8 == 0 else { return ONEM2M_EARENA.rawValue }
 
-    let ids = UnsafeMutableRawBufferPointer(start: arena + layout.ids, count: 3 * Int(CLayout.idBytes))
+    let ids = arena + layout.ids  // 3 * CLayout.idBytes
     func store(_ s: UnsafePointer<CChar>?, _ fallback: StaticString, _ n: Int, at slot: Int) {
-        let dst = ids.baseAddress! + slot * Int(CLayout.idBytes)
+        let dst = ids + slot * Int(CLayout.idBytes)
         if let s { dst.copyMemory(from: s, byteCount: n) } else { dst.copyMemory(from: fallback.utf8Start, byteCount: n) }
     }
     store(aeID, "", aeLength, at: 0)
@@ -499,7 +507,7 @@ public func onem2mCreate(
 
     // TS-0010 6.3: client ID "A::<AE-ID>", Clean Session 0.
     var clientID: [UInt8] = [UInt8(ascii: "A"), UInt8(ascii: ":"), UInt8(ascii: ":")]
-    clientID.append(contentsOf: UnsafeRawBufferPointer(start: ids.baseAddress!, count: aeLength))
+    clientID.append(contentsOf: UnsafeRawBufferPointer(start: ids, count: aeLength))
     let session: MQTTSession
     do throws(SessionError) {
         session = try MQTTSession(
@@ -519,8 +527,8 @@ public func onem2mCreate(
         tls: tls,
         pointOfAccessCopy: poa,
         ids: ids,
-        urlBuffer: UnsafeMutableRawBufferPointer(start: arena + layout.url, count: CLayout.urlBytes),
-        scratch: UnsafeMutableRawBufferPointer(start: arena + layout.scratch, count: CLayout.scratchBytes),
+        urlBuffer: arena + layout.url,
+        scratch: arena + layout.scratch,
         requestTimeout: Int(c.request_timeout_ms == 0 ? 10_000 : c.request_timeout_ms),
         salt: salt | 0x1000_0000))
     p.pointee.aeLength = aeLength

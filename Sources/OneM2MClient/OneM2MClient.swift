@@ -68,7 +68,9 @@ public struct OneM2MClient<T: Transport, Clock: MonotonicClock, Wall: WallClock>
     var requestTopic: [UInt8] = []
     var registrationTopic: [UInt8] = []
     /// Scratch for response topics and `rqi` text.
-    let scratch: UnsafeMutableRawBufferPointer
+    /// `scratchBytes` bytes. A plain pointer: a buffer pointer's base is optional, and each
+    /// slice of one tested it and its bounds again.
+    let scratch: UnsafeMutableRawPointer
     let pending: UnsafeMutableBufferPointer<PendingRequest>
     /// Salt of this client's request identifiers (`RequestIdentifier`).
     let salt: UInt32
@@ -93,16 +95,15 @@ public struct OneM2MClient<T: Transport, Clock: MonotonicClock, Wall: WallClock>
         guard configuration.maximumPendingRequests > 0 else { throw .mqtt(.session(.invalidCapacities)) }
         let request = try Self.topic(.request, configuration)
         let registration = try Self.topic(.registrationRequest, configuration)
-        var sc = SessionConfiguration(clientID: configuration.mqttClientID, keepAliveSeconds: configuration.keepAliveSeconds)
-        sc.userName = configuration.userName
-        sc.password = configuration.password
-        let session = try Self.makeSession(sc, configuration.capacities)
+        let session = try Self.makeSession(SessionConfiguration(
+            clientID: configuration.mqttClientID, keepAliveSeconds: configuration.keepAliveSeconds,
+            userName: configuration.userName, password: configuration.password), configuration.capacities)
         self.requestTopic = request
         self.registrationTopic = registration
         self.mqtt = MQTTClient(session: session, transport: transport, clock: clock, reconnectPolicy: reconnectPolicy)
         self.wallClock = wallClock
         self.configuration = configuration
-        scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.scratchBytes, alignment: 8)
+        scratch = UnsafeMutableRawPointer.allocate(byteCount: Self.scratchBytes, alignment: 8)
         pending = UnsafeMutableBufferPointer<PendingRequest>.allocate(capacity: configuration.maximumPendingRequests)
         pending.initialize(repeating: PendingRequest())
         var seed = UInt64(bitPattern: wallClock.unixMicroseconds()) ^ UInt64(bitPattern: clock.nowMilliseconds()) &* 0x9E37_79B9_7F4A_7C15
@@ -289,7 +290,7 @@ public struct OneM2MClient<T: Transport, Clock: MonotonicClock, Wall: WallClock>
         if slot == pending.count { throw .tooManyPendingRequests }
         let number = counter &+ 1
         let rqiLength = writeRequestIdentifier(number)
-        let rqi = ByteString(UnsafeRawBufferPointer(rebasing: scratch[0..<rqiLength]))
+        let rqi = ByteString(UnsafeRawBufferPointer(start: scratch, count: rqiLength))
         let useRegistration = registration && configuration.registerOnRegistrationTopic
         let staging = try withBytes(useRegistration ? registrationTopic : requestTopic) { (t) throws(OneM2MClientError) in try stagePrimitive(topic: t) }
         var w = JSONWriter(buffer: staging.payloadSpace)
@@ -320,15 +321,22 @@ public struct OneM2MClient<T: Transport, Clock: MonotonicClock, Wall: WallClock>
         }
         if let outcome { throw outcome }
         counter = r.number
-        let deadline = mqtt.clock.nowMilliseconds() + configuration.requestTimeoutMilliseconds
+        let deadline = requestDeadline()
         pending[r.slot] = PendingRequest(active: true, number: r.number, deadline: deadline)
         earliestDeadline = min(earliestDeadline, deadline)
         return RequestID(value: r.number)
     }
 
+    /// When a request sent (or replayed) now times out. The timeout is bounded to 0 ... 2^40 ms
+    /// (35 years), so the sum wraps-free without a 64-bit overflow check and a huge timeout
+    /// ("never") cannot trap.
+    mutating func requestDeadline() -> Int64 {
+        mqtt.clock.nowMilliseconds() &+ min(max(0, configuration.requestTimeoutMilliseconds), 1 << 40)
+    }
+
     /// Writes the `rqi` for `number` at the start of `scratch`; returns its length.
     func writeRequestIdentifier(_ number: UInt32) -> Int {
-        RequestIdentifier.write(salt: salt, number: number, into: scratch)
+        RequestIdentifier.write(salt: salt, number: number, into: UnsafeMutableRawBufferPointer(start: scratch, count: Self.scratchBytes))
     }
 
     /// The request number an `rqi` of ours carries, or nil if it is not one of ours.
@@ -344,7 +352,9 @@ public struct OneM2MClient<T: Transport, Clock: MonotonicClock, Wall: WallClock>
     /// Acknowledgements of what it delivers leave with the next publish (an answer, the next
     /// request) or at the start of the next `poll`, in one write.
     public mutating func poll(timeoutMilliseconds: Int, _ handler: (OneM2MEvent) -> ResponseStatusCode?) throws(OneM2MClientError) {
-        let deadline = mqtt.clock.nowMilliseconds() + Int64(max(0, timeoutMilliseconds))
+        // Wrapping, as in `MQTTClient.nextEvent`: a clock reading plus an `Int` timeout is far
+        // from overflowing (no 64-bit overflow checks, costly on 32-bit targets).
+        let deadline = mqtt.clock.nowMilliseconds() &+ Int64(max(0, timeoutMilliseconds))
         var delivered = false
         while true {
             let now = mqtt.clock.nowMilliseconds()
@@ -354,25 +364,29 @@ public struct OneM2MClient<T: Transport, Clock: MonotonicClock, Wall: WallClock>
             if connected && earliestDeadline <= now {
                 // Rescan: time out what is due, and find the next deadline.
                 earliestDeadline = Int64.max
-                for i in pending.indices where pending[i].active {
-                    if pending[i].deadline <= now {
-                        pending[i].active = false
-                        delivered = true
-                        _ = handler(.requestTimedOut(RequestID(value: pending[i].number)))
-                    } else {
-                        earliestDeadline = min(earliestDeadline, pending[i].deadline)
+                var i = 0
+                while i < pending.count {  // a plain loop: no range checks
+                    if pending[i].active {
+                        if pending[i].deadline <= now {
+                            pending[i].active = false
+                            delivered = true
+                            _ = handler(.requestTimedOut(RequestID(value: pending[i].number)))
+                        } else {
+                            earliestDeadline = min(earliestDeadline, pending[i].deadline)
+                        }
                     }
+                    i &+= 1
                 }
             }
-            var wait = delivered ? 0 : max(0, deadline - now)
-            if connected && earliestDeadline != Int64.max { wait = min(wait, max(0, earliestDeadline - now)) }
             // Once something was delivered, only what is already received follows (no system
             // call); acknowledgements wait for the next publish or poll, so they share its write.
             let event: ClientEvent?
             if delivered {
                 event = mqtt.nextBufferedEvent()
             } else {
-                do { event = try mqtt.nextEvent(timeoutMilliseconds: Int(wait)) } catch { throw .mqtt(error) }
+                var wait = millisecondsLeft(from: now, until: deadline)
+                if connected && earliestDeadline != Int64.max { wait = min(wait, millisecondsLeft(from: now, until: earliestDeadline)) }
+                do { event = try mqtt.nextEvent(timeoutMilliseconds: wait) } catch { throw .mqtt(error) }
             }
             guard let event else {
                 if delivered || mqtt.clock.nowMilliseconds() >= deadline { return }
@@ -396,8 +410,8 @@ public struct OneM2MClient<T: Transport, Clock: MonotonicClock, Wall: WallClock>
                 receiveResponse(p.payload, handler)
             }
         case .session(.connected(let present)):
-            let restart = mqtt.clock.nowMilliseconds() + configuration.requestTimeoutMilliseconds
-            for i in pending.indices where pending[i].active { pending[i].deadline = restart }
+            let restart = requestDeadline()
+            for i in pending.slots where pending[i].active { pending[i].deadline = restart }
             earliestDeadline = restart
             if !present {
                 // The broker lost our subscriptions (TS-0010 6.4.5): subscribe again.
@@ -415,7 +429,7 @@ public struct OneM2MClient<T: Transport, Clock: MonotonicClock, Wall: WallClock>
             return
         }
         if let rqi = view.requestIdentifier, let number = requestNumber(rqi) {
-            for i in pending.indices where pending[i].active && pending[i].number == number {
+            for i in pending.slots where pending[i].active && pending[i].number == number {
                 pending[i].active = false
                 _ = handler(.response(RequestID(value: number), view))
                 return
@@ -455,11 +469,11 @@ public struct OneM2MClient<T: Transport, Clock: MonotonicClock, Wall: WallClock>
     /// built from the request topic's originator level (ACME copies it verbatim too).
     mutating func answer(topic: TopicView, status: ResponseStatusCode, rqi: ByteString?, rvi: ByteString?, to: ByteString?, _ handler: (OneM2MEvent) -> ResponseStatusCode?) {
         let topicLength: Int
-        do { topicLength = try topic.writeResponseTopic(into: scratch) } catch {
+        do { topicLength = try topic.writeResponseTopic(into: UnsafeMutableRawBufferPointer(start: scratch, count: Self.scratchBytes)) } catch {
             _ = handler(.answerFailed(.encoding(error)))
             return
         }
-        let responseTopic = UnsafeRawBufferPointer(rebasing: scratch[0..<topicLength])
+        let responseTopic = UnsafeRawBufferPointer(start: scratch, count: topicLength)
         let releaseVersion = rvi.flatMap { ReleaseVersion(text: $0) } ?? configuration.releaseVersion
         let staging: MQTTSession.PublishStaging
         do { staging = try stagePrimitive(topic: responseTopic) } catch {
@@ -469,7 +483,13 @@ public struct OneM2MClient<T: Transport, Clock: MonotonicClock, Wall: WallClock>
         var w = JSONWriter(buffer: staging.payloadSpace)
         let encoding = withBytes(configuration.originator) { me -> OneM2MError? in
             let response = ResponsePrimitive(statusCode: status, requestIdentifier: rqi, releaseVersion: releaseVersion, from: ByteString(me), to: to)
-            do throws(OneM2MError) { try response.encode(into: &w) } catch { return error }
+            // Not `encode` (which saves and restores the writer for atomicity): on a failure the
+            // whole publish is abandoned anyway.
+            do throws(OneM2MError) {
+                try w.beginObject()
+                try response.writeParameters(into: &w)
+                try w.endObject()
+            } catch { return error }
             return nil
         }
         if let failure = finishPrimitive(staging, topic: responseTopic, written: w.count, failure: encoding) {
@@ -515,17 +535,18 @@ public struct OneM2MClient<T: Transport, Clock: MonotonicClock, Wall: WallClock>
 
     /// Polls until the response to `id` arrives and returns a copy of it. Other events that
     /// arrive meanwhile go to `onEvent` (whose return value answers incoming requests).
+    /// Out of line: inlined into an application, it took `poll` and `serve` along (twice).
+    @inline(never)
     public mutating func awaitResponse(
         _ id: RequestID, timeoutMilliseconds: Int? = nil, onEvent: (OneM2MEvent) -> ResponseStatusCode?
     ) throws(OneM2MClientError) -> OneM2MResponse {
-        let limit = Int64(timeoutMilliseconds ?? Int(configuration.requestTimeoutMilliseconds))
-        let deadline = mqtt.clock.nowMilliseconds() + limit
+        let deadline = timeoutMilliseconds.map { mqtt.clock.nowMilliseconds() &+ Int64($0) } ?? requestDeadline()
         var result: OneM2MResponse? = nil
         var timedOut = false
         while result == nil && !timedOut {
-            let left = deadline - mqtt.clock.nowMilliseconds()
+            let left = millisecondsLeft(from: mqtt.clock.nowMilliseconds(), until: deadline)
             if left <= 0 { timedOut = true; break }
-            try poll(timeoutMilliseconds: Int(left)) { e in
+            try poll(timeoutMilliseconds: left) { e in
                 switch e {
                 case .response(let rid, let view) where rid == id:
                     result = OneM2MResponse(statusCode: view.statusCode, payload: Array(view.document.bytes))
@@ -545,7 +566,7 @@ public struct OneM2MClient<T: Transport, Clock: MonotonicClock, Wall: WallClock>
 
     /// Stops waiting for a response (it will be reported as unmatched if it still comes).
     public mutating func forget(_ id: RequestID) {
-        for i in pending.indices where pending[i].active && pending[i].number == id.value { pending[i].active = false }
+        for i in pending.slots where pending[i].active && pending[i].number == id.value { pending[i].active = false }
     }
 
     /// Adopts a new originator (the AE-ID a CSE assigned at registration): topics, MQTT client
@@ -566,4 +587,24 @@ func withBytes<R, E: Error>(_ a: [UInt8], _ body: (UnsafeRawBufferPointer) throw
         do throws(E) { return .success(try body(b)) } catch { return .failure(error) }
     }
     return try r.get()
+}
+
+extension UnsafeMutableBufferPointer {
+    /// The indices `0 ..< count` as a plain counted loop (as in MQTTSession): `indices` tested
+    /// the count for a negative value and trapped on it in every loop over the pending table.
+    @inline(__always)
+    var slots: Slots { Slots(end: count) }
+}
+
+/// `0 ..< end`, counted with a wrapping increment (`i < end`, so it cannot overflow).
+struct Slots: Sequence, IteratorProtocol {
+    var i = 0
+    let end: Int
+    init(end: Int) { self.end = end }
+    @inline(__always)
+    mutating func next() -> Int? {
+        guard i < end else { return nil }
+        defer { i &+= 1 }
+        return i
+    }
 }

@@ -31,7 +31,8 @@ extension OneM2MClient {
                 try w.beginObject()
                 try w.writeStringMember("rn", name)
                 try w.writeStringMember("api", appID)
-                try w.member("rr", bool: requestReachable)
+                try w.key("rr")  // key + value: a failed request is abandoned whole, no save/restore needed
+                try w.bool(requestReachable)
                 try w.key("srv")
                 try w.fill(template: "[%]", ByteString(version.text))  // one call for the array of one string
                 if !pointOfAccess.isEmpty {

@@ -128,4 +128,24 @@ struct RequestTimeoutTests {
         #expect(responses == [answered])
         #expect(timeouts.map(\.0) == [unanswered] && timeouts.map(\.1) == [t0 + 4_000])
     }
+
+    /// A request timeout far beyond any real wait ("never") is bounded to 2^40 ms: the request
+    /// stays pending, nothing traps (the deadline sums do not overflow), and an explicit wait
+    /// still times out on time.
+    @Test func aHugeRequestTimeoutNeverTrapsAndNeverFires() throws {
+        let clock = ManualClock(startMilliseconds: 1_000)
+        var c = try client(clock, timeout: Int64.max)
+        try c.connect()
+        let id = try c.retrieve("cse-in/a")
+        clock.advance(by: 1_000_000_000)
+        try c.poll(timeoutMilliseconds: 1_000) { event in
+            if case .requestTimedOut = event { Issue.record("no timeout expected") }
+            return nil
+        }
+        #expect(c.pendingRequestCount == 1)
+        let start = clock.nowMilliseconds()
+        #expect(throws: OneM2MClientError.timedOut) { try c.awaitResponse(id, timeoutMilliseconds: 500) { _ in nil } }
+        #expect(clock.nowMilliseconds() - start >= 500)
+        #expect(c.pendingRequestCount == 0)
+    }
 }
