@@ -29,6 +29,45 @@ func oneM2MError(_ body: () throws(OneM2MError) -> Void) -> OneM2MError? {
     do throws(OneM2MError) { try body(); return nil } catch { return error }
 }
 
+/// Every one-byte replacement (by bytes that matter to JSON) and every prefix of ACME's
+/// response and NOTIFY, decoded and read as an AE would: a trap would end the runner, so this
+/// checks that Embedded builds' own reader paths (numbers, member lookup) stay in bounds.
+/// True when the originals decode and some mutations still do (the loop ran for real).
+func mutatedPrimitivesNeverTrap() -> Bool {
+    let replacements: [UInt8] = [0x7B, 0x7D, 0x5B, 0x5D, 0x22, 0x5C, 0x30, 0x2D, 0x2E, 0x65, 0x3A, 0x2C, 0x20, 0x6E, 0x80, 0x00]
+    var decoded = 0, total = 0
+    for doc in [acmeRegistrationResponse, acmeNotify] {
+        let original = withLiteral(doc) { raw in Array(raw) }
+        var variants: [[UInt8]] = (0..<original.count).map { Array(original[0..<$0]) }
+        for i in 0..<original.count {
+            for r in replacements where r != original[i] {
+                var m = original
+                m[i] = r
+                variants.append(m)
+            }
+        }
+        for v in variants {
+            total += 1
+            v.withUnsafeBytes { raw in
+                if let r = try? ResponsePrimitiveView(decoding: raw) {
+                    decoded += 1
+                    _ = r.content?["m2m:ae"]?["ri"]?.text
+                    _ = try? r.content?["m2m:ae"]?["ty"]?.integer()
+                    _ = r.from; _ = r.to; _ = r.releaseVersion; _ = try? r.originatingTimestamp
+                }
+                if let q = try? RequestPrimitiveView(decoding: raw) {
+                    decoded += 1
+                    _ = q.notification?.eventRepresentation?["m2m:cin"]?["con"]?.text
+                    _ = q.notification?.eventType
+                }
+            }
+        }
+    }
+    let originals = withLiteral(acmeRegistrationResponse) { raw in (try? ResponsePrimitiveView(decoding: raw)) != nil }
+        && withLiteral(acmeNotify) { raw in (try? RequestPrimitiveView(decoding: raw)) != nil }
+    return originals && decoded > 0 && decoded < total
+}
+
 /// oneM2M TS-0010 sans-I/O: primitives to and from JSON, topics, timestamps, pointOfAccess.
 func oneM2MChecks(_ c: inout Checks) {
     c.group = "onem2m"
@@ -114,6 +153,7 @@ func oneM2MChecks(_ c: inout Checks) {
     c.expect(withLiteral(#"[{"a":[{}],"b":{"c":[[],{}]}},[{"d":[]}]]"#) { raw in (try? JSONDocument(validating: raw)) != nil }
         && withLiteral(#"[{"a":[{}],"b":{"c":[[],{}}}},[{"d":[]}]]"#) { raw in (try? JSONDocument(validating: raw)) == nil },
         "JSON reader: mixed nesting, and a closer of the wrong kind")
+    c.expect(mutatedPrimitivesNeverTrap(), "JSON reader: every one-byte change and cut of ACME primitives decodes or fails with a typed error")
     c.expect(withLiteral(#"{"a":1,}"#) { raw in (try? JSONDocument(validating: raw)) == nil }, "JSON reader rejects a trailing comma")
     c.expect(withLiteral("[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]") { raw in (try? JSONDocument(validating: raw)) == nil }, "JSON reader enforces its depth limit")
 
