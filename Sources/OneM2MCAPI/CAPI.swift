@@ -506,8 +506,11 @@ public func onem2mCreate(
     store(c.cse_name, "cse-in", cseNameLength, at: 2)
 
     // TS-0010 6.3: client ID "A::<AE-ID>", Clean Session 0.
-    var clientID: [UInt8] = [UInt8(ascii: "A"), UInt8(ascii: ":"), UInt8(ascii: ":")]
-    clientID.append(contentsOf: UnsafeRawBufferPointer(start: ids, count: aeLength))
+    let clientID = [UInt8](unsafeUninitializedCapacity: aeLength + 3) { out, n in  // one allocation, no append
+        out[0] = UInt8(ascii: "A"); out[1] = UInt8(ascii: ":"); out[2] = UInt8(ascii: ":")
+        UnsafeMutableRawPointer(out.baseAddress! + 3).copyMemory(from: ids, byteCount: aeLength)
+        n = aeLength + 3
+    }
     let session: MQTTSession
     do throws(SessionError) {
         session = try MQTTSession(
