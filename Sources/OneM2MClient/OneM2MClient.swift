@@ -145,22 +145,22 @@ public struct OneM2MClient<T: Transport, Clock: MonotonicClock, Wall: WallClock>
     /// topics and the subscription filters, through one copy of the buffer handling.
     @inline(never)
     static func filter(_ kind: TopicKind, _ c: OneM2MConfiguration, mine: Bool, suffix: TopicFilterSuffix) throws(OneM2MClientError) -> [UInt8] {
-        var out = [UInt8](repeating: 0, count: 32 + c.originator.count + c.cseID.count)
-        let result: Result<Int, OneM2MError> = out.withUnsafeMutableBytes { buf in
+        // Written in place into an array of the largest size, whose count is then set: no zero
+        // fill, no trimming afterwards.
+        var failure: OneM2MError? = nil
+        let out = [UInt8](unsafeUninitializedCapacity: 32 + c.originator.count + c.cseID.count) { buf, n in
+            n = 0
             c.originator.withUnsafeBytes { o in
                 c.cseID.withUnsafeBytes { r in
                     do throws(OneM2MError) {
-                        return .success(try OneM2MTopic.writeFilter(
+                        n = try OneM2MTopic.writeFilter(
                             kind: kind, originator: mine ? ByteString(o) : nil, receiver: mine ? ByteString(r) : ByteString(o),
-                            suffix: suffix, into: buf))
-                    } catch { return .failure(error) }
+                            suffix: suffix, into: UnsafeMutableRawBufferPointer(buf))
+                    } catch { failure = error }
                 }
             }
         }
-        switch result {
-        case .success(let n): out.removeLast(out.count - n)
-        case .failure(let e): throw .encoding(e)
-        }
+        if let failure { throw .encoding(failure) }
         return out
     }
 
