@@ -104,8 +104,11 @@ public struct OneM2MClient<T: Transport, Clock: MonotonicClock, Wall: WallClock>
         self.wallClock = wallClock
         self.configuration = configuration
         scratch = UnsafeMutableRawPointer.allocate(byteCount: Self.scratchBytes, alignment: 8)
-        pending = UnsafeMutableBufferPointer<PendingRequest>.allocate(capacity: configuration.maximumPendingRequests)
-        pending.initialize(repeating: PendingRequest())
+        // An empty record is all zero bits (`PendingRequest()`): one zero fill, not a loop of stores.
+        let slots = configuration.maximumPendingRequests, bytes = MemoryLayout<PendingRequest>.stride * slots
+        let table = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: MemoryLayout<PendingRequest>.alignment)
+        table.initializeMemory(as: UInt8.self, repeating: 0, count: bytes)
+        pending = UnsafeMutableBufferPointer(start: table.bindMemory(to: PendingRequest.self, capacity: slots), count: slots)
         var seed = UInt64(bitPattern: wallClock.unixMicroseconds()) ^ UInt64(bitPattern: clock.nowMilliseconds()) &* 0x9E37_79B9_7F4A_7C15
         for b in configuration.originator { seed = (seed ^ UInt64(b)) &* 0x100_0000_01B3 }
         salt = UInt32(truncatingIfNeeded: seed >> 32)
