@@ -24,7 +24,9 @@ public enum OneM2MTimestamp {
         let yoe = y - era * 400
         let doy = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1
         let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
-        return Int64(era) * 146_097 + Int64(doe) - 719_468
+        // |era| <= 2,501 and |doe| < 1.1e8 (the clamps): the 64-bit sum cannot overflow, so it
+        // wraps (`&*`, `&+`): no 64-bit overflow checks, costly on 32-bit boards.
+        return Int64(era) &* 146_097 &+ Int64(doe) &- 719_468
     }
 
     /// The proleptic Gregorian date of a day count since 1970-01-01 (H. Hinnant's civil_from_days).
