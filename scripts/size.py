@@ -488,11 +488,30 @@ Applied (armv7, measured with `make size-check` before and after each):
   escape from `escapeWidth` and a letter table.
 - Together (session 4): MQTT layers 11.8 -> 10.5 KB; core in the Swift AE 42.6 -> 38.6 KB; core in the
   C daemon 42.2 -> 37.7 KB, while the JSON decoder became 24 % faster (instructions: 7,949 -> 6,046) for about 0.1 KB.
+- **Session 5, wrapping where bounded and plain pointers:** the clients' deadlines through one non-generic
+  `millisecondsLeft` and `requestDeadline` (the request timeout bounded to 2^40 ms, so a huge one no longer
+  traps); `PublishStaging`, the C API's arena regions and `OneM2MClient`'s scratch held as plain pointers
+  (no optional-base tests or slice checks); the session's table loops over `Slots` (no negative-count trap
+  per loop); `JSONWriter` offsets inside reserved room wrapping (`reserve`'s test rewritten so it cannot
+  overflow; sums of caller-supplied lengths stay checked), and `writeParameters`'s fixed lengths likewise;
+  the answer, `ot`, `rqet` and `rr` written as key + value without the atomic forms' writer save/restore;
+  topics and the C API's client id built in one allocation of their final size; the pending table
+  cleared by one zero fill; `daysFromCivil`'s 64-bit sum wrapping. MQTT layers 10,526 -> 10,218 B; about
+  -1.40 KB of the Swift AE's core and -1.23 KB of the C daemon's (38,550 -> 34,978 and 37,688 -> 34,610 B
+  together with the session's JSON work: container bits as shift-by-one stacks, one copy of the writer's
+  `measure`/`put`); host encode 2,244 -> 2,121 instructions from the writer's wrapping offsets.
 
 Tried and not kept (each measured with a symbol diff): a helper taking a closure shared by two call
 sites (the closure was specialised per site, so the helper was duplicated and grew); incremental
 store head/tail (PUBACKs free records out of order); a byte-oriented `rqi` matcher (-440 instructions
-per response on the host, +126 B on armv7).
+per response on the host, +126 B on armv7). Session 5: wrapping arithmetic in `daysFromCivil`'s 32-bit
+steps, `ByteReader` and `validateMQTTString` (+20 to +56 B each: the no-overflow facts shape the constant
+divisions and the inlining); `withUTF8` kept to one caller by routing `writeString` through `withPath`
+(+110 B); `TCPTransport.init` out of line (+136 B in the AE: code moved from the app into the core);
+`nextBackoff` without its overflow checks (+34 B); `consume` on forwarded configurations (no change: the
+caller-side copy of `SessionConfiguration` / `OneM2MConfiguration`, 128 / 220 B, stays); a byte loop for
+`fill`'s placeholder scan in Embedded builds (+132 B); `mqttClientID` in one allocation (+48 B of core,
+inlined into `OneM2MClient.init`, though the stdlib's `Array.append` dropped out).
 
 Not done:
 
