@@ -439,12 +439,18 @@ func code(_ e: ClientError) -> Int32 {
 }
 
 /// The client behind a handle, or nil for NULL / a pointer that is not a live client.
+#if hasFeature(Embedded)
+@inline(never)  // one copy in Embedded builds (size)
+#endif
 func client(_ handle: OpaquePointer?) -> UnsafeMutablePointer<CClient>? {
     guard let handle else { return nil }
     let p = UnsafeMutablePointer<CClient>(handle)
     return p.pointee.magic == clientMagic ? p : nil
 }
 
+#if hasFeature(Embedded)
+@inline(never)  // one copy in Embedded builds (size)
+#endif
 func timeout(_ p: UnsafeMutablePointer<CClient>, _ ms: UInt32) -> Int {
     ms == 0 ? p.pointee.requestTimeout : Int(ms)
 }
