@@ -90,6 +90,11 @@ func oneM2MChecks(_ c: inout Checks) {
     }
     c.expect(cin == bytes(#"{"op":1,"to":"cse-in/ae1/cnt","fr":"Cae1","rqi":"req-0001","rvi":"3","ty":4,"ot":"20261121T230105,177134","rqet":"10000","pc":{"m2m:cin":{"cnf":"text/plain:0","con":"21.5"}}}"#),
              "CREATE contentInstance request encodes byte-exact")
+    let retrieve = rendered { (w) throws(OneM2MError) in
+        try RequestPrimitive(operation: .retrieve, to: "cse-in/a\"b", from: nil, requestIdentifier: "r\\1", resultContent: .attributes).encode(into: &w)
+    }
+    c.expect(retrieve == bytes(#"{"op":2,"to":"cse-in/a\"b","rqi":"r\\1","rvi":"3","rcn":1}"#),
+             "RETRIEVE without fr or ty, with escapes, encodes byte-exact")
     c.expect(oneM2MError { () throws(OneM2MError) in
         var raw = [UInt8](repeating: 0, count: 64)
         let r: OneM2MError? = raw.withUnsafeMutableBytes { b in
