@@ -941,18 +941,20 @@ func withOptionalBytes<R, E: Error>(_ a: [UInt8]?, _ body: (UnsafeRawBufferPoint
 
 extension UnsafeMutableBufferPointer {
     /// The indices `0 ..< count` as a plain counted loop: `indices` (a `Range`) tested the count
-    /// for a negative value and trapped on it in every one of the session's table loops.
-    @inline(__always)
-    var slots: Slots { Slots(end: count) }
+    /// for a negative value and trapped on it in every one of the session's table loops. (SPI:
+    /// `OneM2MClient`'s pending table loops with it too.)
+    @_spi(Loops) @inlinable @inline(__always)
+    public var slots: Slots { Slots(end: count) }
 }
 
 /// `0 ..< end`, counted with a wrapping increment (`i < end`, so it cannot overflow).
-struct Slots: Sequence, IteratorProtocol {
-    var i = 0
-    let end: Int
-    init(end: Int) { self.end = end }
-    @inline(__always)
-    mutating func next() -> Int? {
+@_spi(Loops)
+public struct Slots: Sequence, IteratorProtocol {
+    @usableFromInline var i = 0
+    @usableFromInline let end: Int
+    @inlinable init(end: Int) { self.end = end }
+    @inlinable @inline(__always)
+    public mutating func next() -> Int? {
         guard i < end else { return nil }
         defer { i &+= 1 }
         return i

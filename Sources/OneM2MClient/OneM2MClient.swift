@@ -1,5 +1,6 @@
 import MQTTClient
 import MQTTPacket
+@_spi(Loops) import MQTTSession
 import OneM2M
 
 /// A request addressed to this AE (NOTIFY from the CSE, including subscription verification).
@@ -592,22 +593,3 @@ func withBytes<R, E: Error>(_ a: [UInt8], _ body: (UnsafeRawBufferPointer) throw
     return try r.get()
 }
 
-extension UnsafeMutableBufferPointer {
-    /// The indices `0 ..< count` as a plain counted loop (as in MQTTSession): `indices` tested
-    /// the count for a negative value and trapped on it in every loop over the pending table.
-    @inline(__always)
-    var slots: Slots { Slots(end: count) }
-}
-
-/// `0 ..< end`, counted with a wrapping increment (`i < end`, so it cannot overflow).
-struct Slots: Sequence, IteratorProtocol {
-    var i = 0
-    let end: Int
-    init(end: Int) { self.end = end }
-    @inline(__always)
-    mutating func next() -> Int? {
-        guard i < end else { return nil }
-        defer { i &+= 1 }
-        return i
-    }
-}
