@@ -50,7 +50,8 @@ public struct JSONWriter {
     // Offsets below `count`, or inside room `reserve` granted, and depths up to `maxDepth` use
     // wrapping arithmetic (`&+`, `&-`): they cannot overflow, and an overflow check per step
     // costs code and time. Sums of caller-supplied lengths stay checked.
-    // (At depth 0 every bit has been popped: both are false.)
+
+    // The innermost container's bits (at depth 0 every bit has been popped: both are false).
     var topIsObject: Bool { objectBits & 1 != 0 }
     var topIsNonEmpty: Bool { nonEmptyBits & 1 != 0 }
 

@@ -49,9 +49,9 @@ public struct RequestPrimitive: PrimitiveEncoding {
         // TS-0004 7.1.1.1: ty is mandatory for CREATE and not applicable otherwise.
         if operation == .create && resourceType == nil { throw .missingParameter(.resourceType) }
         if operation != .create && resourceType != nil { throw .invalidParameter(.resourceType) }
+        // FINDINGS: ACME answers 4001 to a request without rvi.
         #if hasFeature(Embedded)
         // Embedded builds (size): one member at a time, the same bytes as the run below.
-        // FINDINGS: ACME answers 4001 to a request without rvi.
         try w.member(name: "op", integer: Int(operation.rawValue))
         try w.member(name: "to", to)
         if let from { try w.member(name: "fr", from) }
@@ -59,9 +59,8 @@ public struct RequestPrimitive: PrimitiveEncoding {
         try w.member(name: "rvi", ByteString(releaseVersion.text))
         if let resourceType { try w.member(name: "ty", integer: Int(resourceType.rawValue)) }
         #else
-        // Hosts (speed): op, to, fr, rqi, rvi and ty in one reservation: the names are ours and need no
-        // escaping, so only the three texts are measured.
-        // FINDINGS: ACME answers 4001 to a request without rvi.
+        // Hosts (speed): op, to, fr, rqi, rvi and ty in one reservation: the names are ours and
+        // need no escaping, so only the three texts are measured.
         let toText = try w.measure(to), rqiText = try w.measure(requestIdentifier)
         let frText = try w.measure(from ?? .empty)
         let rvi = staticBytes(releaseVersion.text)

@@ -82,6 +82,7 @@ public struct OneM2MClient<T: Transport, Clock: MonotonicClock, Wall: WallClock>
     /// table only when a deadline may have passed.
     var earliestDeadline = Int64.max
 
+    /// All zero bits is the empty record: `init` zero-fills the table. Keep every default zero.
     struct PendingRequest {
         var active = false
         var number: UInt32 = 0
