@@ -28,6 +28,12 @@ OUT_ROOT=${CROSS_OUT:-$ROOT/.build-cross}
 ALL_TARGETS="host aarch64 armv7"
 E2E_PROGRAMS=${E2E_PROGRAMS:-EmbeddedAE c-daemon}
 CORE="MQTTPacket MQTTTransport MQTTSession MQTTClient PosixTransport OneM2M OneM2MClient TLSTransport OneM2MCAPI"
+# The modules a Swift program links. They are compiled twice: native objects (obj/, for libonem2m.a,
+# which C toolchains must be able to link) and LLVM bitcode (lto/, `-lto=llvm-full -g`) for the Swift
+# programs, which lld links with whole-program optimisation. `-g` adds only debug sections (no
+# allocated bytes); scripts/size.py reads their line tables to attribute inlined code to its module.
+SWIFT_CORE="MQTTPacket MQTTTransport MQTTSession MQTTClient PosixTransport OneM2M OneM2MClient"
+LTO_FLAGS=(-lto=llvm-full -g)
 SWIFTC=${SWIFTC:-swiftc}
 CLANG=${CLANG:-$(dirname "$(command -v "$SWIFTC")")/clang}
 [ -x "$CLANG" ] || CLANG=clang
@@ -86,7 +92,7 @@ load_target() { # $1 = target; sets the *_FLAGS arrays and OUT
     SWIFT_FLAGS+=(${CROSS_SWIFT_FLAGS:-})
     C_FLAGS+=(-target "$TRIPLE" -Os)
     OUT="$OUT_ROOT/$1"
-    mkdir -p "$OUT/mod" "$OUT/obj" "$OUT/bin"
+    mkdir -p "$OUT/mod" "$OUT/obj" "$OUT/lto" "$OUT/bin"
 }
 
 # --- dependencies --------------------------------------------------------------------------------
@@ -138,10 +144,17 @@ swift_module() { # $1 = module name, $2... = sources
         -module-name "$m" "$@" -emit-module -emit-module-path "$OUT/mod/$m.swiftmodule" -c -o "$OUT/obj/$m.o"
 }
 
-swift_exec_obj() { # $1 = module name, $2... = sources (an executable's own code)
+swift_module_lto() { # $1 = module name, $2... = sources: the bitcode object for whole-program links
     local m=$1; shift
-    "$SWIFTC" "${SWIFT_FLAGS[@]}" -I "$OUT/mod" -I Sources/CPosix/include -I Sources/COneM2M/include \
-        -module-name "$m" "$@" -c -o "$OUT/obj/$m.o"
+    "$SWIFTC" "${SWIFT_FLAGS[@]}" "${LTO_FLAGS[@]}" -I "$OUT/mod" -I Sources/CPosix/include -I Sources/COneM2M/include \
+        -module-name "$m" "$@" -c -o "$OUT/lto/$m.o"
+}
+
+swift_exec_obj() { # $1 = module name, $2 = obj|lto, $3... = sources (an executable's own code)
+    local m=$1 dir=$2 extra=(); shift 2
+    [ "$dir" = lto ] && extra=("${LTO_FLAGS[@]}")
+    "$SWIFTC" "${SWIFT_FLAGS[@]}" "${extra[@]}" -I "$OUT/mod" -I Sources/CPosix/include -I Sources/COneM2M/include \
+        -module-name "$m" "$@" -c -o "$OUT/$dir/$m.o"
 }
 
 c_obj() { # $1 = source, $2 = object
@@ -151,6 +164,13 @@ c_obj() { # $1 = source, $2 = object
 link() { # $1 = output, $2... = objects and archives
     local out=$1; shift
     "$CLANG" "${LINK_FLAGS[@]}" "$@" -o "$out"
+}
+
+# A Swift program from bitcode objects: lld optimises the program as a whole (LTO), keeping each
+# function's -Osize attributes. (The host toolset links with the system linker otherwise.)
+link_lto() { # $1 = output, $2... = objects
+    local out=$1; shift
+    "$CLANG" "${LINK_FLAGS[@]}" -fuse-ld=lld "$@" -o "$out"
 }
 
 # True when $1 exists and is newer than every other argument (and the toolset and this script).
@@ -171,9 +191,14 @@ build() { # $1 = target
     flock 8
     log "[$t] core modules ($TRIPLE)"
     # Modules build in dependency order; once one is rebuilt, everything after it is too.
+    local inputs lto
     for m in $CORE; do
-        if [ $stale -eq 1 ] || ! fresh "$OUT/obj/$m.o" Sources/"$m"/*.swift Sources/CPosix/include/* Sources/COneM2M/include/* Sources/CMbedTLS/include/*; then
+        inputs=(Sources/"$m"/*.swift Sources/CPosix/include/* Sources/COneM2M/include/* Sources/CMbedTLS/include/*)
+        lto=0
+        [[ " $SWIFT_CORE " == *" $m "* ]] && lto=1
+        if [ $stale -eq 1 ] || ! fresh "$OUT/obj/$m.o" "${inputs[@]}" || { [ $lto -eq 1 ] && ! fresh "$OUT/lto/$m.o" "${inputs[@]}"; }; then
             swift_module "$m" Sources/"$m"/*.swift
+            [ $lto -eq 0 ] || swift_module_lto "$m" Sources/"$m"/*.swift
             stale=1
         fi
     done
@@ -189,12 +214,16 @@ build() { # $1 = target
     cp Sources/COneM2M/include/onem2m.h "$OUT/bin/"
 
     log "[$t] EmbeddedRunner, EmbeddedAE, MQTTClientProbe, c-daemon"
-    [ $stale -eq 0 ] && fresh "$OUT/obj/EmbeddedRunner.o" Tests/EmbeddedRunner/*.swift || swift_exec_obj EmbeddedRunner Tests/EmbeddedRunner/*.swift
-    link "$OUT/bin/EmbeddedRunner" "$OUT/obj/EmbeddedRunner.o" "$OUT"/obj/{MQTTPacket,MQTTTransport,MQTTSession,MQTTClient,OneM2M}.o
-    [ $stale -eq 0 ] && fresh "$OUT/obj/EmbeddedAE.o" Examples/EmbeddedAE/main.swift || swift_exec_obj EmbeddedAE Examples/EmbeddedAE/main.swift
-    link "$OUT/bin/EmbeddedAE" "$OUT/obj/EmbeddedAE.o" "$OUT"/obj/{MQTTPacket,MQTTTransport,MQTTSession,MQTTClient,PosixTransport,OneM2M,OneM2MClient,CPosix}.o
-    [ $stale -eq 0 ] && fresh "$OUT/obj/MQTTClientProbe.o" Tests/SizeProbes/MQTTClientProbe.swift || swift_exec_obj MQTTClientProbe Tests/SizeProbes/MQTTClientProbe.swift
-    link "$OUT/bin/MQTTClientProbe" "$OUT/obj/MQTTClientProbe.o" "$OUT"/obj/{MQTTPacket,MQTTTransport,MQTTSession,MQTTClient,CPosix}.o
+    # The Swift programs are whole-program (LTO) builds, as a Swift firmware would be built; the
+    # runner is also linked from the native objects (EmbeddedRunner-native), the code in libonem2m.a.
+    [ $stale -eq 0 ] && fresh "$OUT/lto/EmbeddedRunner.o" Tests/EmbeddedRunner/*.swift || swift_exec_obj EmbeddedRunner lto Tests/EmbeddedRunner/*.swift
+    link_lto "$OUT/bin/EmbeddedRunner" "$OUT/lto/EmbeddedRunner.o" "$OUT"/lto/{MQTTPacket,MQTTTransport,MQTTSession,MQTTClient,OneM2M}.o
+    [ $stale -eq 0 ] && fresh "$OUT/obj/EmbeddedRunner.o" Tests/EmbeddedRunner/*.swift || swift_exec_obj EmbeddedRunner obj Tests/EmbeddedRunner/*.swift
+    link "$OUT/bin/EmbeddedRunner-native" "$OUT/obj/EmbeddedRunner.o" "$OUT"/obj/{MQTTPacket,MQTTTransport,MQTTSession,MQTTClient,OneM2M}.o
+    [ $stale -eq 0 ] && fresh "$OUT/lto/EmbeddedAE.o" Examples/EmbeddedAE/main.swift || swift_exec_obj EmbeddedAE lto Examples/EmbeddedAE/main.swift
+    link_lto "$OUT/bin/EmbeddedAE" "$OUT/lto/EmbeddedAE.o" "$OUT"/lto/{MQTTPacket,MQTTTransport,MQTTSession,MQTTClient,PosixTransport,OneM2M,OneM2MClient}.o "$OUT/obj/CPosix.o"
+    [ $stale -eq 0 ] && fresh "$OUT/lto/MQTTClientProbe.o" Tests/SizeProbes/MQTTClientProbe.swift || swift_exec_obj MQTTClientProbe lto Tests/SizeProbes/MQTTClientProbe.swift
+    link_lto "$OUT/bin/MQTTClientProbe" "$OUT/lto/MQTTClientProbe.o" "$OUT"/lto/{MQTTPacket,MQTTTransport,MQTTSession,MQTTClient}.o "$OUT/obj/CPosix.o"
     c_obj Examples/c-daemon/main.c "$OUT/obj/c-daemon.o"
     # mbedTLS statically (Debian's archives for the target), so the daemon runs under qemu with the
     # cross sysroot alone; on a board -lmbedtls -lmbedx509 -lmbedcrypto may be the shared libraries.
@@ -207,7 +236,7 @@ build() { # $1 = target
 # No Unicode data tables and no Foundation in any linked Embedded binary.
 check_no_unicode_tables() {
     local b bad=0
-    for b in EmbeddedRunner EmbeddedAE MQTTClientProbe c-daemon; do
+    for b in EmbeddedRunner EmbeddedRunner-native EmbeddedAE MQTTClientProbe c-daemon; do
         if "$NM" "$OUT/bin/$b" 2>/dev/null | grep -E '_swift_stdlib_(getNormData|getComposition|getDecompose|getGraphemeBreak|getWordBreak|isExtendedPictographic|getScalar|getSpecialMapping|getMapping|getNameAlias|getAge|getGeneralCategory|getNumericType|getNumericValue|getScriptExtension)|_swift_stdlib_(nfd|nfc|grapheme|word|case|special)|Foundation' >/dev/null; then
             echo "cross: $b links Unicode tables or Foundation:" >&2
             "$NM" "$OUT/bin/$b" | grep -E '_swift_stdlib_|Foundation' | head >&2
@@ -232,6 +261,12 @@ test_target() { # $1 = target
         die "[$t] EmbeddedRunner failed"
     fi
     echo "$out" | sed "s/^/  [$t] /"
+    log "[$t] EmbeddedRunner-native (the objects in libonem2m.a)"
+    if ! out=$(run_on "$t" "$OUT/bin/EmbeddedRunner-native" 2>&1); then
+        echo "$out" >&2
+        die "[$t] EmbeddedRunner-native failed"
+    fi
+    echo "$out" | tail -1 | sed "s/^/  [$t] native: /"
     run_on "$t" "$OUT/bin/MQTTClientProbe" | sed "s/^/  [$t] /"
 }
 
