@@ -57,7 +57,7 @@ public struct ReconnectPolicy: Sendable {
 @inline(never)
 public func millisecondsLeft(from now: Int64, until deadline: Int64) -> Int {
     let left = deadline &- now
-    return left <= 0 ? 0 : left > Int64(Int.max) ? Int.max : Int(truncatingIfNeeded: left)
+    return left <= 0 ? 0 : Int(clamping: left)  // clamps on 32-bit boards only (no warning on 64-bit hosts)
 }
 
 /// A small single-threaded MQTT client: one session over one transport, driven by `poll`.

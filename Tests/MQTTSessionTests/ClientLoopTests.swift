@@ -433,3 +433,17 @@ struct ClientLoopTests {
         #expect(rig.broker.packets(onConnection: 1).dropFirst().first == pub("t", [1], dup: true, id: 1))
     }
 }
+
+@Suite struct MillisecondsLeftTests {
+    /// 0 once the deadline has passed, the difference before it, and at most `Int.max` across
+    /// the whole `Int64` range (wrapping differences included: time arithmetic never traps).
+    @Test func clampsToZeroAndIntMax() {
+        #expect(millisecondsLeft(from: 1_000, until: 1_500) == 500)
+        #expect(millisecondsLeft(from: 1_500, until: 1_500) == 0)
+        #expect(millisecondsLeft(from: 2_000, until: 1_500) == 0)
+        #expect(millisecondsLeft(from: 0, until: .max) == Int(clamping: Int64.max))
+        #expect(millisecondsLeft(from: .min, until: .max) == 0)  // the difference wraps to -1
+        #expect(millisecondsLeft(from: -1, until: .max) == 0)  // wraps to Int64.min
+        #expect(millisecondsLeft(from: .max, until: .min) == 1)  // wraps to 1
+    }
+}
