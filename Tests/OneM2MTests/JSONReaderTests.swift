@@ -374,6 +374,50 @@ func walk(_ v: JSONValue) -> Int {
         }
     }
 
+    /// Hosts scan 16 bytes at a time, then the last bytes of the buffer a word and a byte at a
+    /// time: one special byte at every position of a 48-byte run (either half of a vector, a
+    /// later vector, the tail), scanned from several starts and up to several ends.
+    @Test func vectorScanFindsEverySpecialByteAtEveryPosition() {
+        let specials: [UInt8] = [0x22, 0x5C, 0x00, 0x1F, 0x7F, 0x80, 0xFF]
+        let plain: [UInt8] = [0x20, 0x21, 0x23, 0x5B, 0x5D, 0x7E]
+        for special in specials {
+            for k in 0..<48 {
+                var bytes = (0..<48).map { plain[$0 % plain.count] }
+                bytes[k] = special
+                for i in [0, 1, 7, 8, 15, 16, 17] where i <= k {
+                    for end in [k, k + 1, 16, 32, 33, 47, 48] where end >= i {
+                        let want = referencePlainEnd(bytes, i, end)
+                        let got = bytes.withUnsafeBytes { scanPlain($0.baseAddress!, i, end) }
+                        #expect(got == want, "special \(special) at \(k), from \(i) to \(end)")
+                        #expect(bytes.withUnsafeBytes { plainEnd($0, i, end) } == want)
+                    }
+                }
+            }
+        }
+    }
+
+    /// The validator over strings longer than a vector: a bad byte at every position is
+    /// reported where it is, and a string that ends within the last 16 bytes of the document
+    /// (scanned by the tail path) still validates.
+    @Test func longStringsAreValidatedAtEveryPosition() {
+        let text = Array("abcdefghijklmnopqrstuvwxyz0123456789ABCD".utf8)
+        for k in 0..<text.count {
+            for (bad, error) in [(UInt8(0x01), JSONSyntaxError.controlCharacterInString), (0xFF, .invalidUTF8), (0x5C, .invalidEscape)] {
+                if bad == 0x5C && k + 1 == text.count { continue }  // `\x` needs a byte after it
+                var s = text
+                s[k] = bad
+                if bad == 0x5C { s[k + 1] = UInt8(ascii: "x") }
+                let doc = Array("{\"k\": \"".utf8) + s + Array("\", \"z\": 1}".utf8)
+                #expect(syntaxError(doc) == error, "byte \(bad) at \(k)")
+            }
+            // The string ends k bytes into a document that ends soon after it.
+            let doc = Array("[\"".utf8) + text[..<k] + Array("\"]".utf8)
+            #expect(syntaxError(doc) == nil, "length \(k)")
+            let escaped = Array("[\"".utf8) + text[..<k] + Array("\\n\u{e9}\"]".utf8)
+            #expect(syntaxError(escaped) == nil, "escape after \(k)")
+        }
+    }
+
     /// `bytesEqual` compares a word at a time: a difference at any position of any length is seen.
     @Test func wordCompareSeesEveryDifference() {
         for n in 0...40 {
