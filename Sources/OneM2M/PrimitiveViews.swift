@@ -51,7 +51,14 @@ struct PrimitiveSlots {
         if length <= 7 && k &+ 9 <= p.count, let b = p.baseAddress {
             // The name and its closing quote in one load.
             let word = b.loadUnaligned(fromByteOffset: k &+ 1, as: UInt64.self) & (~0 &>> UInt64(truncatingIfNeeded: 56 &- 8 &* length))
+            #if hasFeature(Embedded)
             if !hasBackslash(word) { return Self.slot(word: word) }
+            #else
+            // Hosts (speed): the names in the table have no backslash, so one that matches is
+            // plain, and only a name that does not match needs the check for escapes.
+            if let slot = Self.slot(word: word) { return slot }
+            if !hasBackslash(word) { return nil }
+            #endif
         }
         #endif
         // Escaped, longer, or too near the buffer's end for the load: compared decoded.

@@ -477,8 +477,9 @@ func walk(_ v: JSONValue) -> Int {
         let values = ["1", "-2.5e3", "\"v\"", "\"a\\\"b\"", "{\"a\": [1]}", "[]", "null", "true"]
         for _ in 0..<1500 {
             let names = (0..<Int.random(in: 0...6, using: &rng)).map { _ in randomName() }
-            let sep = Bool.random(using: &rng) ? ", " : ","
-            let colon = Bool.random(using: &rng) ? ": " : ":"
+            // Separators with every kind of whitespace (the lookup skips it unchecked).
+            let sep = [", ", ",", " ,\n\t", "\r\n, "][Int.random(in: 0..<4, using: &rng)]
+            let colon = [": ", ":", " :\t", "\n: \r"][Int.random(in: 0..<4, using: &rng)]
             let body = names.map { "\"\($0)\"\(colon)\(values[Int.random(in: 0..<values.count, using: &rng)])" }.joined(separator: sep)
             let text = "{" + body + "}"
             try withBytes(text) { raw in
