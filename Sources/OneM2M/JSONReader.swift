@@ -458,12 +458,28 @@ func plainEnd(_ p: UnsafeRawBufferPointer, _ i: Int, _ n: Int) -> Int {
     #if _endian(little)
     if let base = p.baseAddress {
         #if (arch(x86_64) || arch(arm64)) && !hasFeature(Embedded)
-        // Wrapping: `n - j` is negative only when `i` > `n` (nothing to scan).
-        while n &- j >= 16 {
-            let flags = specialLanes(base.loadUnaligned(fromByteOffset: j, as: SIMD16<Int8>.self))
+        // 64-bit hosts (speed): vectors down to 8 bytes, like the words below. Wrapping
+        // arithmetic: offsets stay within `i...n`; `n - j` is negative only when `i` > `n`.
+        if n &- j >= 16 {
+            while true {
+                let k = specialIndex(base.loadUnaligned(fromByteOffset: j, as: SIMD16<Int8>.self))
+                if k < 16 { return j &+ k }
+                j &+= 16
+                if j >= n { return n }
+                if n &- j < 16 {
+                    // The last 16 bytes overlap bytes already seen (clean).
+                    let last = n &- 16
+                    return last &+ specialIndex(base.loadUnaligned(fromByteOffset: last, as: SIMD16<Int8>.self))
+                }
+            }
+        }
+        if n &- j >= 8 {
+            // 8 to 15 bytes: two words in one vector, the second overlapping the first.
+            let words = SIMD2(base.loadUnaligned(fromByteOffset: j, as: UInt64.self),
+                              base.loadUnaligned(fromByteOffset: n &- 8, as: UInt64.self))
+            let flags = specialLanes(unsafeBitCast(words, to: SIMD16<Int8>.self))
             if flags.low != 0 { return j &+ flags.low.trailingZeroBitCount &>> 3 }
-            if flags.high != 0 { return j &+ 8 &+ flags.high.trailingZeroBitCount &>> 3 }
-            j &+= 16
+            return flags.high == 0 ? n : n &- 8 &+ flags.high.trailingZeroBitCount &>> 3
         }
         #endif
         let width = MemoryLayout<UInt>.size
@@ -534,6 +550,14 @@ func specialLanes(_ v: SIMD16<Int8>) -> (low: UInt64, high: UInt64) {
     let space = SIMD16<Int8>(repeating: 0x20)
     let words = unsafeBitCast((v .== quote) .| (v .== backslash) .| (v .< space), to: SIMD2<UInt64>.self)
     return (words[0], words[1])
+}
+
+/// The index (0...15) of the first byte of `v` a string scan must look at; 16 if none.
+@inline(__always)
+func specialIndex(_ v: SIMD16<Int8>) -> Int {
+    let flags = specialLanes(v)
+    if flags.low != 0 { return flags.low.trailingZeroBitCount &>> 3 }
+    return flags.high != 0 ? 8 &+ flags.high.trailingZeroBitCount &>> 3 : 16
 }
 #endif
 
