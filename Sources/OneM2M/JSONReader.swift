@@ -793,7 +793,12 @@ func validateJSON(_ p: UnsafeRawBufferPointer, maxDepth: Int, slots: inout Primi
                 guard i < n else { throw .malformedJSON(.unexpectedEnd, offset: i) }
                 c = b.load(fromByteOffset: i, as: UInt8.self)
                 if c == UInt8(ascii: ",") {
-                    i = blanks(b, i + 1, n)
+                    i += 1
+                    #if !hasFeature(Embedded)
+                    // Hosts (speed): the usual `, ` skips one space before the general loop.
+                    if i < n && b.load(fromByteOffset: i, as: UInt8.self) == UInt8(ascii: " ") { i &+= 1 }
+                    #endif
+                    i = blanks(b, i, n)
                     guard i < n else { throw .malformedJSON(.unexpectedEnd, offset: i) }
                     c = b.load(fromByteOffset: i, as: UInt8.self)
                     if objectBits & 1 != 0 {
@@ -828,12 +833,26 @@ func memberValue(_ p: UnsafeRawBufferPointer, _ b: UnsafeRawPointer, _ n: Int, _
         throw .malformedJSON(.invalidMemberName, offset: i)
     }
     let keyEnd = try stringEnd(validating: p, b, n, i)
-    var j = blanks(b, keyEnd, n)
-    guard j < n else { throw .malformedJSON(.unexpectedEnd, offset: j) }
-    guard b.load(fromByteOffset: j, as: UInt8.self) == UInt8(ascii: ":") else {
-        throw .malformedJSON(.invalidMemberName, offset: j)
+    var j = keyEnd
+    #if hasFeature(Embedded)
+    let colonFirst = false
+    #else
+    // Hosts (speed): the usual `:` or `: ` straight after the name skips the general
+    // whitespace loop before the colon.
+    let colonFirst = j < n && b.load(fromByteOffset: j, as: UInt8.self) == UInt8(ascii: ":")
+    #endif
+    if colonFirst {
+        j &+= 1
+        if j < n && b.load(fromByteOffset: j, as: UInt8.self) == UInt8(ascii: " ") { j &+= 1 }
+    } else {
+        j = blanks(b, j, n)
+        guard j < n else { throw .malformedJSON(.unexpectedEnd, offset: j) }
+        guard b.load(fromByteOffset: j, as: UInt8.self) == UInt8(ascii: ":") else {
+            throw .malformedJSON(.invalidMemberName, offset: j)
+        }
+        j += 1
     }
-    j = blanks(b, j + 1, n)
+    j = blanks(b, j, n)
     guard j < n else { throw .malformedJSON(.unexpectedEnd, offset: j) }
     if depth == 1 { slots.record(p, key: i, keyEnd: keyEnd, value: j) }
     return j

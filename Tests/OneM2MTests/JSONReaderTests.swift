@@ -90,6 +90,35 @@ let validCorpus: [String] = [
         }
     }
 
+    /// Hosts take `:`, `: ` and `, ` on a short path before the general whitespace loop:
+    /// every separator (more or other whitespace, whitespace before the colon or comma) gives
+    /// the same document, and errors right after a separator keep their kind and offset.
+    @Test func separatorsWithAnyWhitespace() throws {
+        let colons = [":", ": ", ":  ", " :", "\t:\n", ":\t", ": \n ", " : "]
+        let commas = [",", ", ", ",  ", " ,", ",\n", ", \t", "\r\n,\r\n"]
+        for colon in colons {
+            for comma in commas {
+                let text = #"{"rsc"\#(colon)2001\#(comma)"rqi"\#(colon)"x"\#(comma)"pc"\#(colon)[1\#(comma){"a"\#(colon)2}]}"#
+                try decodeResponse(text) { r in
+                    #expect(r.statusCode.rawValue == 2001 && r.requestIdentifier == "x", "\(text.debugDescription)")
+                    #expect((try? r.content?[1]?["a"]?.integer()) == 2)
+                }
+                for (bad, error, at) in [("{\"a\"\(colon)}", JSONSyntaxError.unexpectedCharacter, -1),
+                                         ("{\"a\"\(colon)", .unexpectedEnd, 0),
+                                         ("{\"a\"\(colon)1\(comma)}", .trailingComma, -1),
+                                         ("[1\(comma)]", .trailingComma, -1),
+                                         ("{\"a\"\(colon)1\(comma)", .unexpectedEnd, 0)] {
+                    let bytes = Array(bad.utf8)
+                    let offset = bytes.count + at
+                    let got = bytes.withUnsafeBytes { raw -> OneM2MError? in
+                        caught { () throws(OneM2MError) in _ = try JSONDocument(validating: raw) }
+                    }
+                    #expect(got == .malformedJSON(error, offset: offset), "\(bad.debugDescription)")
+                }
+            }
+        }
+    }
+
     @Test func invalidUTF8IsRejected() {
         let bad: [[UInt8]] = [
             [0x22, 0xC3, 0x28, 0x22],             // bad continuation
