@@ -391,7 +391,9 @@ public struct JSONWriter {
     }
 
     /// Writes a small code (0...65535) in decimal into reserved room at `at`, in the native
-    /// word (no 64-bit division on 32-bit boards); returns the offset after it.
+    /// word (no 64-bit division on 32-bit boards); returns the offset after it. Inlined (a call
+    /// copies the writer).
+    @inline(__always)
     func put(code value: Int, at: Int) -> Int {
         let end = at &+ JSONWriter.codeLength(value)
         var v = value, k = end
@@ -474,6 +476,8 @@ public struct JSONWriter {
 
     #if hasFeature(Embedded)
     @inline(never)  // one copy in Embedded builds (size)
+    #else
+    @inline(__always)  // hosts (speed): a call returns the measured text through memory
     #endif
     mutating func measure(_ text: ByteString) throws(OneM2MError) -> MeasuredText {
         if let plain = verbatim(text) { return MeasuredText(text: text, plain: plain, length: plain.count) }
