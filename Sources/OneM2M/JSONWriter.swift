@@ -507,6 +507,8 @@ public struct JSONWriter {
     /// Writes `"text"` at `at` (room already reserved); returns the offset after it.
     #if hasFeature(Embedded)
     @inline(never)  // one copy in Embedded builds (size)
+    #else
+    @inline(__always)  // hosts (speed)
     #endif
     mutating func put(_ m: MeasuredText, at: Int) -> Int {
         buffer[at] = UInt8(ascii: "\"")
