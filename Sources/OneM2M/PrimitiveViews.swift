@@ -392,6 +392,9 @@ public struct ResponsePrimitiveView {
     }
 
     /// Decodes the response from an already validated document.
+    #if !hasFeature(Embedded)
+    @inline(__always)  // hosts (speed): in `init(decoding:)` the view is built in place, not copied
+    #endif
     public init(document: JSONDocument) throws(OneM2MError) {
         let o = try PrimitiveFields(document: document, wrapperSlot: PrimitiveSlots.responseWrapperSlot)
         self.document = document
