@@ -459,7 +459,8 @@ func kindOf(_ b: UInt8) -> JSONKind {
 /// control character or a non-ASCII byte; `n` if there is none. Reads a machine word at a time
 /// (SWAR), so plain text costs a few instructions per word rather than per byte; the last few
 /// bytes are read as a word that overlaps bytes already seen, not one by one. 64-bit hosts
-/// first read 16 bytes at a time in vector registers while 16 are left.
+/// read vectors instead: 16 bytes at a time, the last ones as a vector that overlaps bytes
+/// already seen, and 8 to 15 bytes as two overlapping words in one vector.
 func plainEnd(_ p: UnsafeRawBufferPointer, _ i: Int, _ n: Int) -> Int {
     var j = i
     #if _endian(little)
@@ -865,8 +866,8 @@ func memberValue(_ p: UnsafeRawBufferPointer, _ b: UnsafeRawPointer, _ n: Int, _
     return j
 }
 
-/// `skipWhitespace` for the validator and the member lookup, over the base address (no
-/// per-byte nil checks).
+/// Skips JSON whitespace from `i`, over the base address (no per-byte nil checks): for the
+/// validator, and for the member lookup in Embedded builds.
 @inline(__always)
 func blanks(_ b: UnsafeRawPointer, _ i: Int, _ n: Int) -> Int {
     var j = i

@@ -132,6 +132,8 @@ struct PrimitiveFields {
 }
 
 /// Where a present, non-null member's value starts in the document; -1 if absent or null.
+/// The helpers here take the fields `inout` only so that a slot is read in place (an element
+/// of a borrowed `InlineArray` is read from a copy of the whole array).
 func presentAt(_ object: inout PrimitiveFields, _ p: PrimitiveParameter) -> Int {
     let v = object.slots.start(Int(p.rawValue))
     guard v != 0 else { return -1 }
