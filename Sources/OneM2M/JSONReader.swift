@@ -94,13 +94,13 @@ public struct JSONValue {
     public var text: ByteString? {
         guard kind == .string else { return nil }
         // One scan finds the end and, usually, that there is nothing to unescape.
-        let limit = knownEnd >= 0 ? knownEnd : document.count
         #if (arch(x86_64) || arch(arm64)) && !hasFeature(Embedded)
         // 64-bit hosts (speed): the validator's inlined vector scan (there is a document after
         // the string, so it seldom falls back to its tail).
+        let limit = knownEnd >= 0 ? knownEnd : document.count
         let close = document.baseAddress.map { scanPlain($0, start + 1, limit) } ?? limit
         #else
-        let close = plainEnd(document, start + 1, limit)
+        let close = plainEnd(document, start + 1, knownEnd >= 0 ? knownEnd : document.count)
         #endif
         if close < document.count && document[close] == UInt8(ascii: "\"") {
             return ByteString(UnsafeRawBufferPointer(rebasing: document[(start + 1)..<close]))
