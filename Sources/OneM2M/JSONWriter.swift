@@ -56,6 +56,9 @@ public struct JSONWriter {
     var topIsNonEmpty: Bool { nonEmptyBits & 1 != 0 }
 
     /// Bytes needed before a value here (0 or 1 for a comma); throws when no value may go here.
+    #if !hasFeature(Embedded)
+    @inline(__always)  // hosts (speed)
+    #endif
     mutating func valueSeparator() throws(OneM2MError) -> Int {
         if depth == 0 {
             if rootPlaced { throw .invalidWriterState }
@@ -69,6 +72,9 @@ public struct JSONWriter {
     }
 
     /// Records that a value (scalar or container start) was placed at the current depth.
+    #if !hasFeature(Embedded)
+    @inline(__always)  // hosts (speed)
+    #endif
     mutating func placeValue() {
         if depth == watchDepth { watchCount &+= 1 }
         if depth == 0 {
@@ -81,6 +87,9 @@ public struct JSONWriter {
     }
 
     /// Reserves `length` bytes after a separator of `separator` bytes; returns where the token starts.
+    #if !hasFeature(Embedded)
+    @inline(__always)  // hosts (speed)
+    #endif
     mutating func reserve(_ separator: Int, _ length: Int) throws(OneM2MError) -> Int {
         // `count` <= the buffer's size and `separator` is 0 or 1: the difference cannot overflow.
         guard length >= 0, length <= buffer.count &- count &- separator else { throw .bufferTooSmall }
@@ -112,6 +121,9 @@ public struct JSONWriter {
         try end(UInt8(ascii: "]"), object: false)
     }
 
+    #if !hasFeature(Embedded)
+    @inline(__always)  // hosts (speed)
+    #endif
     mutating func begin(_ byte: UInt8, object: Bool) throws(OneM2MError) {
         let sep = try valueSeparator()
         guard depth < JSONWriter.maxDepth else { throw .nestingTooDeep }
@@ -125,6 +137,9 @@ public struct JSONWriter {
         nonEmptyBits &<<= 1
     }
 
+    #if !hasFeature(Embedded)
+    @inline(__always)  // hosts (speed)
+    #endif
     mutating func end(_ byte: UInt8, object: Bool) throws(OneM2MError) {
         guard depth > 0, topIsObject == object, !awaitingValue, depth != watchDepth else {
             throw .invalidWriterState
@@ -148,6 +163,9 @@ public struct JSONWriter {
         try key(measured: MeasuredText(name: name))
     }
 
+    #if !hasFeature(Embedded)
+    @inline(__always)  // hosts (speed)
+    #endif
     mutating func key(measured name: MeasuredText) throws(OneM2MError) {
         guard topIsObject, !awaitingValue else { throw .invalidWriterState }
         try quoted(name, separator: topIsNonEmpty ? 1 : 0, colon: true)
@@ -391,7 +409,9 @@ public struct JSONWriter {
     }
 
     /// Writes a small code (0...65535) in decimal into reserved room at `at`, in the native
-    /// word (no 64-bit division on 32-bit boards); returns the offset after it.
+    /// word (no 64-bit division on 32-bit boards); returns the offset after it. Inlined (a call
+    /// copies the writer).
+    @inline(__always)
     func put(code value: Int, at: Int) -> Int {
         let end = at &+ JSONWriter.codeLength(value)
         var v = value, k = end
@@ -440,9 +460,11 @@ public struct JSONWriter {
 
     // MARK: Escaping
 
-    /// The escaped length of `text` (without quotes); validates UTF-8.
     /// Writes the separator, `text` as a JSON string and, for a key, the colon. Plain text
     /// (the usual case) is checked once and copied as it is.
+    #if !hasFeature(Embedded)
+    @inline(__always)  // hosts (speed)
+    #endif
     mutating func quoted(_ m: MeasuredText, separator sep: Int, colon: Bool) throws(OneM2MError) {
         let at = try reserve(sep, m.length + (colon ? 3 : 2))
         emitSeparator(sep)
@@ -474,6 +496,8 @@ public struct JSONWriter {
 
     #if hasFeature(Embedded)
     @inline(never)  // one copy in Embedded builds (size)
+    #else
+    @inline(__always)  // hosts (speed): a call returns the measured text through memory
     #endif
     mutating func measure(_ text: ByteString) throws(OneM2MError) -> MeasuredText {
         if let plain = verbatim(text) { return MeasuredText(text: text, plain: plain, length: plain.count) }
@@ -483,6 +507,8 @@ public struct JSONWriter {
     /// Writes `"text"` at `at` (room already reserved); returns the offset after it.
     #if hasFeature(Embedded)
     @inline(never)  // one copy in Embedded builds (size)
+    #else
+    @inline(__always)  // hosts (speed)
     #endif
     mutating func put(_ m: MeasuredText, at: Int) -> Int {
         buffer[at] = UInt8(ascii: "\"")
@@ -535,7 +561,13 @@ public struct JSONWriter {
             let ones = UInt(truncatingIfNeeded: 0x0101_0101_0101_0101 as UInt64)
             while j &+ MemoryLayout<UInt>.size <= t.count {
                 let x = base.loadUnaligned(fromByteOffset: j, as: UInt.self) ^ (ones &* 0x25)
-                if (x &- ones) & ~x & (ones &* 0x80) != 0 { break }
+                let found = (x &- ones) & ~x & (ones &* 0x80)
+                #if _endian(little) && !hasFeature(Embedded)
+                // Hosts (speed): the lowest flagged byte is a `%` (borrows only run upwards).
+                if found != 0 { return j &+ found.trailingZeroBitCount &>> 3 }
+                #else
+                if found != 0 { break }  // found byte by byte below (size)
+                #endif
                 j &+= MemoryLayout<UInt>.size
             }
         }

@@ -51,7 +51,14 @@ struct PrimitiveSlots {
         if length <= 7 && k &+ 9 <= p.count, let b = p.baseAddress {
             // The name and its closing quote in one load.
             let word = b.loadUnaligned(fromByteOffset: k &+ 1, as: UInt64.self) & (~0 &>> UInt64(truncatingIfNeeded: 56 &- 8 &* length))
+            #if hasFeature(Embedded)
             if !hasBackslash(word) { return Self.slot(word: word) }
+            #else
+            // Hosts (speed): the names in the table have no backslash, so one that matches is
+            // plain, and only a name that does not match needs the check for escapes.
+            if let slot = Self.slot(word: word) { return slot }
+            if !hasBackslash(word) { return nil }
+            #endif
         }
         #endif
         // Escaped, longer, or too near the buffer's end for the load: compared decoded.
@@ -125,7 +132,9 @@ struct PrimitiveFields {
 }
 
 /// Where a present, non-null member's value starts in the document; -1 if absent or null.
-func presentAt(_ object: PrimitiveFields, _ p: PrimitiveParameter) -> Int {
+/// The helpers here take the fields `inout` only so that a slot is read in place (an element
+/// of a borrowed `InlineArray` is read from a copy of the whole array).
+func presentAt(_ object: inout PrimitiveFields, _ p: PrimitiveParameter) -> Int {
     let v = object.slots.start(Int(p.rawValue))
     guard v != 0 else { return -1 }
     let at = object.slots.base + v - 1
@@ -136,8 +145,8 @@ func presentAt(_ object: PrimitiveFields, _ p: PrimitiveParameter) -> Int {
 #if hasFeature(Embedded)
 @inline(never)  // one copy in Embedded builds (size)
 #endif
-func present(_ object: PrimitiveFields, _ p: PrimitiveParameter) -> JSONValue? {
-    let at = presentAt(object, p)
+func present(_ object: inout PrimitiveFields, _ p: PrimitiveParameter) -> JSONValue? {
+    let at = presentAt(&object, p)
     return at < 0 ? nil : JSONValue(document: object.object.document, at: at)
 }
 
@@ -145,8 +154,8 @@ func present(_ object: PrimitiveFields, _ p: PrimitiveParameter) -> JSONValue? {
 #if hasFeature(Embedded)
 @inline(never)  // one copy in Embedded builds (size)
 #endif
-func requiredText(_ object: PrimitiveFields, _ p: PrimitiveParameter) throws(OneM2MError) -> ByteString {
-    guard let v = present(object, p) else { throw .missingParameter(p) }
+func requiredText(_ object: inout PrimitiveFields, _ p: PrimitiveParameter) throws(OneM2MError) -> ByteString {
+    guard let v = present(&object, p) else { throw .missingParameter(p) }
     guard let t = v.text else { throw .invalidParameter(p) }
     return t
 }
@@ -155,8 +164,8 @@ func requiredText(_ object: PrimitiveFields, _ p: PrimitiveParameter) throws(One
 #if hasFeature(Embedded)
 @inline(never)  // one copy in Embedded builds (size)
 #endif
-func optionalText(_ object: PrimitiveFields, _ p: PrimitiveParameter) throws(OneM2MError) -> ByteString? {
-    guard let v = present(object, p) else { return nil }
+func optionalText(_ object: inout PrimitiveFields, _ p: PrimitiveParameter) throws(OneM2MError) -> ByteString? {
+    guard let v = present(&object, p) else { return nil }
     guard let t = v.text else { throw .invalidParameter(p) }
     return t
 }
@@ -165,8 +174,8 @@ func optionalText(_ object: PrimitiveFields, _ p: PrimitiveParameter) throws(One
 #if hasFeature(Embedded)
 @inline(never)  // one copy in Embedded builds (size)
 #endif
-func stringAt(_ object: PrimitiveFields, _ p: PrimitiveParameter) throws(OneM2MError) -> Int {
-    let at = presentAt(object, p)
+func stringAt(_ object: inout PrimitiveFields, _ p: PrimitiveParameter) throws(OneM2MError) -> Int {
+    let at = presentAt(&object, p)
     guard at < 0 || object.object.document[at] == UInt8(ascii: "\"") else { throw .invalidParameter(p) }
     return at
 }
@@ -197,8 +206,8 @@ func unsignedParameter(_ v: JSONValue, _ p: PrimitiveParameter, upTo limit: Int6
 #if hasFeature(Embedded)
 @inline(never)  // one copy in Embedded builds (size)
 #endif
-func codeParameter(_ object: PrimitiveFields, _ p: PrimitiveParameter, upTo limit: Int64) throws(OneM2MError) -> Int64 {
-    guard let v = present(object, p) else { return -1 }
+func codeParameter(_ object: inout PrimitiveFields, _ p: PrimitiveParameter, upTo limit: Int64) throws(OneM2MError) -> Int64 {
+    guard let v = present(&object, p) else { return -1 }
     return try unsignedParameter(v, p, upTo: limit)
 }
 
@@ -214,8 +223,8 @@ func releaseVersionParameter(_ v: JSONValue) throws(OneM2MError) -> ByteString {
 #if hasFeature(Embedded)
 @inline(never)  // (size: kept out of the request view's long initializer)
 #endif
-func requestExpirationParameter(_ object: PrimitiveFields) throws(OneM2MError) -> RequestExpiration? {
-    guard let rqet = present(object, .requestExpiration) else { return nil }
+func requestExpirationParameter(_ object: inout PrimitiveFields) throws(OneM2MError) -> RequestExpiration? {
+    guard let rqet = present(&object, .requestExpiration) else { return nil }
     if rqet.kind == .number {
         let ms = try integerParameter(rqet, .requestExpiration, Int64.self)
         guard ms >= 0 else { throw .invalidParameter(.requestExpiration) }
@@ -226,8 +235,8 @@ func requestExpirationParameter(_ object: PrimitiveFields) throws(OneM2MError) -
 }
 
 /// `ot` parsed to Unix microseconds.
-func timestampParameter(_ object: PrimitiveFields, _ p: PrimitiveParameter) throws(OneM2MError) -> Int64? {
-    guard let t = try optionalText(object, p) else { return nil }
+func timestampParameter(_ object: inout PrimitiveFields, _ p: PrimitiveParameter) throws(OneM2MError) -> Int64? {
+    guard let t = try optionalText(&object, p) else { return nil }
     do { return try OneM2MTimestamp.parse(t) } catch { throw .invalidParameter(p) }
 }
 
@@ -273,27 +282,27 @@ public struct RequestPrimitiveView {
 
     /// Decodes the request from an already validated document.
     public init(document: JSONDocument) throws(OneM2MError) {
-        let o = try PrimitiveFields(document: document, wrapperSlot: PrimitiveSlots.requestWrapperSlot)
+        var o = try PrimitiveFields(document: document, wrapperSlot: PrimitiveSlots.requestWrapperSlot)
         self.document = document
         self.primitive = o.object
         // TS-0010 6.5.1 (TS-0004 7.1.1.1): op, to, rqi mandatory; ACME also requires rvi.
-        let op = try codeParameter(o, .operation, upTo: 0xFF)
+        let op = try codeParameter(&o, .operation, upTo: 0xFF)
         guard op >= 0 else { throw .missingParameter(.operation) }
         guard let operation = Operation(rawValue: UInt8(truncatingIfNeeded: op)) else { throw .invalidParameter(.operation) }
         self.operation = operation
-        self.to = try requiredText(o, .to)
+        self.to = try requiredText(&o, .to)
         guard !to.isEmpty else { throw .invalidParameter(.to) }
-        self.requestIdentifier = try requiredText(o, .requestIdentifier)
-        guard let rvi = present(o, .releaseVersion) else { throw .missingParameter(.releaseVersion) }
+        self.requestIdentifier = try requiredText(&o, .requestIdentifier)
+        guard let rvi = present(&o, .releaseVersion) else { throw .missingParameter(.releaseVersion) }
         self.releaseVersionText = try releaseVersionParameter(rvi)
-        self.from = try optionalText(o, .from)
-        let ty = try codeParameter(o, .resourceType, upTo: 0xFFFF)
+        self.from = try optionalText(&o, .from)
+        let ty = try codeParameter(&o, .resourceType, upTo: 0xFFFF)
         self.resourceType = ty < 0 ? nil : ResourceType(rawValue: UInt16(truncatingIfNeeded: ty))
-        self.originatingTimestamp = try timestampParameter(o, .originatingTimestamp)
-        self.requestExpiration = try requestExpirationParameter(o)
-        let rcn = try codeParameter(o, .resultContent, upTo: 0xFF)
+        self.originatingTimestamp = try timestampParameter(&o, .originatingTimestamp)
+        self.requestExpiration = try requestExpirationParameter(&o)
+        let rcn = try codeParameter(&o, .resultContent, upTo: 0xFF)
         self.resultContent = rcn < 0 ? nil : ResultContent(rawValue: UInt8(truncatingIfNeeded: rcn))
-        self.content = present(o, .content)
+        self.content = present(&o, .content)
     }
 
     /// TS-0010 6.4.3: true when `rqet` has passed at `now` (Unix microseconds); a relative
@@ -315,8 +324,8 @@ public struct RequestPrimitiveView {
                                                 maxDepth: Int = JSONDocument.defaultMaxDepth) -> ByteString? {
         do {
             let doc = try JSONDocument(validating: payload, maxDepth: maxDepth)
-            let o = try PrimitiveFields(document: doc, wrapperSlot: PrimitiveSlots.requestWrapperSlot)
-            return present(o, .requestIdentifier)?.text
+            var o = try PrimitiveFields(document: doc, wrapperSlot: PrimitiveSlots.requestWrapperSlot)
+            return present(&o, .requestIdentifier)?.text
         } catch {
             return nil
         }
@@ -385,25 +394,28 @@ public struct ResponsePrimitiveView {
     }
 
     /// Decodes the response from an already validated document.
+    #if !hasFeature(Embedded)
+    @inline(__always)  // hosts (speed): in `init(decoding:)` the view is built in place, not copied
+    #endif
     public init(document: JSONDocument) throws(OneM2MError) {
-        let o = try PrimitiveFields(document: document, wrapperSlot: PrimitiveSlots.responseWrapperSlot)
+        var o = try PrimitiveFields(document: document, wrapperSlot: PrimitiveSlots.responseWrapperSlot)
         self.document = document
         self.primitive = o.object
         // TS-0010 6.5.2: every response carries the Response Status Code.
-        let rsc = try codeParameter(o, .responseStatusCode, upTo: 0xFFFF)
+        let rsc = try codeParameter(&o, .responseStatusCode, upTo: 0xFFFF)
         guard rsc >= 0 else { throw .missingParameter(.responseStatusCode) }
         self.statusCode = ResponseStatusCode(rawValue: UInt16(truncatingIfNeeded: rsc))
-        self.requestIdentifier = try optionalText(o, .requestIdentifier)
-        if let rvi = present(o, .releaseVersion) {
+        self.requestIdentifier = try optionalText(&o, .requestIdentifier)
+        if let rvi = present(&o, .releaseVersion) {
             guard rvi.kind == .string || rvi.kind == .number else { throw .invalidParameter(.releaseVersion) }
             self.releaseVersionAt = rvi.start
         } else {
             self.releaseVersionAt = -1
         }
-        self.fromAt = try stringAt(o, .from)
-        self.toAt = try stringAt(o, .to)
-        self.originatingTimestampAt = try stringAt(o, .originatingTimestamp)
-        self.content = present(o, .content)
+        self.fromAt = try stringAt(&o, .from)
+        self.toAt = try stringAt(&o, .to)
+        self.originatingTimestampAt = try stringAt(&o, .originatingTimestamp)
+        self.content = present(&o, .content)
     }
 }
 

@@ -90,6 +90,35 @@ let validCorpus: [String] = [
         }
     }
 
+    /// Hosts take `:`, `: ` and `, ` on a short path before the general whitespace loop:
+    /// every separator (more or other whitespace, whitespace before the colon or comma) gives
+    /// the same document, and errors right after a separator keep their kind and offset.
+    @Test func separatorsWithAnyWhitespace() throws {
+        let colons = [":", ": ", ":  ", " :", "\t:\n", ":\t", ": \n ", " : "]
+        let commas = [",", ", ", ",  ", " ,", ",\n", ", \t", "\r\n,\r\n"]
+        for colon in colons {
+            for comma in commas {
+                let text = #"{"rsc"\#(colon)2001\#(comma)"rqi"\#(colon)"x"\#(comma)"pc"\#(colon)[1\#(comma){"a"\#(colon)2}]}"#
+                try decodeResponse(text) { r in
+                    #expect(r.statusCode.rawValue == 2001 && r.requestIdentifier == "x", "\(text.debugDescription)")
+                    #expect((try? r.content?[1]?["a"]?.integer()) == 2)
+                }
+                for (bad, error, at) in [("{\"a\"\(colon)}", JSONSyntaxError.unexpectedCharacter, -1),
+                                         ("{\"a\"\(colon)", .unexpectedEnd, 0),
+                                         ("{\"a\"\(colon)1\(comma)}", .trailingComma, -1),
+                                         ("[1\(comma)]", .trailingComma, -1),
+                                         ("{\"a\"\(colon)1\(comma)", .unexpectedEnd, 0)] {
+                    let bytes = Array(bad.utf8)
+                    let offset = bytes.count + at
+                    let got = bytes.withUnsafeBytes { raw -> OneM2MError? in
+                        caught { () throws(OneM2MError) in _ = try JSONDocument(validating: raw) }
+                    }
+                    #expect(got == .malformedJSON(error, offset: offset), "\(bad.debugDescription)")
+                }
+            }
+        }
+    }
+
     @Test func invalidUTF8IsRejected() {
         let bad: [[UInt8]] = [
             [0x22, 0xC3, 0x28, 0x22],             // bad continuation
@@ -374,6 +403,50 @@ func walk(_ v: JSONValue) -> Int {
         }
     }
 
+    /// Hosts scan 16 bytes at a time, then the last bytes of the buffer a word and a byte at a
+    /// time: one special byte at every position of a 48-byte run (either half of a vector, a
+    /// later vector, the tail), scanned from several starts and up to several ends.
+    @Test func vectorScanFindsEverySpecialByteAtEveryPosition() {
+        let specials: [UInt8] = [0x22, 0x5C, 0x00, 0x1F, 0x7F, 0x80, 0xFF]
+        let plain: [UInt8] = [0x20, 0x21, 0x23, 0x5B, 0x5D, 0x7E]
+        for special in specials {
+            for k in 0..<48 {
+                var bytes = (0..<48).map { plain[$0 % plain.count] }
+                bytes[k] = special
+                for i in [0, 1, 7, 8, 15, 16, 17] where i <= k {
+                    for end in [k, k + 1, 16, 32, 33, 47, 48] where end >= i {
+                        let want = referencePlainEnd(bytes, i, end)
+                        let got = bytes.withUnsafeBytes { scanPlain($0.baseAddress!, i, end) }
+                        #expect(got == want, "special \(special) at \(k), from \(i) to \(end)")
+                        #expect(bytes.withUnsafeBytes { plainEnd($0, i, end) } == want)
+                    }
+                }
+            }
+        }
+    }
+
+    /// The validator over strings longer than a vector: a bad byte at every position is
+    /// reported where it is, and a string that ends within the last 16 bytes of the document
+    /// (scanned by the tail path) still validates.
+    @Test func longStringsAreValidatedAtEveryPosition() {
+        let text = Array("abcdefghijklmnopqrstuvwxyz0123456789ABCD".utf8)
+        for k in 0..<text.count {
+            for (bad, error) in [(UInt8(0x01), JSONSyntaxError.controlCharacterInString), (0xFF, .invalidUTF8), (0x5C, .invalidEscape)] {
+                if bad == 0x5C && k + 1 == text.count { continue }  // `\x` needs a byte after it
+                var s = text
+                s[k] = bad
+                if bad == 0x5C { s[k + 1] = UInt8(ascii: "x") }
+                let doc = Array("{\"k\": \"".utf8) + s + Array("\", \"z\": 1}".utf8)
+                #expect(syntaxError(doc) == error, "byte \(bad) at \(k)")
+            }
+            // The string ends k bytes into a document that ends soon after it.
+            let doc = Array("[\"".utf8) + text[..<k] + Array("\"]".utf8)
+            #expect(syntaxError(doc) == nil, "length \(k)")
+            let escaped = Array("[\"".utf8) + text[..<k] + Array("\\n\u{e9}\"]".utf8)
+            #expect(syntaxError(escaped) == nil, "escape after \(k)")
+        }
+    }
+
     /// `bytesEqual` compares a word at a time: a difference at any position of any length is seen.
     @Test func wordCompareSeesEveryDifference() {
         for n in 0...40 {
@@ -389,10 +462,11 @@ func walk(_ v: JSONValue) -> Int {
         }
     }
 
-    /// `copyBytes` moves short texts with overlapping word moves: every length, every offset,
-    /// nothing written outside the destination range.
+    /// `copyBytes` moves short texts with overlapping word moves (on 64-bit hosts up to 64
+    /// bytes in vector moves): every length, every offset, nothing written outside the
+    /// destination range.
     @Test func shortCopiesWriteExactlyTheirBytes() {
-        for n in 0...40 {
+        for n in 0...80 {
             let src = (0..<n).map { UInt8(truncatingIfNeeded: $0 &* 37 &+ 11) }
             for offset in 0...3 {
                 var out = [UInt8](repeating: 0xEE, count: n + 8)
@@ -433,8 +507,9 @@ func walk(_ v: JSONValue) -> Int {
         let values = ["1", "-2.5e3", "\"v\"", "\"a\\\"b\"", "{\"a\": [1]}", "[]", "null", "true"]
         for _ in 0..<1500 {
             let names = (0..<Int.random(in: 0...6, using: &rng)).map { _ in randomName() }
-            let sep = Bool.random(using: &rng) ? ", " : ","
-            let colon = Bool.random(using: &rng) ? ": " : ":"
+            // Separators with every kind of whitespace (the lookup skips it unchecked).
+            let sep = [", ", ",", " ,\n\t", "\r\n, "][Int.random(in: 0..<4, using: &rng)]
+            let colon = [": ", ":", " :\t", "\n: \r"][Int.random(in: 0..<4, using: &rng)]
             let body = names.map { "\"\($0)\"\(colon)\(values[Int.random(in: 0..<values.count, using: &rng)])" }.joined(separator: sep)
             let text = "{" + body + "}"
             try withBytes(text) { raw in

@@ -231,6 +231,25 @@ import Testing
 }
 
 @Suite struct JSONTemplateTests {
+    /// The placeholder search reads a word at a time: a `%` at every position, after every
+    /// start, with other bytes (`$`, `&`, `%` + 0x80) that differ from it in one bit.
+    @Test func placeholderSearchFindsEveryPosition() {
+        var storage = [UInt8](repeating: 0, count: 8)
+        storage.withUnsafeMutableBytes { buf in
+            let w = JSONWriter(buffer: buf)
+            for n in 0...40 {
+                for k in 0...n {
+                    var t = (0..<n).map { [UInt8(ascii: "$"), UInt8(ascii: "&"), 0xA5, UInt8(ascii: "a")][$0 % 4] }
+                    if k < n { t[k] = UInt8(ascii: "%") }
+                    for i in 0...n {
+                        let want = i <= k ? k : n
+                        #expect(t.withUnsafeBytes { w.placeholder(in: $0, from: i) } == want, "% at \(k) of \(n) from \(i)")
+                    }
+                }
+            }
+        }
+    }
+
     @Test func fillsStringsEscapedInPlace() throws {
         #expect(try render { w in try w.fill(template: #"{"a":%,"b":[%,-42],"c":%}"#, "x\"y", "", "\u{1}") }
             == #"{"a":"x\"y","b":["",-42],"c":"\u0001"}"#)
