@@ -90,24 +90,29 @@ let validCorpus: [String] = [
         }
     }
 
-    /// Hosts take `:`, `: ` and `, ` on a short path before the general whitespace loop:
-    /// every separator (more or other whitespace, whitespace before the colon or comma) gives
-    /// the same document, and errors right after a separator keep their kind and offset.
+    /// Hosts take `:`, `: `, `, ` and a member's `, "` on a short path before the general
+    /// whitespace loop (`, "` in an array starts a value, not a name): every separator (more or
+    /// other whitespace, whitespace before the colon or comma) gives the same document, and
+    /// errors right after a separator keep their kind and offset.
     @Test func separatorsWithAnyWhitespace() throws {
         let colons = [":", ": ", ":  ", " :", "\t:\n", ":\t", ": \n ", " : "]
         let commas = [",", ", ", ",  ", " ,", ",\n", ", \t", "\r\n,\r\n"]
         for colon in colons {
             for comma in commas {
-                let text = #"{"rsc"\#(colon)2001\#(comma)"rqi"\#(colon)"x"\#(comma)"pc"\#(colon)[1\#(comma){"a"\#(colon)2}]}"#
+                let text = #"{"rsc"\#(colon)2001\#(comma)"rqi"\#(colon)"x"\#(comma)"pc"\#(colon)[1\#(comma)"s"\#(comma){"a"\#(colon)2}]}"#
                 try decodeResponse(text) { r in
                     #expect(r.statusCode.rawValue == 2001 && r.requestIdentifier == "x", "\(text.debugDescription)")
-                    #expect((try? r.content?[1]?["a"]?.integer()) == 2)
+                    #expect(r.content?[1]?.text == "s")
+                    #expect((try? r.content?[2]?["a"]?.integer()) == 2)
                 }
                 for (bad, error, at) in [("{\"a\"\(colon)}", JSONSyntaxError.unexpectedCharacter, -1),
                                          ("{\"a\"\(colon)", .unexpectedEnd, 0),
                                          ("{\"a\"\(colon)1\(comma)}", .trailingComma, -1),
                                          ("[1\(comma)]", .trailingComma, -1),
-                                         ("{\"a\"\(colon)1\(comma)", .unexpectedEnd, 0)] {
+                                         ("{\"a\"\(colon)1\(comma)", .unexpectedEnd, 0),
+                                         ("{\"a\"\(colon)1\(comma)\"", .unterminatedString, 0),
+                                         ("{\"a\"\(colon)1\(comma)\"b\"}", .invalidMemberName, -1),
+                                         ("[1\(comma)\"s\"}", .unexpectedCharacter, -1)] {
                     let bytes = Array(bad.utf8)
                     let offset = bytes.count + at
                     let got = bytes.withUnsafeBytes { raw -> OneM2MError? in
