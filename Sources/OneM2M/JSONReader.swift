@@ -210,6 +210,13 @@ public struct JSONValue {
             } else {
                 e = skipValue(p, v)
             }
+            // The usual `, "` after the value goes straight to the next name.
+            if e &+ 2 < n, let b = p.baseAddress,
+               b.loadUnaligned(fromByteOffset: e, as: UInt16.self) == UInt16(littleEndian: 0x202C),
+               b.load(fromByteOffset: e &+ 2, as: UInt8.self) == UInt8(ascii: "\"") {
+                i = e &+ 2
+                continue
+            }
             #endif
             i = spaces(p, e)
             if i < n && p[i] == UInt8(ascii: ",") { i = spaces(p, i + 1) }

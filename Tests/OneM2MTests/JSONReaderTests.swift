@@ -93,13 +93,14 @@ let validCorpus: [String] = [
     /// Hosts take `:`, `: `, `, ` and a member's `, "` on a short path before the general
     /// whitespace loop (`, "` in an array starts a value, not a name): every separator (more or
     /// other whitespace, whitespace before the colon or comma) gives the same document, and
-    /// errors right after a separator keep their kind and offset.
+    /// errors right after a separator keep their kind and offset. The member lookup, which
+    /// takes `, "` on a short path too, finds a member after each kind of comma.
     @Test func separatorsWithAnyWhitespace() throws {
         let colons = [":", ": ", ":  ", " :", "\t:\n", ":\t", ": \n ", " : "]
         let commas = [",", ", ", ",  ", " ,", ",\n", ", \t", "\r\n,\r\n"]
         for colon in colons {
             for comma in commas {
-                let text = #"{"rsc"\#(colon)2001\#(comma)"rqi"\#(colon)"x"\#(comma)"pc"\#(colon)[1\#(comma)"s"\#(comma){"a"\#(colon)2}]}"#
+                let text = #"{"rsc"\#(colon)2001\#(comma)"rqi"\#(colon)"x"\#(comma)"pc"\#(colon)[1\#(comma)"s"\#(comma){"s"\#(colon)"t"\#(comma)"a"\#(colon)2}]}"#
                 try decodeResponse(text) { r in
                     #expect(r.statusCode.rawValue == 2001 && r.requestIdentifier == "x", "\(text.debugDescription)")
                     #expect(r.content?[1]?.text == "s")
