@@ -159,7 +159,7 @@ public struct JSONValue {
             if i &+ probe <= n, let b = p.baseAddress {
                 let v = b.loadUnaligned(fromByteOffset: i &+ 1, as: SIMD16<Int8>.self)
                 if keyMask != 0 && unsafeBitCast(v, to: SIMD2<UInt64>.self)[0] & keyMask == key {
-                    return JSONValue(document: p, at: spaces(p, spaces(p, i + want.count + 2) + 1))
+                    return JSONValue(document: p, at: valueStart(p, i + want.count + 2))
                 }
                 let flags = specialLanes(v)
                 let k = flags.low != 0 ? i &+ 1 &+ flags.low.trailingZeroBitCount &>> 3
@@ -172,7 +172,7 @@ public struct JSONValue {
                 // The name's first 8 bytes: the whole of a short name, compared and measured at once.
                 let word = p.loadUnaligned(fromByteOffset: i + 1, as: UInt64.self)
                 if keyMask != 0 && word & keyMask == key {
-                    return JSONValue(document: p, at: spaces(p, spaces(p, i + want.count + 2) + 1))
+                    return JSONValue(document: p, at: valueStart(p, i + want.count + 2))
                 }
                 let flags = specialBytes(UInt(truncatingIfNeeded: word))
                 if flags != 0 {
@@ -193,7 +193,7 @@ public struct JSONValue {
             } else {
                 matched = ByteString(jsonStringContents: UnsafeRawBufferPointer(rebasing: p[(i + 1)..<(nameEnd - 1)])) == name
             }
-            let v = spaces(p, spaces(p, nameEnd) + 1)  // past ':'
+            let v = valueStart(p, nameEnd)
             if matched { return JSONValue(document: p, at: v) }
             #if hasFeature(Embedded)
             // Past the value (size: one call for every kind).
@@ -426,6 +426,19 @@ func isJSONWhitespace(_ b: UInt8) -> Bool {
 
 func skipWhitespace(_ p: UnsafeRawBufferPointer, _ i: Int) -> Int {
     spaces(p, i)
+}
+
+/// Where the value starts after a member name that ends at `i`, in a validated document.
+@inline(__always)
+func valueStart(_ p: UnsafeRawBufferPointer, _ i: Int) -> Int {
+    #if !hasFeature(Embedded)
+    // Hosts (speed): the usual `: ` without the whitespace loop before the colon.
+    if i &+ 2 < p.count, let b = p.baseAddress,
+       b.loadUnaligned(fromByteOffset: i, as: UInt16.self) == UInt16(littleEndian: 0x203A) {
+        return spaces(p, i &+ 2)
+    }
+    #endif
+    return spaces(p, spaces(p, i) + 1)
 }
 
 /// Skips whitespace in a validated document. Inlined in the member lookup on hosts (speed), one
