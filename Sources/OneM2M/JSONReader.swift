@@ -187,8 +187,8 @@ public struct JSONValue {
             let matched: Bool
             if !escaped {
                 // Without escapes a name matches on its bytes; the quick check above already
-                // compared them when it applies.
-                matched = plain && (keyMask == 0 || i + probe > n)
+                // compared them when it applies (`&+`: i < n and probe <= 17, no overflow).
+                matched = plain && (keyMask == 0 || i &+ probe > n)
                     && bytesEqual(UnsafeRawBufferPointer(rebasing: p[(i + 1)..<(nameEnd - 1)]), want)
             } else {
                 matched = ByteString(jsonStringContents: UnsafeRawBufferPointer(rebasing: p[(i + 1)..<(nameEnd - 1)])) == name
