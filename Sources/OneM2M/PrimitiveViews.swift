@@ -116,7 +116,10 @@ struct PrimitiveFields {
     let slots: PrimitiveSlots
 
     /// The primitive in a validated document: the top-level object, or the object inside the
-    /// wrapper member in `wrapperSlot`.
+    /// wrapper member in `wrapperSlot`. Inlined on hosts (speed): the fields are built in place.
+    #if !hasFeature(Embedded)
+    @inline(__always)
+    #endif
     init(document: JSONDocument, wrapperSlot: Int) throws(OneM2MError) {
         let root = document.root
         guard root.kind == .object else { throw .notAPrimitive }
