@@ -35,7 +35,7 @@ struct PrimitiveSlots {
     func value(_ slot: Int, in document: UnsafeRawBufferPointer) -> JSONValue? {
         let v = start(slot)
         guard v != 0 else { return nil }
-        return JSONValue(document: document, at: base + v - 1)
+        return JSONValue(document: document, at: base &+ v &- 1)  // wrapping: as in presentAt
     }
 
     /// The slot of the (validated) member name from the quote at `k` to `end` (after the
@@ -140,7 +140,8 @@ struct PrimitiveFields {
 func presentAt(_ object: inout PrimitiveFields, _ p: PrimitiveParameter) -> Int {
     let v = object.slots.start(Int(p.rawValue))
     guard v != 0 else { return -1 }
-    let at = object.slots.base + v - 1
+    // Wrapping: `v - 1` is an offset the validator saw, and `base` where it started.
+    let at = object.slots.base &+ v &- 1
     return object.object.document[at] == UInt8(ascii: "n") ? -1 : at
 }
 
