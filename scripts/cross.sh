@@ -144,13 +144,9 @@ swift_module() { # $1 = module name, $2... = sources
         -module-name "$m" "$@" -emit-module -emit-module-path "$OUT/mod/$m.swiftmodule" -c -o "$OUT/obj/$m.o"
 }
 
-swift_module_lto() { # $1 = module name, $2... = sources: the bitcode object for whole-program links
-    local m=$1; shift
-    "$SWIFTC" "${SWIFT_FLAGS[@]}" "${LTO_FLAGS[@]}" -I "$OUT/mod" -I Sources/CPosix/include -I Sources/COneM2M/include \
-        -module-name "$m" "$@" -c -o "$OUT/lto/$m.o"
-}
-
-swift_exec_obj() { # $1 = module name, $2 = obj|lto, $3... = sources (an executable's own code)
+# An object without a module interface: an executable's own code, or (lto) the bitcode of a core
+# module for whole-program links.
+swift_obj() { # $1 = module name, $2 = obj|lto, $3... = sources
     local m=$1 dir=$2 extra=(); shift 2
     [ "$dir" = lto ] && extra=("${LTO_FLAGS[@]}")
     "$SWIFTC" "${SWIFT_FLAGS[@]}" "${extra[@]}" -I "$OUT/mod" -I Sources/CPosix/include -I Sources/COneM2M/include \
@@ -198,7 +194,7 @@ build() { # $1 = target
         [[ " $SWIFT_CORE " == *" $m "* ]] && lto=1
         if [ $stale -eq 1 ] || ! fresh "$OUT/obj/$m.o" "${inputs[@]}" || { [ $lto -eq 1 ] && ! fresh "$OUT/lto/$m.o" "${inputs[@]}"; }; then
             swift_module "$m" Sources/"$m"/*.swift
-            [ $lto -eq 0 ] || swift_module_lto "$m" Sources/"$m"/*.swift
+            [ $lto -eq 0 ] || swift_obj "$m" lto Sources/"$m"/*.swift
             stale=1
         fi
     done
@@ -216,13 +212,13 @@ build() { # $1 = target
     log "[$t] EmbeddedRunner, EmbeddedAE, MQTTClientProbe, c-daemon"
     # The Swift programs are whole-program (LTO) builds, as a Swift firmware would be built; the
     # runner is also linked from the native objects (EmbeddedRunner-native), the code in libonem2m.a.
-    [ $stale -eq 0 ] && fresh "$OUT/lto/EmbeddedRunner.o" Tests/EmbeddedRunner/*.swift || swift_exec_obj EmbeddedRunner lto Tests/EmbeddedRunner/*.swift
+    [ $stale -eq 0 ] && fresh "$OUT/lto/EmbeddedRunner.o" Tests/EmbeddedRunner/*.swift || swift_obj EmbeddedRunner lto Tests/EmbeddedRunner/*.swift
     link_lto "$OUT/bin/EmbeddedRunner" "$OUT/lto/EmbeddedRunner.o" "$OUT"/lto/{MQTTPacket,MQTTTransport,MQTTSession,MQTTClient,OneM2M}.o
-    [ $stale -eq 0 ] && fresh "$OUT/obj/EmbeddedRunner.o" Tests/EmbeddedRunner/*.swift || swift_exec_obj EmbeddedRunner obj Tests/EmbeddedRunner/*.swift
+    [ $stale -eq 0 ] && fresh "$OUT/obj/EmbeddedRunner.o" Tests/EmbeddedRunner/*.swift || swift_obj EmbeddedRunner obj Tests/EmbeddedRunner/*.swift
     link "$OUT/bin/EmbeddedRunner-native" "$OUT/obj/EmbeddedRunner.o" "$OUT"/obj/{MQTTPacket,MQTTTransport,MQTTSession,MQTTClient,OneM2M}.o
-    [ $stale -eq 0 ] && fresh "$OUT/lto/EmbeddedAE.o" Examples/EmbeddedAE/main.swift || swift_exec_obj EmbeddedAE lto Examples/EmbeddedAE/main.swift
+    [ $stale -eq 0 ] && fresh "$OUT/lto/EmbeddedAE.o" Examples/EmbeddedAE/main.swift || swift_obj EmbeddedAE lto Examples/EmbeddedAE/main.swift
     link_lto "$OUT/bin/EmbeddedAE" "$OUT/lto/EmbeddedAE.o" "$OUT"/lto/{MQTTPacket,MQTTTransport,MQTTSession,MQTTClient,PosixTransport,OneM2M,OneM2MClient}.o "$OUT/obj/CPosix.o"
-    [ $stale -eq 0 ] && fresh "$OUT/lto/MQTTClientProbe.o" Tests/SizeProbes/MQTTClientProbe.swift || swift_exec_obj MQTTClientProbe lto Tests/SizeProbes/MQTTClientProbe.swift
+    [ $stale -eq 0 ] && fresh "$OUT/lto/MQTTClientProbe.o" Tests/SizeProbes/MQTTClientProbe.swift || swift_obj MQTTClientProbe lto Tests/SizeProbes/MQTTClientProbe.swift
     link_lto "$OUT/bin/MQTTClientProbe" "$OUT/lto/MQTTClientProbe.o" "$OUT"/lto/{MQTTPacket,MQTTTransport,MQTTSession,MQTTClient}.o "$OUT/obj/CPosix.o"
     c_obj Examples/c-daemon/main.c "$OUT/obj/c-daemon.o"
     # mbedTLS statically (Debian's archives for the target), so the daemon runs under qemu with the
@@ -253,20 +249,18 @@ run_on() { # $1 = target, rest = binary and arguments
 }
 
 test_target() { # $1 = target
-    local t=$1 out
+    local t=$1 out r
     build "$t"
-    log "[$t] EmbeddedRunner ${QEMU[*]:+under ${QEMU[0]}}"
-    if ! out=$(run_on "$t" "$OUT/bin/EmbeddedRunner" 2>&1); then
-        echo "$out" >&2
-        die "[$t] EmbeddedRunner failed"
-    fi
-    echo "$out" | sed "s/^/  [$t] /"
-    log "[$t] EmbeddedRunner-native (the objects in libonem2m.a)"
-    if ! out=$(run_on "$t" "$OUT/bin/EmbeddedRunner-native" 2>&1); then
-        echo "$out" >&2
-        die "[$t] EmbeddedRunner-native failed"
-    fi
-    echo "$out" | tail -1 | sed "s/^/  [$t] native: /"
+    # The whole-program runner prints every check; the native one (libonem2m.a's code) its tally.
+    for r in EmbeddedRunner EmbeddedRunner-native; do
+        log "[$t] $r ${QEMU[*]:+under ${QEMU[0]}}"
+        if ! out=$(run_on "$t" "$OUT/bin/$r" 2>&1); then
+            echo "$out" >&2
+            die "[$t] $r failed"
+        fi
+        [ "$r" = EmbeddedRunner ] || out=$(echo "$out" | tail -1)
+        echo "$out" | sed "s/^/  [$t] /"
+    done
     run_on "$t" "$OUT/bin/MQTTClientProbe" | sed "s/^/  [$t] /"
 }
 
