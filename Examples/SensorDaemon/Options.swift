@@ -50,7 +50,7 @@ struct Options {
     /// The AE's resource name under the CSEBase.
     var name = "sensor-1"
     /// Seconds between readings (fractions allowed).
-    var intervalMilliseconds: Int64 = 5_000
+    var intervalMilliseconds: Int = 5_000
     /// How many readings to post before deregistering; 0 = until SIGINT/SIGTERM.
     var readings = 0
     /// Seed of the simulated sensor (same seed, same readings).
@@ -79,7 +79,7 @@ struct Options {
             case "--name": o.name = value
             case "--interval":
                 guard let s = Double(value), s > 0, s <= 86_400 else { fail(ExitCode.usage, "--interval: seconds > 0, got \(value)") }
-                o.intervalMilliseconds = max(1, Int64((s * 1000).rounded()))
+                o.intervalMilliseconds = max(1, Int((s * 1000).rounded()))
             case "--readings":
                 guard let n = Int(value), n >= 0 else { fail(ExitCode.usage, "--readings: a count >= 0, got \(value)") }
                 o.readings = n

@@ -225,12 +225,12 @@ struct EventLog {
     var stored = 0  // readings the CSE stored (2001)
     var refused = 0  // readings the CSE answered with an error
     var notified = 0  // notifications about our readings
-    var lastAnswerAt: Int64 = 0
+    var lastAnswerAt: Int = 0
     var connected = true
 
     /// The return value answers requests sent *to* us: nil means the SDK's default (2000 for
     /// a NOTIFY, 4005 for anything else: an ADN-AE hosts no resources).
-    mutating func handle(_ event: OneM2MEvent, now: Int64) -> ResponseStatusCode? {
+    mutating func handle(_ event: OneM2MEvent, now: Int) -> ResponseStatusCode? {
         switch event {
         case .response(let id, let response):
             guard let sequence = answer(id, now: now) else { return nil }
@@ -277,7 +277,7 @@ struct EventLog {
     }
 
     /// Takes a reading off the outstanding list; its number, or nil if the id is not a reading.
-    mutating func answer(_ id: RequestID, now: Int64) -> Int? {
+    mutating func answer(_ id: RequestID, now: Int) -> Int? {
         guard let i = outstanding.firstIndex(where: { $0.id == id }) else { return nil }
         lastAnswerAt = now
         return outstanding.remove(at: i).sequence

@@ -30,19 +30,19 @@ public enum ClientEvent {
     case session(SessionEvent)
     /// The connection was lost (after a `.session(.connectionFailed)` when the session found the
     /// fault); if reconnection is on, it is retried after `retryInMilliseconds` (-1: it is not).
-    case disconnected(ClientError, retryInMilliseconds: Int64)
+    case disconnected(ClientError, retryInMilliseconds: Int)
 }
 
 /// Reconnection with exponential back-off and jitter.
 public struct ReconnectPolicy: Sendable {
     /// Whether `poll` reconnects by itself after a connection is lost.
     public var enabled: Bool
-    public var initialDelayMilliseconds: Int64
-    public var maximumDelayMilliseconds: Int64
+    public var initialDelayMilliseconds: Int
+    public var maximumDelayMilliseconds: Int
     /// How long one attempt may take to open the transport.
     public var connectTimeoutMilliseconds: Int
 
-    public init(enabled: Bool = true, initialDelayMilliseconds: Int64 = 250, maximumDelayMilliseconds: Int64 = 30_000, connectTimeoutMilliseconds: Int = 5_000) {
+    public init(enabled: Bool = true, initialDelayMilliseconds: Int = 250, maximumDelayMilliseconds: Int = 30_000, connectTimeoutMilliseconds: Int = 5_000) {
         self.enabled = enabled
         self.initialDelayMilliseconds = initialDelayMilliseconds
         self.maximumDelayMilliseconds = maximumDelayMilliseconds
@@ -50,14 +50,14 @@ public struct ReconnectPolicy: Sendable {
     }
 }
 
-/// Milliseconds from `now` until `deadline`: 0 once it has passed, at most `Int.max`. Time
-/// arithmetic wraps rather than traps (no overflow checks on 64-bit values, costly on 32-bit
-/// targets); a deadline is a clock reading plus an `Int` timeout, far from overflowing. Out of
-/// line and not generic: one copy for every client loop (`MQTTClient`, `OneM2MClient.poll`).
+/// Milliseconds from `now` until `deadline`: 0 once it has passed. Time arithmetic wraps rather
+/// than traps: a deadline is a clock reading plus an `Int` timeout, and their difference is
+/// right even when the sum wraps (as a 32-bit board's clock does), for timeouts up to `Int.max`.
+/// Out of line and not generic: one copy for every client loop (`MQTTClient`, `OneM2MClient.poll`).
 @inline(never)
-public func millisecondsLeft(from now: Int64, until deadline: Int64) -> Int {
+public func millisecondsLeft(from now: Int, until deadline: Int) -> Int {
     let left = deadline &- now
-    return left <= 0 ? 0 : Int(clamping: left)  // clamps on 32-bit boards only (no warning on 64-bit hosts)
+    return left <= 0 ? 0 : left
 }
 
 /// A small single-threaded MQTT client: one session over one transport, driven by `poll`.
@@ -75,8 +75,8 @@ public struct MQTTClient<T: Transport, Clock: MonotonicClock>: ~Copyable {
     /// Whether the transport is open (it may still be waiting for CONNACK).
     public private(set) var isOpen = false
     var wantConnection = false
-    var nextAttemptAt: Int64 = 0
-    var backoff: Int64 = 0
+    var nextAttemptAt: Int = 0
+    var backoff: Int = 0
     var jitterState: UInt32
     /// A `.disconnected` event to report right after the `.connectionFailed` that caused it.
     var pendingDisconnect: ClientEvent? = nil
@@ -108,7 +108,7 @@ public struct MQTTClient<T: Transport, Clock: MonotonicClock>: ~Copyable {
     public mutating func connect(
         cleanSession: Bool? = nil, timeoutMilliseconds: Int = 10_000, onEvent: (ClientEvent) -> Void
     ) throws(ClientError) -> Bool {
-        let deadline = clock.nowMilliseconds() &+ Int64(timeoutMilliseconds)
+        let deadline = clock.nowMilliseconds() &+ timeoutMilliseconds
         wantConnection = true
         pendingDisconnect = nil
         try open(cleanSession: cleanSession, timeoutMilliseconds: timeoutMilliseconds)
@@ -215,7 +215,7 @@ public struct MQTTClient<T: Transport, Clock: MonotonicClock>: ~Copyable {
         _ filters: [TopicSubscription], timeoutMilliseconds: Int = 10_000, onEvent: (ClientEvent) -> Void
     ) throws(ClientError) -> [UInt8] {
         let id = try subscribe(filters)
-        let deadline = clock.nowMilliseconds() &+ Int64(timeoutMilliseconds)
+        let deadline = clock.nowMilliseconds() &+ timeoutMilliseconds
         while true {
             let left = Self.milliseconds(from: clock.nowMilliseconds(), until: deadline)
             if left <= 0 { throw .timedOut }
@@ -306,8 +306,8 @@ public struct MQTTClient<T: Transport, Clock: MonotonicClock>: ~Copyable {
     @inline(never)
     public mutating func flush(timeoutMilliseconds: Int) throws(ClientError) {
         guard isOpen else { throw .notConnected }
-        // Wrapping, as in `nextEvent`: a clock reading plus an `Int` timeout is far from overflowing.
-        let deadline = clock.nowMilliseconds() &+ Int64(timeoutMilliseconds)
+        // Wrapping, as in `nextEvent`: only differences from later readings count.
+        let deadline = clock.nowMilliseconds() &+ timeoutMilliseconds
         while true {
             // Writes until the output is gone or the transport takes no more.
             if let e = writeSome() { throw e }
@@ -332,7 +332,7 @@ public struct MQTTClient<T: Transport, Clock: MonotonicClock>: ~Copyable {
             pendingDisconnect = nil
             return d
         }
-        let deadline = clock.nowMilliseconds() &+ Int64(max(0, timeoutMilliseconds))
+        let deadline = clock.nowMilliseconds() &+ max(0, timeoutMilliseconds)
         var timersRun = false
         // Every failure leaves the loop to the one `lose` at the end.
         let failure: ClientError
@@ -340,9 +340,12 @@ public struct MQTTClient<T: Transport, Clock: MonotonicClock>: ~Copyable {
             if !isOpen {
                 guard reconnect && wantConnection else { throw .notConnected }
                 let now = clock.nowMilliseconds()
-                if now < nextAttemptAt {
-                    if now >= deadline { return nil }
-                    clock.sleep(milliseconds: Self.milliseconds(from: now, until: min(deadline, nextAttemptAt)))
+                // Readings are compared by their difference: they wrap on 32-bit boards.
+                let untilAttempt = Self.milliseconds(from: now, until: nextAttemptAt)
+                if untilAttempt > 0 {
+                    let left = Self.milliseconds(from: now, until: deadline)
+                    if left == 0 { return nil }
+                    clock.sleep(milliseconds: min(left, untilAttempt))
                     continue
                 }
                 do {
@@ -385,9 +388,9 @@ public struct MQTTClient<T: Transport, Clock: MonotonicClock>: ~Copyable {
                 }
             }
             let after = clock.nowMilliseconds()
-            if after >= deadline {
+            if Self.milliseconds(from: after, until: deadline) == 0 {
                 // One more round if a session timer is due now (keep-alive, ping timeout).
-                if let d = sessionDeadline, d <= after, !timersRun {
+                if let d = sessionDeadline, Self.milliseconds(from: after, until: d) == 0, !timersRun {
                     timersRun = true
                     continue
                 }
@@ -397,10 +400,10 @@ public struct MQTTClient<T: Transport, Clock: MonotonicClock>: ~Copyable {
         return lose(failure)
     }
 
-    /// `millisecondsLeft(from:until:)` (out of line there: its 64-bit compares were inlined at
+    /// `millisecondsLeft(from:until:)` (out of line there: its compares were inlined at
     /// each of its six call sites here).
     @inline(__always)
-    static func milliseconds(from now: Int64, until deadline: Int64) -> Int {
+    static func milliseconds(from now: Int, until deadline: Int) -> Int {
         millisecondsLeft(from: now, until: deadline)
     }
 
@@ -431,13 +434,13 @@ public struct MQTTClient<T: Transport, Clock: MonotonicClock>: ~Copyable {
     }
 
     /// Exponential back-off with up to 25 % jitter so a fleet does not reconnect in step.
-    mutating func nextBackoff() -> Int64 {
+    mutating func nextBackoff() -> Int {
         let base = backoff
         backoff = min(reconnectPolicy.maximumDelayMilliseconds, max(1, backoff * 2))
         jitterState ^= jitterState << 13
         jitterState ^= jitterState >> 17
         jitterState ^= jitterState << 5
         let spread = max(1, base / 4)
-        return base - spread / 2 + Int64(jitterState % UInt32(truncatingIfNeeded: min(spread, Int64(UInt32.max))))
+        return base - spread / 2 + Int(jitterState % UInt32(clamping: spread))
     }
 }

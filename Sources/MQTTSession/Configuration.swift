@@ -85,10 +85,11 @@ public struct SessionConfiguration: Sendable {
     /// Keep-alive in seconds; 0 disables keep-alive.
     public var keepAliveSeconds: UInt16
     /// How long to wait for a PINGRESP before declaring the connection dead (used as at most
-    /// 2^40 ms, about 34 years; a negative value as 0).
-    public var pingTimeoutMilliseconds: Int64
+    /// 2^40 ms, about 34 years, on 64-bit targets and 2^30 ms, about 12 days, on 32-bit ones;
+    /// a negative value as 0).
+    public var pingTimeoutMilliseconds: Int
     /// How long to wait for CONNACK after CONNECT (bounded like `pingTimeoutMilliseconds`).
-    public var connectTimeoutMilliseconds: Int64
+    public var connectTimeoutMilliseconds: Int
     /// Clean Session flag for normal connects (TS-0010 6.3: false).
     public var cleanSession: Bool
     /// Optional credentials (MQTT 3.1.2.8/3.1.2.9).
@@ -98,8 +99,8 @@ public struct SessionConfiguration: Sendable {
     public var sessionLossPolicy: SessionLossPolicy
 
     public init(
-        clientID: [UInt8], keepAliveSeconds: UInt16 = 60, pingTimeoutMilliseconds: Int64 = 5000,
-        connectTimeoutMilliseconds: Int64 = 10_000, cleanSession: Bool = false,
+        clientID: [UInt8], keepAliveSeconds: UInt16 = 60, pingTimeoutMilliseconds: Int = 5000,
+        connectTimeoutMilliseconds: Int = 10_000, cleanSession: Bool = false,
         userName: [UInt8]? = nil, password: [UInt8]? = nil, sessionLossPolicy: SessionLossPolicy = .resend
     ) {
         self.clientID = clientID

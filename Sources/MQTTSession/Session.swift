@@ -43,13 +43,13 @@ public struct MQTTSession: ~Copyable {
     var historyNext = 0
     var nextPacketID: UInt16 = 1
     var nextSequence: UInt32 = 1
-    var lastSend: Int64 = 0
-    var lastReceive: Int64 = 0
+    var lastSend: Int = 0
+    var lastReceive: Int = 0
     /// When the outstanding PINGREQ was queued (meaningful only while `pingOutstanding`: any
     /// value, negative ones included, is a valid clock reading).
-    var pingSentAt: Int64 = 0
+    var pingSentAt: Int = 0
     var pingOutstanding = false
-    var connectSentAt: Int64 = 0
+    var connectSentAt: Int = 0
     /// Next state after the current connect: clean session requested.
     var connectingClean = false
     /// Lost-publication and abandoned-subscription reports not yet handed out.
@@ -126,7 +126,7 @@ public struct MQTTSession: ~Copyable {
 
     /// Queues CONNECT. With `cleanSession` (default: the configuration's), the broker and this
     /// session discard the previous session: stored publications are reported lost.
-    public mutating func connect(now: Int64, cleanSession: Bool? = nil) throws(SessionError) {
+    public mutating func connect(now: Int, cleanSession: Bool? = nil) throws(SessionError) {
         if state != .disconnected { throw .alreadyConnected }
         let clean = cleanSession ?? configuration.cleanSession
         txStart = 0
@@ -205,7 +205,7 @@ public struct MQTTSession: ~Copyable {
     @inline(never)  // the hot path of every caller: one copy, not one per call site
     public mutating func publish(
         topic: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer, qos: QoS = .atLeastOnce,
-        retain: Bool = false, now: Int64
+        retain: Bool = false, now: Int
     ) throws(SessionError) -> UInt16 {
         do {
             return try publish(topic: topic, qos: qos, retain: retain, now: now) { space in
@@ -228,7 +228,7 @@ public struct MQTTSession: ~Copyable {
     /// did not fit. No copy of the payload is made (but one into the store for QoS 1).
     @discardableResult
     public mutating func publish(
-        topic: UnsafeRawBufferPointer, qos: QoS = .atLeastOnce, retain: Bool = false, now: Int64,
+        topic: UnsafeRawBufferPointer, qos: QoS = .atLeastOnce, retain: Bool = false, now: Int,
         writePayload: (UnsafeMutableRawBufferPointer) -> Int?
     ) throws(SessionError) -> UInt16 {
         let staging = try stagePublish(topic: topic, qos: qos)
@@ -306,7 +306,7 @@ public struct MQTTSession: ~Copyable {
     /// `payloadSpace`, or nil if it did not fit (then `busy` or `packetTooLarge` is thrown).
     @inline(never)
     public mutating func finishPublish(
-        _ staging: PublishStaging, topic: UnsafeRawBufferPointer, qos: QoS, retain: Bool, written: Int?, now: Int64
+        _ staging: PublishStaging, topic: UnsafeRawBufferPointer, qos: QoS, retain: Bool, written: Int?, now: Int
     ) throws(SessionError) -> UInt16 {
         let stage = staging.start, live = staging.live, slot = staging.slot
         let idLength = qos == .atMostOnce ? 0 : 2
@@ -428,17 +428,17 @@ public struct MQTTSession: ~Copyable {
 
     /// Queues SUBSCRIBE; the answer comes as `.subscribed`. Not on the hot path.
     @discardableResult
-    public mutating func subscribe(_ filters: [TopicSubscription], now: Int64) throws(SessionError) -> UInt16 {
+    public mutating func subscribe(_ filters: [TopicSubscription], now: Int) throws(SessionError) -> UInt16 {
         try queueSubscription(filters, subscribe: true, now: now)
     }
 
     /// Queues UNSUBSCRIBE; the answer comes as `.unsubscribed`.
     @discardableResult
-    public mutating func unsubscribe(_ filters: [TopicSubscription], now: Int64) throws(SessionError) -> UInt16 {
+    public mutating func unsubscribe(_ filters: [TopicSubscription], now: Int) throws(SessionError) -> UInt16 {
         try queueSubscription(filters, subscribe: false, now: now)
     }
 
-    mutating func queueSubscription(_ filters: [TopicSubscription], subscribe: Bool, now: Int64) throws(SessionError) -> UInt16 {
+    mutating func queueSubscription(_ filters: [TopicSubscription], subscribe: Bool, now: Int) throws(SessionError) -> UInt16 {
         if state != .connected { throw .notConnected }
         var slot = -1
         for i in pending.slots where pending[i].packetID == 0 { slot = i; break }
@@ -465,7 +465,7 @@ public struct MQTTSession: ~Copyable {
     // MARK: - Output
 
     /// `count` bytes of `pendingOutput` were written to the transport.
-    public mutating func didSend(_ count: Int, now: Int64) {
+    public mutating func didSend(_ count: Int, now: Int) {
         let n = max(0, min(count, txEnd &- txStart))
         txStart &+= n  // at most txEnd
         if txStart == txEnd { txStart = 0; txEnd = 0 }
@@ -559,7 +559,7 @@ public struct MQTTSession: ~Copyable {
     }
 
     /// `count` bytes were read into `receiveBuffer()`.
-    public mutating func didReceive(_ count: Int, now: Int64) {
+    public mutating func didReceive(_ count: Int, now: Int) {
         guard count > 0 else { return }
         rxEnd = min(rxCount, rxEnd + count)
         lastReceive = now
@@ -571,7 +571,7 @@ public struct MQTTSession: ~Copyable {
     /// or nil when no timer is armed.
     /// Always inlined: its one caller (`MQTTClient.nextEvent`) reads it from its stored session,
     /// and an out-of-line call of a non-mutating getter copied the whole session (251 B) first.
-    public var nextDeadline: Int64? {
+    public var nextDeadline: Int? {
         @inline(__always) get {
         switch state {
         case .disconnected: return nil
@@ -580,7 +580,7 @@ public struct MQTTSession: ~Copyable {
             if pingOutstanding { return pingSentAt &+ boundedTimeout(configuration.pingTimeoutMilliseconds) }
             // No PINGREQ while disconnecting (checkTimers), so no keep-alive deadline either.
             guard configuration.keepAliveSeconds > 0, state == .connected else { return nil }
-            let k = Int64(configuration.keepAliveSeconds) * 1000
+            let k = Int(configuration.keepAliveSeconds) * 1000
             // The earlier of the two by their difference, as `checkTimers` compares them.
             return (lastSend &- lastReceive < 0 ? lastSend : lastReceive) &+ k
         }
@@ -590,7 +590,7 @@ public struct MQTTSession: ~Copyable {
     /// Processes received bytes and timers and returns the next event, or nil when there is
     /// nothing more to do until more bytes arrive, output drains, or `nextDeadline` passes.
     @inline(never)  // called by the client's loop and by `nextBufferedEvent`: one copy of the steps
-    public mutating func nextEvent(now: Int64) -> SessionEvent? {
+    public mutating func nextEvent(now: Int) -> SessionEvent? {
         if reportsPending, let e = nextReport() { return e }
         pumpReplays()
         if let e = parseInbound(now: now) { return e }
@@ -611,9 +611,9 @@ public struct MQTTSession: ~Copyable {
         return nil
     }
 
-    /// Timer arithmetic wraps (`&-`, `&+`) instead of trapping: the same results for any real
-    /// clock, without an overflow check per 64-bit operation (costly on 32-bit targets).
-    mutating func checkTimers(now: Int64) -> SessionEvent? {
+    /// Timer arithmetic wraps (`&-`, `&+`) and compares differences, never readings: the same
+    /// results for any real clock, including a 32-bit board's, whose readings wrap every 2^31 ms.
+    mutating func checkTimers(now: Int) -> SessionEvent? {
         switch state {
         case .disconnected: return nil
         case .connecting:
@@ -625,7 +625,7 @@ public struct MQTTSession: ~Copyable {
                 return nil
             }
             guard configuration.keepAliveSeconds > 0, state == .connected else { return nil }
-            let k = Int64(configuration.keepAliveSeconds) * 1000
+            let k = Int(configuration.keepAliveSeconds) * 1000
             // MQTT 3.1.2.10: something must be sent within the keep-alive; a silent broker is
             // probed too, so a dead link is found even when we only send.
             if now &- lastSend >= k || now &- lastReceive >= k {
@@ -645,7 +645,7 @@ public struct MQTTSession: ~Copyable {
         return .connectionFailed(error)
     }
 
-    mutating func parseInbound(now: Int64) -> SessionEvent? {
+    mutating func parseInbound(now: Int) -> SessionEvent? {
         while true {
             if drainRemaining > 0 {
                 let n = min(drainRemaining, rxEnd &- rxStart)  // 0 ... drainRemaining, rxStart + n <= rxEnd
@@ -728,7 +728,7 @@ public struct MQTTSession: ~Copyable {
         return fail(.packetTooLarge(needed: header.packetLength))
     }
 
-    mutating func handle(_ packet: ServerPacket, now: Int64) -> SessionEvent? {
+    mutating func handle(_ packet: ServerPacket, now: Int) -> SessionEvent? {
         let id = packet.packetID
         switch packet.typeCode {
         case 2:  // CONNACK
@@ -915,11 +915,12 @@ let digestMultiplier: UInt = 0x9E37_79B9_7F4A_7C15
 let digestMultiplier: UInt = 0x9E37_79B1
 #endif
 
-/// A timeout as the wrapping deadline arithmetic uses it: 0 ...  2^40 ms (about 34 years). A
-/// larger one (say `Int64.max` for "never") would wrap into a deadline already past and wake the
-/// loop at once, over and over; a negative one times out at once, as 0 does.
+/// A timeout as the wrapping deadline arithmetic uses it: 0 ... 2^40 ms (about 34 years) on
+/// 64-bit targets, 0 ... 2^30 ms (about 12 days) on 32-bit ones, where clock readings wrap every
+/// 2^31 ms. A larger one (say `Int.max` for "never") would wrap into a deadline already past and
+/// wake the loop at once, over and over; a negative one times out at once, as 0 does.
 @inline(never)
-func boundedTimeout(_ t: Int64) -> Int64 { t < 0 ? 0 : min(t, 1 << 40) }
+func boundedTimeout(_ t: Int) -> Int { t < 0 ? 0 : min(t, 1 << (Int.bitWidth == 64 ? 40 : 30)) }
 
 /// Wrap-safe ordering of publication sequence numbers.
 @inline(__always)

@@ -76,8 +76,11 @@ public protocol Transport {
 /// A monotonic millisecond clock (never goes backwards, unaffected by wall-clock changes).
 /// The session takes time as a parameter; the client asks one of these.
 public protocol MonotonicClock {
-    /// Milliseconds since an arbitrary fixed point.
-    func nowMilliseconds() -> Int64
+    /// Milliseconds since an arbitrary fixed point, in the machine word: on a 32-bit board the
+    /// reading may wrap (every 2^31 ms, about 24.8 days; return the low bits of a wider counter,
+    /// as coreMQTT's `uint32_t` clock does). The SDK only ever uses differences of readings, with
+    /// wrapping arithmetic, so a wrap is harmless; on 64-bit targets it never happens.
+    func nowMilliseconds() -> Int
     /// Blocks the calling thread for about `milliseconds` (used only while no connection
     /// exists to wait on, e.g. between reconnect attempts).
     func sleep(milliseconds: Int)

@@ -306,8 +306,8 @@ struct CClient: ~Copyable {
         awaiting = number
         answer = nil
         answerMalformed = false
-        // Wrapping: a clock reading plus an `Int` timeout is far from overflowing.
-        let deadline = mqtt.clock.nowMilliseconds() &+ Int64(timeout)
+        // Wrapping: only its difference from later readings counts (`millisecondsLeft`).
+        let deadline = mqtt.clock.nowMilliseconds() &+ timeout
         defer { awaiting = 0 }
         while answer == nil {
             let left = millisecondsLeft(from: mqtt.clock.nowMilliseconds(), until: deadline)
@@ -326,7 +326,7 @@ struct CClient: ~Copyable {
     mutating func poll(timeout: Int) -> Int32 {
         guard everConnected else { return ONEM2M_ENOTCONN.rawValue }
         delivered = 0
-        let deadline = mqtt.clock.nowMilliseconds() &+ Int64(timeout)  // wraps-free, as in `request`
+        let deadline = mqtt.clock.nowMilliseconds() &+ timeout  // wrapping, as in `request`
         var wait = timeout
         while true {
             let event: ClientEvent?
@@ -524,7 +524,7 @@ public func onem2mCreate(
             capacities: caps, arena: UnsafeMutableRawBufferPointer(start: arena + layout.session, count: caps.arenaBytes))
     } catch { return ONEM2M_EARENA.rawValue }
     let clock = PosixMonotonicClock()
-    let salt = UInt32(truncatingIfNeeded: PosixWallClock().unixMicroseconds() &* 0x9E37_79B9 ^ clock.nowMilliseconds())
+    let salt = UInt32(truncatingIfNeeded: PosixWallClock().unixMicroseconds() &* 0x9E37_79B9 ^ Int64(clock.nowMilliseconds()))
     var poa: UnsafeMutableRawBufferPointer? = nil
     if let s = c.point_of_access {
         poa = UnsafeMutableRawBufferPointer.allocate(byteCount: poaLength, alignment: 1)

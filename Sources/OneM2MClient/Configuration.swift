@@ -23,7 +23,7 @@ public struct OneM2MConfiguration: Sendable {
     /// `rvi` sent with every request.
     public var releaseVersion: ReleaseVersion
     /// How long a request waits for its response before it is reported as timed out.
-    public var requestTimeoutMilliseconds: Int64
+    public var requestTimeoutMilliseconds: Int
     /// Requests that may await responses at once.
     public var maximumPendingRequests: Int
     /// MQTT keep-alive in seconds.
@@ -37,7 +37,7 @@ public struct OneM2MConfiguration: Sendable {
     public init(
         cseID: String = "id-in", cseName: String = "cse-in", originator: String,
         registerOnRegistrationTopic: Bool = false, serialization: Serialization? = .json,
-        releaseVersion: ReleaseVersion = .r3, requestTimeoutMilliseconds: Int64 = 10_000,
+        releaseVersion: ReleaseVersion = .r3, requestTimeoutMilliseconds: Int = 10_000,
         maximumPendingRequests: Int = 16, keepAliveSeconds: UInt16 = 60,
         capacities: SessionCapacities = SessionCapacities()
     ) {

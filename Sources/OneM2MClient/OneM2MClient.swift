@@ -79,14 +79,14 @@ public struct OneM2MClient<T: Transport, Clock: MonotonicClock, Wall: WallClock>
     var subscribePacketID: UInt16 = 0
     /// No pending request times out before this (it may be earlier than the real next
     /// deadline after responses arrive; `poll` then rescans), so `poll` scans the pending
-    /// table only when a deadline may have passed.
-    var earliestDeadline = Int64.max
+    /// table only when a deadline may have passed; nil while none is pending.
+    var earliestDeadline: Int? = nil
 
     /// All zero bits is the empty record: `init` zero-fills the table. Keep every default zero.
     struct PendingRequest {
         var active = false
         var number: UInt32 = 0
-        var deadline: Int64 = 0
+        var deadline: Int = 0
     }
 
     static var scratchBytes: Int { 512 }
@@ -111,7 +111,7 @@ public struct OneM2MClient<T: Transport, Clock: MonotonicClock, Wall: WallClock>
         let table = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: MemoryLayout<PendingRequest>.alignment)
         table.initializeMemory(as: UInt8.self, repeating: 0, count: bytes)
         pending = UnsafeMutableBufferPointer(start: table.bindMemory(to: PendingRequest.self, capacity: slots), count: slots)
-        var seed = UInt64(bitPattern: wallClock.unixMicroseconds()) ^ UInt64(bitPattern: clock.nowMilliseconds()) &* 0x9E37_79B9_7F4A_7C15
+        var seed = UInt64(bitPattern: wallClock.unixMicroseconds()) ^ UInt64(truncatingIfNeeded: clock.nowMilliseconds()) &* 0x9E37_79B9_7F4A_7C15
         for b in configuration.originator { seed = (seed ^ UInt64(b)) &* 0x100_0000_01B3 }
         salt = UInt32(truncatingIfNeeded: seed >> 32)
     }
@@ -328,15 +328,16 @@ public struct OneM2MClient<T: Transport, Clock: MonotonicClock, Wall: WallClock>
         counter = r.number
         let deadline = requestDeadline()
         pending[r.slot] = PendingRequest(active: true, number: r.number, deadline: deadline)
-        earliestDeadline = min(earliestDeadline, deadline)
+        earliestDeadline = earlier(earliestDeadline, deadline)
         return RequestID(value: r.number)
     }
 
     /// When a request sent (or replayed) now times out. The timeout is bounded to 0 ... 2^40 ms
-    /// (35 years), so the sum wraps-free without a 64-bit overflow check and a huge timeout
-    /// ("never") cannot trap.
-    mutating func requestDeadline() -> Int64 {
-        mqtt.clock.nowMilliseconds() &+ min(max(0, configuration.requestTimeoutMilliseconds), 1 << 40)
+    /// (35 years) on 64-bit targets and 0 ... 2^30 ms (12 days) on 32-bit ones, whose clock
+    /// readings wrap every 2^31 ms: deadlines are compared with readings by their difference, so
+    /// a huge timeout ("never") must not wrap into the past.
+    mutating func requestDeadline() -> Int {
+        mqtt.clock.nowMilliseconds() &+ min(max(0, configuration.requestTimeoutMilliseconds), 1 << (Int.bitWidth == 64 ? 40 : 30))
     }
 
     /// Writes the `rqi` for `number` at the start of `scratch`; returns its length.
@@ -357,27 +358,27 @@ public struct OneM2MClient<T: Transport, Clock: MonotonicClock, Wall: WallClock>
     /// Acknowledgements of what it delivers leave with the next publish (an answer, the next
     /// request) or at the start of the next `poll`, in one write.
     public mutating func poll(timeoutMilliseconds: Int, _ handler: (OneM2MEvent) -> ResponseStatusCode?) throws(OneM2MClientError) {
-        // Wrapping, as in `MQTTClient.nextEvent`: a clock reading plus an `Int` timeout is far
-        // from overflowing (no 64-bit overflow checks, costly on 32-bit targets).
-        let deadline = mqtt.clock.nowMilliseconds() &+ Int64(max(0, timeoutMilliseconds))
+        // Wrapping, as in `MQTTClient.nextEvent`: readings and deadlines are compared by their
+        // difference (`millisecondsLeft`), right even where a 32-bit board's clock wraps.
+        let deadline = mqtt.clock.nowMilliseconds() &+ max(0, timeoutMilliseconds)
         var delivered = false
         while true {
             let now = mqtt.clock.nowMilliseconds()
             // Request timeouts run only while connected: a request queued or in flight during an
             // outage is replayed after the reconnect, and its time starts again then.
             let connected = mqtt.isConnected
-            if connected && earliestDeadline <= now {
+            if connected, let due = earliestDeadline, millisecondsLeft(from: now, until: due) == 0 {
                 // Rescan: time out what is due, and find the next deadline.
-                earliestDeadline = Int64.max
+                earliestDeadline = nil
                 var i = 0
                 while i < pending.count {  // a plain loop: no range checks
                     if pending[i].active {
-                        if pending[i].deadline <= now {
+                        if millisecondsLeft(from: now, until: pending[i].deadline) == 0 {
                             pending[i].active = false
                             delivered = true
                             _ = handler(.requestTimedOut(RequestID(value: pending[i].number)))
                         } else {
-                            earliestDeadline = min(earliestDeadline, pending[i].deadline)
+                            earliestDeadline = earlier(earliestDeadline, pending[i].deadline)
                         }
                     }
                     i &+= 1
@@ -390,11 +391,11 @@ public struct OneM2MClient<T: Transport, Clock: MonotonicClock, Wall: WallClock>
                 event = mqtt.nextBufferedEvent()
             } else {
                 var wait = millisecondsLeft(from: now, until: deadline)
-                if connected && earliestDeadline != Int64.max { wait = min(wait, millisecondsLeft(from: now, until: earliestDeadline)) }
+                if connected, let due = earliestDeadline { wait = min(wait, millisecondsLeft(from: now, until: due)) }
                 do { event = try mqtt.nextEvent(timeoutMilliseconds: wait) } catch { throw .mqtt(error) }
             }
             guard let event else {
-                if delivered || mqtt.clock.nowMilliseconds() >= deadline { return }
+                if delivered || millisecondsLeft(from: mqtt.clock.nowMilliseconds(), until: deadline) == 0 { return }
                 continue
             }
             delivered = true
@@ -545,7 +546,7 @@ public struct OneM2MClient<T: Transport, Clock: MonotonicClock, Wall: WallClock>
     public mutating func awaitResponse(
         _ id: RequestID, timeoutMilliseconds: Int? = nil, onEvent: (OneM2MEvent) -> ResponseStatusCode?
     ) throws(OneM2MClientError) -> OneM2MResponse {
-        let deadline = timeoutMilliseconds.map { mqtt.clock.nowMilliseconds() &+ Int64($0) } ?? requestDeadline()
+        let deadline = timeoutMilliseconds.map { mqtt.clock.nowMilliseconds() &+ $0 } ?? requestDeadline()
         var result: OneM2MResponse? = nil
         var timedOut = false
         while result == nil && !timedOut {
@@ -594,3 +595,9 @@ func withBytes<R, E: Error>(_ a: [UInt8], _ body: (UnsafeRawBufferPointer) throw
     return try r.get()
 }
 
+/// The earlier of two deadlines (`a` nil: none), by their difference: clock readings wrap on
+/// 32-bit boards, so the numerically smaller one is not always the earlier.
+func earlier(_ a: Int?, _ b: Int) -> Int {
+    guard let a else { return b }
+    return a &- b < 0 ? a : b
+}

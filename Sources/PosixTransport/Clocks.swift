@@ -5,8 +5,8 @@ import MQTTTransport
 public struct PosixMonotonicClock: MonotonicClock, Sendable {
     public init() {}
 
-    public func nowMilliseconds() -> Int64 {
-        cposix_monotonic_ms()
+    public func nowMilliseconds() -> Int {
+        Int(truncatingIfNeeded: cposix_monotonic_ms())
     }
 
     /// Blocks the calling thread for about `milliseconds` (nanosleep; resumes after signals).

@@ -93,7 +93,7 @@ struct CommonOptions: ParsableArguments {
     func configuration() -> OneM2MConfiguration {
         var c = OneM2MConfiguration(
             cseID: cseID, cseName: cseName, originator: originator,
-            serialization: suffix.serialization, requestTimeoutMilliseconds: Int64(timeoutMilliseconds))
+            serialization: suffix.serialization, requestTimeoutMilliseconds: timeoutMilliseconds)
         // A command-line tool can afford roomy buffers: large retrieve responses and --pc values.
         c.capacities = SessionCapacities(transmitBytes: 256 * 1024, receiveBytes: 1024 * 1024, storeBytes: 512 * 1024, inflight: 32)
         return c

@@ -72,11 +72,11 @@ struct MemoryTransport: Transport {
 }
 
 /// A clock that moves 1 ms per reading (so loops with deadlines always end) and on `sleep`.
-final class Ticks { var now: Int64 = 1_000 }
+final class Ticks { var now: Int = 1_000 }
 struct TickClock: MonotonicClock {
     let ticks: Ticks
-    func nowMilliseconds() -> Int64 { ticks.now += 1; return ticks.now }
-    func sleep(milliseconds: Int) { ticks.now += Int64(milliseconds) }
+    func nowMilliseconds() -> Int { ticks.now += 1; return ticks.now }
+    func sleep(milliseconds: Int) { ticks.now += milliseconds }
 }
 
 /// The client loop over an in-memory transport: connect, subscribe-and-wait, publish, poll.

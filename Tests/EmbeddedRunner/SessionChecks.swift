@@ -29,7 +29,7 @@ enum Ev: Equatable {
 }
 
 /// Feeds `wire` to the session (in pieces if its receive buffer is small) and collects events.
-func feed(_ s: inout MQTTSession, _ wire: [UInt8], now: Int64) -> [Ev] {
+func feed(_ s: inout MQTTSession, _ wire: [UInt8], now: Int) -> [Ev] {
     var events: [Ev] = []
     var offset = 0
     while true {
@@ -48,13 +48,13 @@ func feed(_ s: inout MQTTSession, _ wire: [UInt8], now: Int64) -> [Ev] {
 }
 
 /// Takes everything queued for the transport (as if the socket accepted it all).
-func drain(_ s: inout MQTTSession, now: Int64) -> [UInt8] {
+func drain(_ s: inout MQTTSession, now: Int) -> [UInt8] {
     let out = Array(s.pendingOutput)
     s.didSend(out.count, now: now)
     return out
 }
 
-func publish(_ s: inout MQTTSession, _ payload: StaticString = "hi", qos: QoS = .atLeastOnce, now: Int64) -> Result<UInt16, SessionError> {
+func publish(_ s: inout MQTTSession, _ payload: StaticString = "hi", qos: QoS = .atLeastOnce, now: Int) -> Result<UInt16, SessionError> {
     withLiteral("a/b") { t in
         withLiteral(payload) { p in
             do throws(SessionError) { return .success(try s.publish(topic: t, payload: p, qos: qos, now: now)) } catch { return .failure(error) }
@@ -163,4 +163,39 @@ func sessionChecks(_ c: inout Checks) {
         } catch { return error }
     }
     c.expect(rejected == .invalidCapacities, "an arena smaller than arenaBytes is refused")
+}
+
+/// Clock readings are machine words: on armv7 they wrap every 2^31 ms (about 24.8 days), and
+/// keep-alive, ping timeout and the bound on huge timeouts must work across the wrap.
+func clockWrapChecks(_ c: inout Checks) {
+    c.group = "clock wrap"
+    guard var s = makeSession(keepAlive: 10, smallCaps) else { c.expect(false, "session creation"); return }
+    let t0 = Int.max - 12_000
+    do throws(SessionError) { try s.connect(now: t0) } catch { c.expect(false, "connect queues") }
+    _ = drain(&s, now: t0)
+    c.expect(feed(&s, hex("20 02 00 00"), now: t0) == [.connected(false)], "connected 12 s before the wrap")
+    c.expect(feed(&s, [], now: t0 + 9_999).isEmpty && !s.hasPendingOutput, "no PINGREQ before the keep-alive")
+    c.expect(feed(&s, [], now: t0 + 10_000).isEmpty && drain(&s, now: t0 + 10_000) == hex("C0 00"), "PINGREQ after 10 s")
+    c.expect(s.nextDeadline == t0 &+ 15_000, "the ping deadline lies past the wrap")
+    c.expect(feed(&s, hex("D0 00"), now: t0 &+ 14_000).isEmpty && s.state == .connected, "PINGRESP after the wrap")
+    c.expect(s.nextDeadline == t0 &+ 20_000, "keep-alive from the last send, across the wrap")
+    c.expect(feed(&s, [], now: t0 &+ 19_999).isEmpty && !s.hasPendingOutput, "no PINGREQ early after the wrap")
+    c.expect(feed(&s, [], now: t0 &+ 20_000).isEmpty && drain(&s, now: t0 &+ 20_000) == hex("C0 00"), "PINGREQ 10 s after the last send")
+    c.expect(feed(&s, [], now: t0 &+ 24_999).isEmpty, "no ping timeout early")
+    c.expect(feed(&s, [], now: t0 &+ 25_000) == [.failed(.pingTimedOut)], "ping timeout 5 s later, past the wrap")
+
+    // A "never" ping timeout is bounded (2^30 ms on 32-bit targets, 2^40 on 64-bit ones), so
+    // its deadline lies ahead of every reading until then.
+    do throws(SessionError) {
+        s = try MQTTSession(configuration: SessionConfiguration(clientID: bytes("dev1"), keepAliveSeconds: 10, pingTimeoutMilliseconds: Int.max), capacities: smallCaps)
+        try s.connect(now: t0)
+    } catch { c.expect(false, "session with a huge ping timeout") }
+    _ = drain(&s, now: t0)
+    _ = feed(&s, hex("20 02 00 00"), now: t0)
+    _ = feed(&s, [], now: t0 + 10_000)
+    c.expect(drain(&s, now: t0 + 10_000) == hex("C0 00"), "PINGREQ with a huge ping timeout")
+    let bound = 1 << (Int.bitWidth == 64 ? 40 : 30)
+    c.expect(s.nextDeadline.map { $0 &- (t0 + 10_000) } == bound, "a huge timeout is used as the bound")
+    c.expect(feed(&s, [], now: t0 &+ 3_600_000).isEmpty && s.state == .connected, "an hour later, past the wrap: still waiting")
+    c.expect(feed(&s, [], now: (t0 + 10_000) &+ bound) == [.failed(.pingTimedOut)], "times out at the bound")
 }

@@ -8,6 +8,7 @@ func main(_ argc: Int32, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar
     var c = Checks()
     packetChecks(&c)
     sessionChecks(&c)
+    clockWrapChecks(&c)
     clientChecks(&c)
     oneM2MChecks(&c)
     print("session arena (default capacities): \(SessionCapacities().arenaBytes) bytes")

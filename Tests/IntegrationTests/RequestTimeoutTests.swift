@@ -35,10 +35,10 @@ func installMinimalBroker(on peer: ScriptedPeer) {
 /// Polls until `count` requests have timed out (other events, such as PUBACKs, are skipped);
 /// returns each timed-out request with the clock reading when it was reported.
 func pollForTimeouts(_ c: inout ScriptedOneM2MClient, _ clock: ManualClock, count: Int,
-                     onTimeout: (inout ScriptedOneM2MClient) -> Void = { _ in }) throws -> [(RequestID, Int64)] {
-    var timedOut: [(RequestID, Int64)] = []
+                     onTimeout: (inout ScriptedOneM2MClient) -> Void = { _ in }) throws -> [(RequestID, Int)] {
+    var timedOut: [(RequestID, Int)] = []
     for _ in 0..<20 where timedOut.count < count {
-        var fresh: [(RequestID, Int64)] = []
+        var fresh: [(RequestID, Int)] = []
         try c.poll(timeoutMilliseconds: 60_000) { event in
             if case .requestTimedOut(let id) = event { fresh.append((id, clock.nowMilliseconds())) }
             return nil
@@ -50,7 +50,7 @@ func pollForTimeouts(_ c: inout ScriptedOneM2MClient, _ clock: ManualClock, coun
 
 @Suite("OneM2MClient request timeouts (scripted broker, manual clock)")
 struct RequestTimeoutTests {
-    func client(_ clock: ManualClock, timeout: Int64, peer: ScriptedPeer? = nil, originator: String = "Ctimeout") throws -> ScriptedOneM2MClient {
+    func client(_ clock: ManualClock, timeout: Int, peer: ScriptedPeer? = nil, originator: String = "Ctimeout") throws -> ScriptedOneM2MClient {
         let peer = peer ?? ScriptedPeer(clock: clock)
         installMinimalBroker(on: peer)
         return try ScriptedOneM2MClient(
@@ -114,7 +114,7 @@ struct RequestTimeoutTests {
         let topic = Array("/oneM2M/resp/Cresp/id-in/json".utf8)
         peer.deliver([0x30, UInt8(2 + topic.count + body.count), 0, UInt8(topic.count)] + topic + body)
         var responses: [RequestID] = []
-        var timeouts: [(RequestID, Int64)] = []
+        var timeouts: [(RequestID, Int)] = []
         for _ in 0..<20 where timeouts.isEmpty {
             try c.poll(timeoutMilliseconds: 60_000) { event in
                 switch event {
@@ -134,7 +134,7 @@ struct RequestTimeoutTests {
     /// still times out on time.
     @Test func aHugeRequestTimeoutNeverTrapsAndNeverFires() throws {
         let clock = ManualClock(startMilliseconds: 1_000)
-        var c = try client(clock, timeout: Int64.max)
+        var c = try client(clock, timeout: Int.max)
         try c.connect()
         let id = try c.retrieve("cse-in/a")
         clock.advance(by: 1_000_000_000)

@@ -24,7 +24,7 @@ private let connAckAccepted: [UInt8] = [0x20, 0x02, 0x00, 0x00]
 private let clock = PosixMonotonicClock()
 
 /// Sends all of `bytes`, waiting for writability whenever the socket would block.
-private func sendAll(_ t: inout TCPTransport, _ bytes: [UInt8], timeoutMs: Int64 = 5_000) throws {
+private func sendAll(_ t: inout TCPTransport, _ bytes: [UInt8], timeoutMs: Int = 5_000) throws {
     let deadline = clock.nowMilliseconds() + timeoutMs
     var offset = 0
     while offset < bytes.count {
@@ -40,7 +40,7 @@ private func sendAll(_ t: inout TCPTransport, _ bytes: [UInt8], timeoutMs: Int64
 }
 
 /// Receives exactly `count` bytes (wait + receive), or throws `.timedOut`.
-private func receiveExactly(_ t: inout TCPTransport, _ count: Int, timeoutMs: Int64 = 5_000) throws -> [UInt8] {
+private func receiveExactly(_ t: inout TCPTransport, _ count: Int, timeoutMs: Int = 5_000) throws -> [UInt8] {
     let deadline = clock.nowMilliseconds() + timeoutMs
     var out = [UInt8](repeating: 0, count: count)
     var filled = 0
@@ -61,7 +61,7 @@ private func receiveExactly(_ t: inout TCPTransport, _ count: Int, timeoutMs: In
 /// or nothing arrived in time).
 private func errorOnNextReceive(_ t: inout TCPTransport, timeoutMs: Int = 10_000) -> TransportError? {
     var buffer = [UInt8](repeating: 0, count: 64)
-    let deadline = clock.nowMilliseconds() + Int64(timeoutMs)
+    let deadline = clock.nowMilliseconds() + timeoutMs
     while clock.nowMilliseconds() < deadline {
         do {
             let ready = try t.wait(for: TransportReadiness(readable: true, writable: false), timeoutMilliseconds: 200)

@@ -14,7 +14,7 @@ final class FakeBroker {
     var answerPings = true
     var subackCodes: [UInt8]? = nil
     /// Every packet the client wrote, with its connection index and time.
-    var received: [(packet: Pkt, connection: Int, time: Int64)] = []
+    var received: [(packet: Pkt, connection: Int, time: Int)] = []
 
     func install(on peer: ScriptedPeer) {
         peer.onPacket = { [unowned self] peer, frame in
@@ -46,14 +46,14 @@ final class FakeBroker {
 /// An owned copy of a client event.
 enum CEv: Equatable {
     case session(Ev)
-    case disconnected(ClientError, retry: Int64)
+    case disconnected(ClientError, retry: Int)
     init(_ e: ClientEvent) {
         switch e {
         case .session(let s): self = .session(Ev(s))
         case .disconnected(let err, let r): self = .disconnected(err, retry: r)
         }
     }
-    var retry: Int64? {
+    var retry: Int? {
         if case .disconnected(_, let r) = self { return r }
         return nil
     }
@@ -64,7 +64,7 @@ struct Rig {
     let clock: ManualClock
     let broker: FakeBroker
 
-    init(start: Int64 = 1_000) {
+    init(start: Int = 1_000) {
         clock = ManualClock(startMilliseconds: start)
         peer = ScriptedPeer(clock: clock)
         broker = FakeBroker()
@@ -292,7 +292,7 @@ struct ClientLoopTests {
             if !connectedEvents.isEmpty { break }
         }
         #expect(connectedEvents == [.session(.connected(true))])
-        let bases: [Int64] = [100, 200, 400, 800, 1_000, 1_000, 1_000]
+        let bases: [Int] = [100, 200, 400, 800, 1_000, 1_000, 1_000]
         #expect(delays.count == bases.count)
         for (d, b) in zip(delays, bases) {
             #expect(d >= b - b / 8 && d <= b + b / 8, "delay \(d) for base \(b)")
@@ -435,15 +435,16 @@ struct ClientLoopTests {
 }
 
 @Suite struct MillisecondsLeftTests {
-    /// 0 once the deadline has passed, the difference before it, and at most `Int.max` across
-    /// the whole `Int64` range (wrapping differences included: time arithmetic never traps).
-    @Test func clampsToZeroAndIntMax() {
+    /// 0 once the deadline has passed, the difference before it, across the whole `Int` range
+    /// (wrapping differences included, as a 32-bit board's clock wraps: time arithmetic never traps).
+    @Test func clampsToZeroAcrossTheWrap() {
         #expect(millisecondsLeft(from: 1_000, until: 1_500) == 500)
         #expect(millisecondsLeft(from: 1_500, until: 1_500) == 0)
         #expect(millisecondsLeft(from: 2_000, until: 1_500) == 0)
-        #expect(millisecondsLeft(from: 0, until: .max) == Int(clamping: Int64.max))
+        #expect(millisecondsLeft(from: 0, until: .max) == .max)
+        #expect(millisecondsLeft(from: .max - 99, until: .min &+ 100) == 200)  // a deadline past the wrap
         #expect(millisecondsLeft(from: .min, until: .max) == 0)  // the difference wraps to -1
-        #expect(millisecondsLeft(from: -1, until: .max) == 0)  // wraps to Int64.min
+        #expect(millisecondsLeft(from: -1, until: .max) == 0)  // wraps to Int.min
         #expect(millisecondsLeft(from: .max, until: .min) == 1)  // wraps to 1
     }
 }

@@ -166,7 +166,7 @@ func publishBytes(_ topic: String, _ payload: [UInt8], qos: QoS = .atMostOnce, d
 }
 
 func config(
-    _ id: String = "A::ae1", keepAlive: UInt16 = 10, pingTimeout: Int64 = 5_000, connectTimeout: Int64 = 3_000,
+    _ id: String = "A::ae1", keepAlive: UInt16 = 10, pingTimeout: Int = 5_000, connectTimeout: Int = 3_000,
     policy: SessionLossPolicy = .resend, user: String? = nil, password: String? = nil
 ) -> SessionConfiguration {
     SessionConfiguration(
@@ -180,18 +180,18 @@ func makeSession(_ c: SessionConfiguration = config(), _ caps: SessionCapacities
 }
 
 /// Takes everything the session queued (as if the transport wrote it all) and decodes it.
-func sent(_ s: inout MQTTSession, now: Int64 = 0, sourceLocation: SourceLocation = #_sourceLocation) -> [Pkt] {
+func sent(_ s: inout MQTTSession, now: Int = 0, sourceLocation: SourceLocation = #_sourceLocation) -> [Pkt] {
     decodePackets(sentBytes(&s, now: now), sourceLocation: sourceLocation)
 }
 
-func sentBytes(_ s: inout MQTTSession, now: Int64 = 0) -> [UInt8] {
+func sentBytes(_ s: inout MQTTSession, now: Int = 0) -> [UInt8] {
     let bytes = Array(s.pendingOutput)
     s.didSend(bytes.count, now: now)
     return bytes
 }
 
 /// Every event the session has ready.
-func events(_ s: inout MQTTSession, now: Int64 = 0, sourceLocation: SourceLocation = #_sourceLocation) -> [Ev] {
+func events(_ s: inout MQTTSession, now: Int = 0, sourceLocation: SourceLocation = #_sourceLocation) -> [Ev] {
     var out: [Ev] = []
     while let e = s.nextEvent(now: now) {
         out.append(Ev(e))
@@ -205,7 +205,7 @@ func events(_ s: inout MQTTSession, now: Int64 = 0, sourceLocation: SourceLocati
 
 /// Feeds `bytes` through `receiveBuffer`/`didReceive` in chunks of at most `chunk`, collecting
 /// events after every chunk, as a transport loop would. Stops feeding after a connection failure.
-func feed(_ s: inout MQTTSession, _ bytes: [UInt8], now: Int64 = 0, chunk: Int = .max, sourceLocation: SourceLocation = #_sourceLocation) -> [Ev] {
+func feed(_ s: inout MQTTSession, _ bytes: [UInt8], now: Int = 0, chunk: Int = .max, sourceLocation: SourceLocation = #_sourceLocation) -> [Ev] {
     var out: [Ev] = []
     var offset = 0
     while offset < bytes.count {
@@ -232,7 +232,7 @@ func feed(_ s: inout MQTTSession, _ bytes: [UInt8], now: Int64 = 0, chunk: Int =
 
 /// Connects and accepts: returns the events of the CONNACK.
 @discardableResult
-func establish(_ s: inout MQTTSession, present: Bool = false, now: Int64 = 0, clean: Bool? = nil, sourceLocation: SourceLocation = #_sourceLocation) -> [Ev] {
+func establish(_ s: inout MQTTSession, present: Bool = false, now: Int = 0, clean: Bool? = nil, sourceLocation: SourceLocation = #_sourceLocation) -> [Ev] {
     do { try s.connect(now: now, cleanSession: clean) } catch { Issue.record("connect: \(error)", sourceLocation: sourceLocation) }
     let out = sent(&s, now: now, sourceLocation: sourceLocation)
     #expect(out.count == 1, sourceLocation: sourceLocation)
@@ -241,7 +241,7 @@ func establish(_ s: inout MQTTSession, present: Bool = false, now: Int64 = 0, cl
 }
 
 @discardableResult
-func publish(_ s: inout MQTTSession, _ topic: String, _ payload: [UInt8], qos: QoS = .atLeastOnce, retain: Bool = false, now: Int64 = 0) throws(SessionError) -> UInt16 {
+func publish(_ s: inout MQTTSession, _ topic: String, _ payload: [UInt8], qos: QoS = .atLeastOnce, retain: Bool = false, now: Int = 0) throws(SessionError) -> UInt16 {
     let t = utf8(topic)
     let r: Result<UInt16, SessionError> = t.withUnsafeBytes { tb in
         payload.withUnsafeBytes { pb in
@@ -680,9 +680,9 @@ struct SessionTests {
         #expect(sent(&s, now: 23_000) == [.pingreq])
     }
 
-    /// Timer arithmetic wraps, so a clock that passes Int64.max keeps working (it used to trap).
+    /// Timer arithmetic wraps, so a clock that passes Int.max keeps working (it used to trap).
     @Test func timersAcrossTheClockWrap() throws {
-        let t0 = Int64.max - 12_000
+        let t0 = Int.max - 12_000
         var s = makeSession(config(keepAlive: 10, pingTimeout: 5_000))
         establish(&s, now: t0)
         #expect(s.nextDeadline == t0 + 10_000)
@@ -690,7 +690,7 @@ struct SessionTests {
         #expect(Bool(!s.hasPendingOutput))
         #expect(events(&s, now: t0 + 10_000) == [])
         #expect(sent(&s, now: t0 + 10_000) == [.pingreq])
-        #expect(s.nextDeadline == t0 &+ 15_000)  // past Int64.max
+        #expect(s.nextDeadline == t0 &+ 15_000)  // past Int.max
         #expect(feed(&s, [0xD0, 0x00], now: t0 &+ 14_000) == [])
         // Keep-alive from the earlier of last send (t0 + 10 s) and last receive (t0 + 14 s, wrapped).
         #expect(s.nextDeadline == t0 &+ 20_000)
@@ -705,8 +705,8 @@ struct SessionTests {
     /// A huge timeout ("never") is used as 2^40 ms: its deadline lies ahead even next to the
     /// clock's wrap, so the loop is not woken at once over and over, and nothing times out early.
     @Test func hugeTimeoutsAreBounded() throws {
-        let t0 = Int64.max - 12_000
-        var s = makeSession(config(keepAlive: 10, pingTimeout: Int64.max))
+        let t0 = Int.max - 12_000
+        var s = makeSession(config(keepAlive: 10, pingTimeout: Int.max))
         establish(&s, now: t0)
         #expect(events(&s, now: t0 + 10_000) == [])
         #expect(sent(&s, now: t0 + 10_000) == [.pingreq])
@@ -732,7 +732,7 @@ struct SessionTests {
     @Test func pingDueOnSilentBrokerEvenWhileSending() throws {
         var s = makeSession(config(keepAlive: 10))
         establish(&s)
-        for t in stride(from: Int64(2_000), through: 8_000, by: 2_000) {
+        for t in stride(from: Int(2_000), through: 8_000, by: 2_000) {
             _ = try publish(&s, "t", [1], qos: .atMostOnce, now: t)
             _ = sent(&s, now: t)
             #expect(events(&s, now: t) == [])
@@ -747,7 +747,7 @@ struct SessionTests {
     @Test func pingDueOnQuietClientEvenWhileReceiving() {
         var s = makeSession(config(keepAlive: 10))
         establish(&s)
-        for t in stride(from: Int64(2_000), through: 8_000, by: 2_000) {
+        for t in stride(from: Int(2_000), through: 8_000, by: 2_000) {
             #expect(feed(&s, publishBytes("r", [1]), now: t).count == 1)
         }
         #expect(s.nextDeadline == 10_000)  // last send 0
@@ -1174,7 +1174,7 @@ struct SessionTests {
                 if Int.random(in: 0..<8, using: &rng) == 0 { p = (0..<Int.random(in: 1...12, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) } }
                 stream += p
             }
-            let evs = feed(&s, stream, now: Int64(round), chunk: Int.random(in: 1...64, using: &rng))
+            let evs = feed(&s, stream, now: Int(round), chunk: Int.random(in: 1...64, using: &rng))
             _ = sent(&s)
             for e in evs {
                 if case .failed = e { failures += 1 }
@@ -1231,7 +1231,7 @@ struct SessionModelTests {
         var s = makeSession(
             config(keepAlive: 10, pingTimeout: 5_000, connectTimeout: 3_000, policy: policy),
             SessionCapacities(transmitBytes: 256, receiveBytes: 128, storeBytes: 700, inflight: 6, inboundHistory: 8, pendingSubscriptions: 2))
-        var now: Int64 = 0
+        var now: Int = 0
 
         // Client-side bookkeeping.
         var outstanding: [UInt16: Publication] = [:]
@@ -1394,7 +1394,7 @@ struct SessionModelTests {
                 try s.connect(now: now, cleanSession: clean)
                 counts.connects += 1
             default:  // time passes
-                now += Int64.random(in: 0...2_500, using: &rng)
+                now += Int.random(in: 0...2_500, using: &rng)
             }
             handle(events(&s, now: now))
         }

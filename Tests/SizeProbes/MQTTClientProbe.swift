@@ -43,7 +43,7 @@ struct FdTransport: Transport {
 }
 
 struct Clock: MonotonicClock {
-    func nowMilliseconds() -> Int64 { cposix_monotonic_ms() }
+    func nowMilliseconds() -> Int { Int(truncatingIfNeeded: cposix_monotonic_ms()) }
     func sleep(milliseconds: Int) { cposix_sleep_ms(Int64(milliseconds)) }
 }
 

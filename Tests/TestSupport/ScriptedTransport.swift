@@ -4,27 +4,27 @@ import MQTTTransport
 /// `sleep`) advances it. Copies share one time, so the test keeps a copy and the client another.
 public struct ManualClock: MonotonicClock {
     final class Storage {
-        var now: Int64
+        var now: Int
         var sleeps: [Int] = []
-        init(_ now: Int64) { self.now = now }
+        init(_ now: Int) { self.now = now }
     }
     let storage: Storage
 
-    public init(startMilliseconds: Int64 = 0) { storage = Storage(startMilliseconds) }
+    public init(startMilliseconds: Int = 0) { storage = Storage(startMilliseconds) }
 
-    public func nowMilliseconds() -> Int64 { storage.now }
+    public func nowMilliseconds() -> Int { storage.now }
 
     /// Advances the clock by `milliseconds` (negative values count as 0) and records the call.
     public func sleep(milliseconds: Int) {
         storage.sleeps.append(milliseconds)
-        storage.now += Int64(max(0, milliseconds))
+        storage.now += max(0, milliseconds)
     }
 
     /// Moves time forward without recording a sleep.
-    public func advance(by milliseconds: Int64) { storage.now += max(0, milliseconds) }
+    public func advance(by milliseconds: Int) { storage.now += max(0, milliseconds) }
 
     /// Sets the time (never backwards).
-    public func set(_ milliseconds: Int64) { storage.now = max(storage.now, milliseconds) }
+    public func set(_ milliseconds: Int) { storage.now = max(storage.now, milliseconds) }
 
     /// Every `sleep` argument so far, in order.
     public var sleeps: [Int] { storage.sleeps }
@@ -44,7 +44,7 @@ public final class ScriptedPeer {
     public struct Frame: Equatable {
         public var bytes: [UInt8]
         public var connection: Int
-        public var time: Int64
+        public var time: Int
     }
 
     /// Every byte the client wrote, over all connections.
@@ -66,7 +66,7 @@ public final class ScriptedPeer {
     public var inbound: [Inbound] = []
     /// Items delivered once the clock reaches their time (kept across connections; delivered
     /// only while open).
-    public private(set) var scheduled: [(at: Int64, item: Inbound)] = []
+    public private(set) var scheduled: [(at: Int, item: Inbound)] = []
     /// Results of the next `open` calls (nil = success); when empty, `open` succeeds.
     public var openResults: [TransportError?] = []
     /// Byte limits of the next `send` calls; when empty, `send` takes everything (unless blocked).
@@ -99,7 +99,7 @@ public final class ScriptedPeer {
     /// The next `send` throws `error`.
     public func failNextSend(_ error: TransportError) { sendErrors.append(error) }
     /// Deliver `bytes` (or an error) once the clock reaches `time`.
-    public func schedule(_ item: Inbound, at time: Int64) {
+    public func schedule(_ item: Inbound, at time: Int) {
         scheduled.append((time, item))
         scheduled.sort { $0.at < $1.at }
     }
@@ -109,7 +109,7 @@ public final class ScriptedPeer {
         frames.filter { $0.connection == index }.map(\.bytes)
     }
 
-    var now: Int64 { clock?.nowMilliseconds() ?? 0 }
+    var now: Int { clock?.nowMilliseconds() ?? 0 }
 
     func releaseScheduled() {
         guard isOpen else { return }
@@ -199,7 +199,7 @@ public final class ScriptedPeer {
         if r.readable || r.writable { return r }
         // Nothing ready: time passes, up to the next scheduled delivery or the timeout.
         guard let clock else { return r }
-        let deadline = now + Int64(max(0, timeoutMilliseconds))
+        let deadline = now + max(0, timeoutMilliseconds)
         if interest.readable, let next = scheduled.first, next.at < deadline {
             clock.set(next.at)
             return ready()
