@@ -10,11 +10,12 @@
 #   scripts/cross.sh deps                install the cross compilers, sysroots, qemu-user and mbedTLS for
 #                                        each architecture (libmbedtls-dev[:arm64|:armhf]; only if missing)
 #   scripts/cross.sh build [TARGET...]   core modules + CPosix + C API (libonem2m.a, with TLSTransport +
-#                                        CMbedTLS; links mbedTLS statically into c-daemon) + EmbeddedRunner +
-#                                        EmbeddedAE + c-daemon + size probe, into .build-cross/<target>/
+#                                        CMbedTLS; links mbedTLS statically into c-daemon; libonem2m-lto.a, the
+#                                        same as bitcode, into c-daemon-lto) + EmbeddedRunner + EmbeddedAE +
+#                                        c-daemon + size probe, into .build-cross/<target>/
 #   scripts/cross.sh test  [TARGET...]   build, then run EmbeddedRunner natively / under qemu
-#   scripts/cross.sh e2e   [TARGET...]   start mosquitto + ACME (scripts/services.sh), run EmbeddedAE and
-#                                        c-daemon for each target against them, stop them
+#   scripts/cross.sh e2e   [TARGET...]   start mosquitto + ACME (scripts/services.sh), run EmbeddedAE,
+#                                        c-daemon and c-daemon-lto for each target against them, stop them
 #                                        (E2E_PROGRAMS="c-daemon" runs only the C daemon)
 #   scripts/cross.sh all                 deps, test and e2e for every target (`make cross`)
 #
@@ -26,13 +27,12 @@ cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 OUT_ROOT=${CROSS_OUT:-$ROOT/.build-cross}
 ALL_TARGETS="host aarch64 armv7"
-E2E_PROGRAMS=${E2E_PROGRAMS:-EmbeddedAE c-daemon}
+E2E_PROGRAMS=${E2E_PROGRAMS:-EmbeddedAE c-daemon c-daemon-lto}
 CORE="MQTTPacket MQTTTransport MQTTSession MQTTClient PosixTransport OneM2M OneM2MClient TLSTransport OneM2MCAPI"
-# The modules a Swift program links. They are compiled twice: native objects (obj/, for libonem2m.a,
-# which C toolchains must be able to link) and LLVM bitcode (lto/, `-lto=llvm-full -g`) for the Swift
-# programs, which lld links with whole-program optimisation. `-g` adds only debug sections (no
-# allocated bytes); scripts/size.py reads their line tables to attribute inlined code to its module.
-SWIFT_CORE="MQTTPacket MQTTTransport MQTTSession MQTTClient PosixTransport OneM2M OneM2MClient"
+# Every core module is compiled twice: native objects (obj/, for libonem2m.a, which any C toolchain
+# can link) and LLVM bitcode (lto/, `-lto=llvm-full -g`) for the Swift programs and libonem2m-lto.a,
+# which lld links with whole-program optimisation. `-g` adds only debug sections (no allocated
+# bytes); scripts/size.py reads their line tables to attribute inlined code to its module.
 LTO_FLAGS=(-lto=llvm-full -g)
 SWIFTC=${SWIFTC:-swiftc}
 CLANG=${CLANG:-$(dirname "$(command -v "$SWIFTC")")/clang}
@@ -150,7 +150,7 @@ swift_obj() { # $1 = module name, $2 = obj|lto, $3... = sources
     local m=$1 dir=$2 extra=(); shift 2
     [ "$dir" = lto ] && extra=("${LTO_FLAGS[@]}")
     "$SWIFTC" "${SWIFT_FLAGS[@]}" "${extra[@]}" -I "$OUT/mod" -I Sources/CPosix/include -I Sources/COneM2M/include \
-        -module-name "$m" "$@" -c -o "$OUT/$dir/$m.o"
+        -I Sources/CMbedTLS/include -module-name "$m" "$@" -c -o "$OUT/$dir/$m.o"
 }
 
 c_obj() { # $1 = source, $2 = object
@@ -187,14 +187,12 @@ build() { # $1 = target
     flock 8
     log "[$t] core modules ($TRIPLE)"
     # Modules build in dependency order; once one is rebuilt, everything after it is too.
-    local inputs lto
+    local inputs
     for m in $CORE; do
         inputs=(Sources/"$m"/*.swift Sources/CPosix/include/* Sources/COneM2M/include/* Sources/CMbedTLS/include/*)
-        lto=0
-        [[ " $SWIFT_CORE " == *" $m "* ]] && lto=1
-        if [ $stale -eq 1 ] || ! fresh "$OUT/obj/$m.o" "${inputs[@]}" || { [ $lto -eq 1 ] && ! fresh "$OUT/lto/$m.o" "${inputs[@]}"; }; then
+        if [ $stale -eq 1 ] || ! fresh "$OUT/obj/$m.o" "${inputs[@]}" || ! fresh "$OUT/lto/$m.o" "${inputs[@]}"; then
             swift_module "$m" Sources/"$m"/*.swift
-            [ $lto -eq 0 ] || swift_obj "$m" lto Sources/"$m"/*.swift
+            swift_obj "$m" lto Sources/"$m"/*.swift
             stale=1
         fi
     done
@@ -207,9 +205,13 @@ build() { # $1 = target
     # The C API as one static library: everything a C daemon links except libc and mbedTLS.
     rm -f "$OUT/bin/libonem2m.a"
     "$AR" rcs "$OUT/bin/libonem2m.a" "$OUT"/obj/{MQTTPacket,MQTTTransport,MQTTSession,MQTTClient,PosixTransport,TLSTransport,OneM2M,OneM2MCAPI,CPosix,CMbedTLS,COneM2M}.o
+    # The same as bitcode, for C daemons linked by clang with lld: the link then optimises the
+    # library and the daemon's calls into it as one program (C objects stay native).
+    rm -f "$OUT/bin/libonem2m-lto.a"
+    "$AR" rcs "$OUT/bin/libonem2m-lto.a" "$OUT"/lto/{MQTTPacket,MQTTTransport,MQTTSession,MQTTClient,PosixTransport,TLSTransport,OneM2M,OneM2MCAPI}.o "$OUT"/obj/{CPosix,CMbedTLS,COneM2M}.o
     cp Sources/COneM2M/include/onem2m.h "$OUT/bin/"
 
-    log "[$t] EmbeddedRunner, EmbeddedAE, MQTTClientProbe, c-daemon"
+    log "[$t] EmbeddedRunner, EmbeddedAE, MQTTClientProbe, c-daemon, c-daemon-lto"
     # The Swift programs are whole-program (LTO) builds, as a Swift firmware would be built; the
     # runner is also linked from the native objects (EmbeddedRunner-native), the code in libonem2m.a.
     [ $stale -eq 0 ] && fresh "$OUT/lto/EmbeddedRunner.o" Tests/EmbeddedRunner/*.swift || swift_obj EmbeddedRunner lto Tests/EmbeddedRunner/*.swift
@@ -225,6 +227,8 @@ build() { # $1 = target
     # cross sysroot alone; on a board -lmbedtls -lmbedx509 -lmbedcrypto may be the shared libraries.
     link "$OUT/bin/c-daemon" "$OUT/obj/c-daemon.o" "$OUT/bin/libonem2m.a" \
         -L"$MBEDTLS_LIB" -l:libmbedtls.a -l:libmbedx509.a -l:libmbedcrypto.a
+    link_lto "$OUT/bin/c-daemon-lto" "$OUT/obj/c-daemon.o" "$OUT/bin/libonem2m-lto.a" \
+        -L"$MBEDTLS_LIB" -l:libmbedtls.a -l:libmbedx509.a -l:libmbedcrypto.a
     check_no_unicode_tables "$t"
     log "[$t] built in $((SECONDS - start)) s"
 }
@@ -232,7 +236,7 @@ build() { # $1 = target
 # No Unicode data tables and no Foundation in any linked Embedded binary.
 check_no_unicode_tables() {
     local b bad=0
-    for b in EmbeddedRunner EmbeddedRunner-native EmbeddedAE MQTTClientProbe c-daemon; do
+    for b in EmbeddedRunner EmbeddedRunner-native EmbeddedAE MQTTClientProbe c-daemon c-daemon-lto; do
         if "$NM" "$OUT/bin/$b" 2>/dev/null | grep -E '_swift_stdlib_(getNormData|getComposition|getDecompose|getGraphemeBreak|getWordBreak|isExtendedPictographic|getScalar|getSpecialMapping|getMapping|getNameAlias|getAge|getGeneralCategory|getNumericType|getNumericValue|getScriptExtension)|_swift_stdlib_(nfd|nfc|grapheme|word|case|special)|Foundation' >/dev/null; then
             echo "cross: $b links Unicode tables or Foundation:" >&2
             "$NM" "$OUT/bin/$b" | grep -E '_swift_stdlib_|Foundation' | head >&2
@@ -282,11 +286,13 @@ e2e() { # targets...
             if run_on "$t" "$OUT/bin/EmbeddedAE" "$port" "$t$suffix" 2>&1 | sed "s/^/  [$t] /"; then :; fi
             [ "${PIPESTATUS[0]}" -eq 0 ] || { log "[$t] EmbeddedAE FAILED"; rc=1; }
         fi
-        if [[ " $E2E_PROGRAMS " == *" c-daemon "* ]]; then
-            log "[$t] c-daemon ${QEMU[*]:+under ${QEMU[0]}}"
-            if run_on "$t" "$OUT/bin/c-daemon" "mqtt://127.0.0.1:$port" "$t$suffix" 2>&1 | sed "s/^/  [$t] /"; then :; fi
-            [ "${PIPESTATUS[0]}" -eq 0 ] || { log "[$t] c-daemon FAILED"; rc=1; }
-        fi
+        local d
+        for d in c-daemon c-daemon-lto; do
+            [[ " $E2E_PROGRAMS " == *" $d "* ]] || continue
+            log "[$t] $d ${QEMU[*]:+under ${QEMU[0]}}"
+            if run_on "$t" "$OUT/bin/$d" "mqtt://127.0.0.1:$port" "$t${d#c-daemon}$suffix" 2>&1 | sed "s/^/  [$t] /"; then :; fi
+            [ "${PIPESTATUS[0]}" -eq 0 ] || { log "[$t] $d FAILED"; rc=1; }
+        done
     done
     bash scripts/services.sh stop "$rundir" >/dev/null 2>&1 || rc=1
     trap - EXIT
