@@ -88,6 +88,7 @@ func runDaemon(_ options: Options) -> Int32 {
 
     var log = EventLog()
     var exitCode = ExitCode.ok
+    // Clock readings wrap on 32-bit boards (every 24.8 days): compare their differences (`&-`).
     var nextReadingAt = clock.nowMilliseconds()  // the first one right away
     var delayReported = false
 
@@ -102,7 +103,7 @@ func runDaemon(_ options: Options) -> Int32 {
 
         // Post a reading when it is due. Non-blocking: the request is written into the MQTT
         // session (sent now, or stored while the broker is away); the answer comes via poll.
-        if moreToPost && now >= nextReadingAt {
+        if moreToPost && now &- nextReadingAt >= 0 {
             let sequence = log.posted + 1
             let content = readingContent(Temperature(seed: options.seed, sequence: sequence), sequence: sequence)
             do {
@@ -111,8 +112,8 @@ func runDaemon(_ options: Options) -> Int32 {
                 log.posted = sequence
                 delayReported = false
                 // Keep a steady rhythm; after a long stall start again from now, no burst.
-                nextReadingAt += options.intervalMilliseconds
-                if nextReadingAt < now { nextReadingAt = now + options.intervalMilliseconds }
+                nextReadingAt &+= options.intervalMilliseconds
+                if nextReadingAt &- now < 0 { nextReadingAt = now &+ options.intervalMilliseconds }
             } catch {
                 switch error {
                 case .tooManyPendingRequests, .mqtt(.session(.busy)):
@@ -120,7 +121,7 @@ func runDaemon(_ options: Options) -> Int32 {
                     // while the broker is away): try the same reading again shortly.
                     if !delayReported { say("reading \(sequence) delayed: \(error.summary)") }
                     delayReported = true
-                    nextReadingAt = now + min(options.intervalMilliseconds, 250)
+                    nextReadingAt = now &+ min(options.intervalMilliseconds, 250)
                 default:
                     say("reading \(sequence) failed: \(error.summary) (\(error))")
                     exitCode = ExitCode.broker
@@ -131,14 +132,14 @@ func runDaemon(_ options: Options) -> Int32 {
 
         // Done after N readings once every answer is in and the notifications had a moment
         // to arrive (they may come before or after the answer to the CREATE).
-        if !moreToPost && log.outstanding.isEmpty && (log.notified >= log.posted || now - log.lastAnswerAt >= 1_000) {
+        if !moreToPost && log.outstanding.isEmpty && (log.notified >= log.posted || now &- log.lastAnswerAt >= 1_000) {
             break
         }
 
         // Poll until the next reading is due, in slices of at most 100 ms so that a signal is
         // noticed quickly (the SDK's poll resumes its wait after a signal).
         now = clock.nowMilliseconds()
-        let untilNext = moreToPost ? max(0, nextReadingAt - now) : 100
+        let untilNext = moreToPost ? max(0, nextReadingAt &- now) : 100
         do {
             try client.poll(timeoutMilliseconds: Int(min(untilNext, 100))) { event in
                 log.handle(event, now: clock.nowMilliseconds())
@@ -154,8 +155,8 @@ func runDaemon(_ options: Options) -> Int32 {
     // MARK: Shut down
 
     // Give readings in flight a moment to be answered, then deregister.
-    let drainUntil = clock.nowMilliseconds() + 2_000
-    while !log.outstanding.isEmpty && log.connected && clock.nowMilliseconds() < drainUntil {
+    let drainUntil = clock.nowMilliseconds() &+ 2_000
+    while !log.outstanding.isEmpty && log.connected && drainUntil &- clock.nowMilliseconds() > 0 {
         _ = try? client.poll(timeoutMilliseconds: 100) { event in log.handle(event, now: clock.nowMilliseconds()) }
     }
     say("deregistering (\(log.posted) readings posted, \(log.stored) stored, \(log.notified) notified)")
