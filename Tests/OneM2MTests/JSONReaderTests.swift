@@ -90,11 +90,12 @@ let validCorpus: [String] = [
         }
     }
 
-    /// Hosts take `:`, `: `, `, ` and a member's `, "` on a short path before the general
-    /// whitespace loop (`, "` in an array starts a value, not a name): every separator (more or
-    /// other whitespace, whitespace before the colon or comma) gives the same document, and
-    /// errors right after a separator keep their kind and offset. The member lookup, which
-    /// takes `, "` on a short path too, finds a member after each kind of comma.
+    /// Hosts take `: ` with a value's first byte after it, `, ` and a member's `, "` on a short
+    /// path before the general whitespace loop (`, "` in an array starts a value, not a name):
+    /// every separator (more or other whitespace, whitespace before the colon or comma) gives
+    /// the same document, and errors right after a separator keep their kind and offset. The
+    /// member lookup, which takes `, "` on a short path too, finds a member after each kind of
+    /// comma.
     @Test func separatorsWithAnyWhitespace() throws {
         let colons = [":", ": ", ":  ", " :", "\t:\n", ":\t", ": \n ", " : "]
         let commas = [",", ", ", ",  ", " ,", ",\n", ", \t", "\r\n,\r\n"]
