@@ -867,9 +867,10 @@ func validateJSON(_ p: UnsafeRawBufferPointer, maxDepth: Int, slots: inout Primi
 
 /// Reads the member name at `i` and its colon; returns where the member's value starts (< n).
 /// Notes top-level names in `slots`. The validator calls it at one place; hosts inline it
-/// there (speed), Embedded builds keep it out of line (size).
+/// there (speed; `@_transparent`: the inliner ignores `@inline(__always)` once the validator
+/// is this large), Embedded builds keep it out of line (size).
 #if !hasFeature(Embedded)
-@inline(__always)
+@_transparent
 #endif
 func memberValue(_ p: UnsafeRawBufferPointer, _ b: UnsafeRawPointer, _ n: Int, _ i: Int, _ depth: Int,
                  _ slots: inout PrimitiveSlots) throws(OneM2MError) -> Int {
