@@ -924,11 +924,12 @@ func blanks(_ b: UnsafeRawPointer, _ i: Int, _ n: Int) -> Int {
 @inline(__always)
 #endif
 func stringEnd(validating p: UnsafeRawBufferPointer, _ b: UnsafeRawPointer, _ n: Int, _ i: Int) throws(OneM2MError) -> Int {
-    var j = i + 1
+    // Wrapping adds: i < n and j < n, far below Int.max.
+    var j = i &+ 1
     while true {
         j = scanPlain(b, j, n)
         guard j < n else { throw .malformedJSON(.unterminatedString, offset: j) }
-        if b.load(fromByteOffset: j, as: UInt8.self) == UInt8(ascii: "\"") { return j + 1 }
+        if b.load(fromByteOffset: j, as: UInt8.self) == UInt8(ascii: "\"") { return j &+ 1 }
         j = try validateSpecial(p, j)
     }
 }
