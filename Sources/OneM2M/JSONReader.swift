@@ -149,6 +149,25 @@ public struct JSONValue {
         let (key, keyMask) = plain ? quickKey(want) : (0, 0)
         #endif
         var i = spaces(p, start + 1)
+        #if (arch(x86_64) || arch(arm64)) && !hasFeature(Embedded)
+        // 64-bit hosts (speed), when the quick check applies: a member name whose first 16
+        // bytes hold its closing quote and no escape before it is compared and measured in one
+        // vector register, without the general loop's bookkeeping; other names go there.
+        if keyMask != 0, let b = p.baseAddress {
+            while i &+ 17 <= n && b.load(fromByteOffset: i, as: UInt8.self) == UInt8(ascii: "\"") {
+                let v = b.loadUnaligned(fromByteOffset: i &+ 1, as: SIMD16<Int8>.self)
+                if unsafeBitCast(v, to: SIMD2<UInt64>.self)[0] & keyMask == key {
+                    return JSONValue(document: p, at: valueStart(p, i &+ want.count &+ 2))
+                }
+                let flags = specialLanes(v)
+                let k = flags.low != 0 ? i &+ 1 &+ flags.low.trailingZeroBitCount &>> 3
+                    : flags.high != 0 ? i &+ 9 &+ flags.high.trailingZeroBitCount &>> 3 : i
+                // A plain name (the quick check compared it whole, so it is another name).
+                guard k > i && b.load(fromByteOffset: k, as: UInt8.self) == UInt8(ascii: "\"") else { break }
+                i = nextName(p, after: valueStart(p, k &+ 1))
+            }
+        }
+        #endif
         while i < n && p[i] == UInt8(ascii: "\"") {
             var escaped = false
             var nameEnd = -1
@@ -197,27 +216,11 @@ public struct JSONValue {
             if matched { return JSONValue(document: p, at: v) }
             #if hasFeature(Embedded)
             // Past the value (size: one call for every kind).
-            let e = skipValue(p, v)
-            #else
-            // Past the value: strings and numbers here (speed), containers by `skipValue`.
-            var e = v
-            if v < n && p[v] == UInt8(ascii: "\"") {
-                e = stringEnd(p, v, &escaped)
-            } else if v < n && (isDigit(p[v]) || p[v] == UInt8(ascii: "-")) {
-                e += 1
-                while e < n && (isDigit(p[e]) || p[e] == UInt8(ascii: ".") || p[e] == UInt8(ascii: "e")
-                    || p[e] == UInt8(ascii: "E") || p[e] == UInt8(ascii: "+") || p[e] == UInt8(ascii: "-")) { e += 1 }
-            } else {
-                e = skipValue(p, v)
-            }
-            // The usual `, "` after the value goes straight to the next name.
-            if let b = p.baseAddress, commaSpaceQuote(b, e, n) {
-                i = e &+ 2
-                continue
-            }
-            #endif
-            i = spaces(p, e)
+            i = spaces(p, skipValue(p, v))
             if i < n && p[i] == UInt8(ascii: ",") { i = spaces(p, i + 1) }
+            #else
+            i = nextName(p, after: v)
+            #endif
         }
         return nil
     }
@@ -379,6 +382,33 @@ public struct JSONElements: Sequence {
         }
     }
 }
+
+#if !hasFeature(Embedded)
+/// Where the next member name starts after the value at `v` in an object of a validated
+/// document (past the value, whitespace and a comma), or the object's `}`: for the member
+/// lookup on hosts, inlined there (speed; `@_transparent`: the inliner left it out of line,
+/// about 25 instructions a member more).
+@_transparent
+func nextName(_ p: UnsafeRawBufferPointer, after v: Int) -> Int {
+    let n = p.count
+    // Past the value: strings and numbers here (speed), containers by `skipValue`.
+    var e = v
+    if v < n && p[v] == UInt8(ascii: "\"") {
+        var escaped = false
+        e = stringEnd(p, v, &escaped)
+    } else if v < n && (isDigit(p[v]) || p[v] == UInt8(ascii: "-")) {
+        e += 1
+        while e < n && (isDigit(p[e]) || p[e] == UInt8(ascii: ".") || p[e] == UInt8(ascii: "e")
+            || p[e] == UInt8(ascii: "E") || p[e] == UInt8(ascii: "+") || p[e] == UInt8(ascii: "-")) { e += 1 }
+    } else {
+        e = skipValue(p, v)
+    }
+    // The usual `, "` after the value goes straight to the next name.
+    if let b = p.baseAddress, commaSpaceQuote(b, e, n) { return e &+ 2 }
+    let i = spaces(p, e)
+    return i < n && p[i] == UInt8(ascii: ",") ? spaces(p, i + 1) : i
+}
+#endif
 
 /// Where the next member or element starts after the value starting at `value` in a validated
 /// container (past whitespace and a comma), or the container's closing bracket.

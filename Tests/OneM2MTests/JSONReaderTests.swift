@@ -501,8 +501,9 @@ func walk(_ v: JSONValue) -> Int {
         }
     }
 
-    /// `member(named:)` checks short names with one word load and measures them from it: every
-    /// name length (0 to 10 bytes, so both sides of 7 and 8), escapes and non-ASCII in names,
+    /// `member(named:)` checks short names with one word load and measures them from it (64-bit
+    /// hosts: a vector; plain names up to 15 bytes on a loop of their own): every
+    /// name length (0 to 10 pieces, so both sides of 7, 8 and 16 bytes), escapes and non-ASCII in names,
     /// prefixes of other names, and names that end near the buffer's end (too close for a
     /// word load) agree with a lookup by iterating the members and comparing decoded names.
     @Test func memberLookupAgreesWithIteration() throws {
