@@ -255,6 +255,29 @@ public struct JSONValue {
         let p = document, n = p.count
         let negative = p[start] == UInt8(ascii: "-")
         let first = negative ? start + 1 : start
+        #if _endian(little)
+        // Up to 7 digits from one load (status codes, types, sizes): the digits counted and
+        // combined in the word. A byte is a digit when it is at most 9 after subtracting "0"
+        // (below "0" it borrows, above "9" adding 0x76 sets its top bit); borrows and carries
+        // run only upwards, so the lowest flagged byte ends the digits.
+        if first &+ 8 <= n, let b = p.baseAddress {
+            let ones: UInt64 = 0x0101_0101_0101_0101
+            let word = b.loadUnaligned(fromByteOffset: first, as: UInt64.self)
+            let d = word &- ones &* 0x30
+            let flags = (d | (d &+ ones &* 0x76)) & (ones &* 0x80)
+            let digits = flags.trailingZeroBitCount &>> 3
+            let next = UInt8(truncatingIfNeeded: word &>> UInt64(truncatingIfNeeded: digits &* 8))
+            if digits > 0 && digits < 8 && next != UInt8(ascii: ".") && next | 0x20 != UInt8(ascii: "e") {
+                // The digits in the top bytes (the first one lowest), then pairs, fours, eight.
+                var v = d &<< UInt64(truncatingIfNeeded: 64 &- digits &* 8)
+                v = (v &* 10 &+ (v &>> 8)) & 0x00FF_00FF_00FF_00FF
+                v = (v &* 100 &+ (v &>> 16)) & 0x0000_FFFF_0000_FFFF
+                v = v &* 10000 &+ (v &>> 32)
+                let acc = Int64(truncatingIfNeeded: v & 0xFFFF_FFFF)
+                return negative ? -acc : acc
+            }
+        }
+        #endif
         var j = first
         var acc: Int64 = 0
         while j < n && j - first < 18 && isDigit(p[j]) {

@@ -330,6 +330,40 @@ let validCorpus: [String] = [
         }
     }
 
+    /// Hosts read an integer of up to 7 digits from one 8-byte load when 8 bytes are left:
+    /// every digit count from 1 to 20, both signs, with and without a fraction or exponent,
+    /// ending 0 to 9 bytes before the buffer's end, agrees with Swift's own parsing.
+    @Test func integersOfEveryLengthAtEveryDistanceFromTheEnd() throws {
+        var rng = SeededRandom(seed: 0x1D16)
+        for digits in 1...20 {
+            for round in 0..<3 {
+                var text = String(Int.random(in: 1...9, using: &rng))
+                    + (1..<digits).map { _ in String(Int.random(in: 0...9, using: &rng)) }.joined()
+                if digits == 1 && round == 0 { text = "0" }
+                for sign in ["", "-"] {
+                    for tail in ["", ".5", "e3", "E+1"] {
+                        for pad in 0..<10 {
+                            let doc = "[" + sign + text + tail + String(repeating: " ", count: pad) + "]"
+                            try withBytes(doc) { raw in
+                                let v = try JSONDocument(validating: raw).root[0]!
+                                let error = caught { () throws(OneM2MError) in _ = try v.integer() }
+                                if !tail.isEmpty {
+                                    // Digits past Int64 are reported before what follows them.
+                                    let expected: OneM2MError = Int64(sign + text) == nil ? .integerOutOfRange : .notAnInteger
+                                    #expect(error == expected, "\(doc)")
+                                } else if let expected = Int64(sign + text) {
+                                    #expect(error == nil && (try? v.integer()) == expected, "\(doc)")
+                                } else {
+                                    #expect(error == .integerOutOfRange, "\(doc)")
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     @Test func unescapingAndComparison() throws {
         try withBytes(#"["\uD83D\uDE00\u00e9\u20ac\n\/", "plain", "a\u0000b"]"#) { raw in
             let a = try JSONDocument(validating: raw).root
