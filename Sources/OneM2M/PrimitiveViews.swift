@@ -8,7 +8,7 @@
 struct PrimitiveSlots {
     static let requestWrapperSlot = 11, responseWrapperSlot = 12
     /// Per slot: the value's start + 1 (0: absent). 32 bits: an MQTT payload is below 256 MiB.
-    var starts = InlineArray<13, UInt32>(repeating: 0)
+    var starts: InlineArray<13, UInt32> = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]
     /// Added to every offset: where the validated bytes start in the document.
     var base = 0
 
