@@ -96,15 +96,21 @@ public struct JSONValue {
         // One scan finds the end and, usually, that there is nothing to unescape.
         #if (arch(x86_64) || arch(arm64)) && !hasFeature(Embedded)
         // 64-bit hosts (speed): the validator's inlined vector scan (there is a document after
-        // the string, so it seldom falls back to its tail).
-        let limit = knownEnd >= 0 ? knownEnd : document.count
-        let close = document.baseAddress.map { scanPlain($0, start + 1, limit) } ?? limit
+        // the string, so it seldom falls back to its tail), and the plain text without the
+        // slice's checks (`start` < `close` <= count: the string's quote and a byte found after it).
+        if let b = document.baseAddress {
+            let n = document.count
+            let close = scanPlain(b, start &+ 1, knownEnd >= 0 ? knownEnd : n)
+            if close < n && b.load(fromByteOffset: close, as: UInt8.self) == UInt8(ascii: "\"") {
+                return ByteString(UnsafeRawBufferPointer(start: b + (start &+ 1), count: close &- start &- 1))
+            }
+        }
         #else
         let close = plainEnd(document, start + 1, knownEnd >= 0 ? knownEnd : document.count)
-        #endif
         if close < document.count && document[close] == UInt8(ascii: "\"") {
             return ByteString(UnsafeRawBufferPointer(rebasing: document[(start + 1)..<close]))
         }
+        #endif
         return ByteString(jsonStringContents: UnsafeRawBufferPointer(rebasing: document[(start + 1)..<(end - 1)]))
     }
 

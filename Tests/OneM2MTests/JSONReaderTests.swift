@@ -364,6 +364,28 @@ let validCorpus: [String] = [
         }
     }
 
+    /// `text` finds a string's end with the vector scan and takes plain text without a second
+    /// look (hosts): every length from 0 to 40, plain or with an escape at every position, as
+    /// the whole document (its end in the scan's tail) or followed by more bytes.
+    @Test func textOfEveryLengthAndEscapePosition() throws {
+        for length in 0...40 {
+            for escapeAt in -1..<length {
+                var raw = (0..<length).map { String(UnicodeScalar(UInt8(97 + $0 % 26))) }
+                var expected = raw
+                if escapeAt >= 0 { raw[escapeAt] = "\\n"; expected[escapeAt] = "\n" }
+                let body = raw.joined()
+                for doc in ["\"\(body)\"", "[\"\(body)\", 1]", "{\"k\": \"\(body)\"}"] {
+                    try withBytes(doc) { bytes in
+                        let root = try JSONDocument(validating: bytes).root
+                        let v = root.kind == .string ? root : root.kind == .array ? root[0]! : root["k"]!
+                        #expect(v.text?.string == expected.joined(), "\(doc)")
+                        #expect(v.text?.isJSONEscaped == (escapeAt >= 0), "\(doc)")
+                    }
+                }
+            }
+        }
+    }
+
     @Test func unescapingAndComparison() throws {
         try withBytes(#"["\uD83D\uDE00\u00e9\u20ac\n\/", "plain", "a\u0000b"]"#) { raw in
             let a = try JSONDocument(validating: raw).root
