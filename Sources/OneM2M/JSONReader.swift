@@ -834,6 +834,10 @@ func validateJSON(_ p: UnsafeRawBufferPointer, maxDepth: Int, slots: inout Primi
     // 64-bit shift on 32-bit boards; the lowest bit says what closes the innermost container.
     var objectBits: UInt64 = 0
 
+    #if !hasFeature(Embedded)
+    // The end of the member name at `i` when the separator check below has measured it, else -1.
+    var keyEnd = -1
+    #endif
     next: while true {
         // Where a member must start, the inner blocks `break member`; every other path goes on
         // with the next value (`continue next`), returns or throws. So the member name is read
@@ -880,6 +884,23 @@ func validateJSON(_ p: UnsafeRawBufferPointer, maxDepth: Int, slots: inout Primi
                 throw .malformedJSON(.unexpectedCharacter, offset: i)
             }
 
+            #if (arch(x86_64) || arch(arm64)) && !hasFeature(Embedded)
+            // 64-bit hosts (speed): the usual `, "` after a member's value and the next name in
+            // one vector: a name with no escape or other special byte ends at the first one
+            // flagged after the separator's quote.
+            if objectBits & 1 != 0 && i &+ 16 <= n {
+                let v = b.loadUnaligned(fromByteOffset: i, as: SIMD16<Int8>.self)
+                if unsafeBitCast(v, to: SIMD2<UInt64>.self)[0] & 0xFF_FFFF == 0x22_202C {
+                    let flags = specialLanes(v)
+                    let low = flags.low & ~0xFF_FFFF
+                    let k = low != 0 ? i &+ low.trailingZeroBitCount &>> 3
+                        : flags.high != 0 ? i &+ 8 &+ flags.high.trailingZeroBitCount &>> 3 : i
+                    if k > i && b.load(fromByteOffset: k, as: UInt8.self) == UInt8(ascii: "\"") { keyEnd = k &+ 1 }
+                    i &+= 2
+                    break member
+                }
+            }
+            #endif
             #if !hasFeature(Embedded)
             // Hosts (speed): the usual `, "` after a member's value goes straight to the next
             // member's name (a set lowest bit means an object is open, so depth > 0).
@@ -922,23 +943,46 @@ func validateJSON(_ p: UnsafeRawBufferPointer, maxDepth: Int, slots: inout Primi
                 objectBits &>>= 1
             }
         }
+        #if hasFeature(Embedded)
         i = try memberValue(p, b, n, i, depth, &slots)
+        #else
+        // The name unless the separator check measured it.
+        if keyEnd < 0 { keyEnd = try memberNameEnd(p, b, n, i) }
+        i = try memberValue(p, b, n, i, keyEnd: keyEnd, depth, &slots)
+        keyEnd = -1
+        #endif
     }
 }
 
+#if hasFeature(Embedded)
 /// Reads the member name at `i` and its colon; returns where the member's value starts (< n).
-/// Notes top-level names in `slots`. The validator calls it at one place; hosts inline it
-/// there (speed; `@_transparent`: the inliner ignores `@inline(__always)` once the validator
-/// is this large), Embedded builds keep it out of line (size).
-#if !hasFeature(Embedded)
-@_transparent
-#endif
+/// Notes top-level names in `slots`. Embedded builds call it at one place in the validator,
+/// out of line (size).
 func memberValue(_ p: UnsafeRawBufferPointer, _ b: UnsafeRawPointer, _ n: Int, _ i: Int, _ depth: Int,
                  _ slots: inout PrimitiveSlots) throws(OneM2MError) -> Int {
+    try memberValue(p, b, n, i, keyEnd: try memberNameEnd(p, b, n, i), depth, &slots)
+}
+#endif
+
+/// Validates the member name at `i`; returns the offset after its closing quote.
+@inline(__always)
+func memberNameEnd(_ p: UnsafeRawBufferPointer, _ b: UnsafeRawPointer, _ n: Int, _ i: Int) throws(OneM2MError) -> Int {
     guard b.load(fromByteOffset: i, as: UInt8.self) == UInt8(ascii: "\"") else {
         throw .malformedJSON(.invalidMemberName, offset: i)
     }
-    let keyEnd = try stringEnd(validating: p, b, n, i)
+    return try stringEnd(validating: p, b, n, i)
+}
+
+/// `memberValue` after the name (from `i` to `keyEnd`): the colon, the name noted. Hosts
+/// inline it in the validator (speed; `@_transparent`: the inliner ignores `@inline(__always)`
+/// once the validator is this large).
+#if hasFeature(Embedded)
+@inline(__always)
+#else
+@_transparent
+#endif
+func memberValue(_ p: UnsafeRawBufferPointer, _ b: UnsafeRawPointer, _ n: Int, _ i: Int, keyEnd: Int, _ depth: Int,
+                 _ slots: inout PrimitiveSlots) throws(OneM2MError) -> Int {
     var j = keyEnd
     #if hasFeature(Embedded)
     let usual = false

@@ -126,6 +126,42 @@ let validCorpus: [String] = [
         }
     }
 
+    /// 64-bit hosts check a member's `, "` and measure the name after it in one vector: names
+    /// of every length from 0 to 20 bytes, with an escape, a control character, a non-ASCII
+    /// character or an invalid byte at every position (inside the vector or past it), and the
+    /// document ending 0 to 3 bytes after the name, give the same document or error.
+    @Test func namesAfterTheUsualSeparatorAtEveryLength() throws {
+        let specials: [([UInt8], OneM2MError?)] = [
+            (Array("\\n".utf8), nil), (Array("é".utf8), nil),
+            ([0x01], .malformedJSON(.controlCharacterInString, offset: 0)),
+            ([0xFF], .malformedJSON(.invalidUTF8, offset: 0)),
+        ]
+        for length in 0...20 {
+            for at in -1..<length {
+                for (special, error) in at < 0 ? [([], nil)] : specials {
+                    var name = (0..<length).map { UInt8(97 + $0 % 26) }
+                    if at >= 0 { name.replaceSubrange(at..<(at + 1), with: special) }
+                    for pad in 0..<4 {
+                        let head = Array(#"{"x": 1, ""#.utf8)
+                        let bytes = head + name + Array(#"": 2"#.utf8) + Array(repeating: 0x20, count: pad) + [0x7D]
+                        let got = withBytes(bytes) { raw -> OneM2MError? in
+                            caught { () throws(OneM2MError) in
+                                let root = try JSONDocument(validating: raw).root
+                                let values = root.members.map { (try? $0.value.integer()) ?? -1 }
+                                #expect(values == [1, 2])
+                            }
+                        }
+                        let expected = error.map { e -> OneM2MError in
+                            guard case .malformedJSON(let kind, _) = e else { return e }
+                            return .malformedJSON(kind, offset: head.count + at)
+                        }
+                        #expect(got == expected, "\(bytes)")
+                    }
+                }
+            }
+        }
+    }
+
     @Test func invalidUTF8IsRejected() {
         let bad: [[UInt8]] = [
             [0x22, 0xC3, 0x28, 0x22],             // bad continuation
