@@ -28,6 +28,9 @@ public struct ByteString: ExpressibleByStringLiteral, Sequence, Equatable {
     }
 
     /// Wraps a static text literal.
+    #if !hasFeature(Embedded)
+    @inlinable @inline(__always)  // hosts (speed): a literal folds to its pointer and count in the caller
+    #endif
     public init(_ text: StaticString) {
         if text.hasPointerRepresentation {
             storage = .raw(UnsafeRawBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
@@ -38,6 +41,9 @@ public struct ByteString: ExpressibleByStringLiteral, Sequence, Equatable {
     }
 
     /// Creates a byte string from a string literal (no copy: literals live in the binary).
+    #if !hasFeature(Embedded)
+    @inlinable @inline(__always)
+    #endif
     public init(stringLiteral value: StaticString) {
         self.init(value)
     }
@@ -69,6 +75,9 @@ public struct ByteString: ExpressibleByStringLiteral, Sequence, Equatable {
     }
 
     /// The number of logical (unescaped) UTF-8 bytes.
+    #if !hasFeature(Embedded)
+    @inlinable @inline(__always)  // hosts (speed): plain bytes' count without a call
+    #endif
     public var count: Int {
         switch storage {
         case .raw(let b): return b.count
@@ -182,10 +191,31 @@ public struct ByteString: ExpressibleByStringLiteral, Sequence, Equatable {
     }
 
     /// Compares the logical bytes.
+    #if !hasFeature(Embedded)
+    @inlinable @inline(__always)  // hosts (speed): plain bytes compared in the caller
+    #endif
     public static func == (lhs: ByteString, rhs: ByteString) -> Bool {
         if case .raw(let a) = lhs.storage, case .raw(let b) = rhs.storage {
             return bytesEqual(a, b)
         }
+        #if hasFeature(Embedded)
+        var i = lhs.makeIterator()
+        var j = rhs.makeIterator()
+        while true {
+            let x = i.next()
+            let y = j.next()
+            if x != y { return false }
+            if x == nil { return true }
+        }
+        #else
+        return equalDecoded(lhs, rhs)
+        #endif
+    }
+
+    #if !hasFeature(Embedded)
+    /// `==` on the logical bytes, one at a time (escapes or a one-scalar literal), out of line.
+    @usableFromInline
+    static func equalDecoded(_ lhs: ByteString, _ rhs: ByteString) -> Bool {
         var i = lhs.makeIterator()
         var j = rhs.makeIterator()
         while true {
@@ -195,6 +225,7 @@ public struct ByteString: ExpressibleByStringLiteral, Sequence, Equatable {
             if x == nil { return true }
         }
     }
+    #endif
 
     /// True when the logical bytes start with `prefix`.
     public func hasPrefix(_ prefix: ByteString) -> Bool {
@@ -220,6 +251,9 @@ public struct ByteString: ExpressibleByStringLiteral, Sequence, Equatable {
 
 // MARK: - Internal byte helpers
 
+#if !hasFeature(Embedded)
+@inlinable
+#endif
 @inline(__always)
 func bytesEqual(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Bool {
     guard a.count == b.count else { return false }

@@ -96,15 +96,21 @@ public struct JSONValue {
         // One scan finds the end and, usually, that there is nothing to unescape.
         #if (arch(x86_64) || arch(arm64)) && !hasFeature(Embedded)
         // 64-bit hosts (speed): the validator's inlined vector scan (there is a document after
-        // the string, so it seldom falls back to its tail).
-        let limit = knownEnd >= 0 ? knownEnd : document.count
-        let close = document.baseAddress.map { scanPlain($0, start + 1, limit) } ?? limit
+        // the string, so it seldom falls back to its tail), and the plain text without the
+        // slice's checks (`start` < `close` <= count: the string's quote and a byte found after it).
+        if let b = document.baseAddress {
+            let n = document.count
+            let close = scanPlain(b, start &+ 1, knownEnd >= 0 ? knownEnd : n)
+            if close < n && b.load(fromByteOffset: close, as: UInt8.self) == UInt8(ascii: "\"") {
+                return ByteString(UnsafeRawBufferPointer(start: b + (start &+ 1), count: close &- start &- 1))
+            }
+        }
         #else
         let close = plainEnd(document, start + 1, knownEnd >= 0 ? knownEnd : document.count)
-        #endif
         if close < document.count && document[close] == UInt8(ascii: "\"") {
             return ByteString(UnsafeRawBufferPointer(rebasing: document[(start + 1)..<close]))
         }
+        #endif
         return ByteString(jsonStringContents: UnsafeRawBufferPointer(rebasing: document[(start + 1)..<(end - 1)]))
     }
 
@@ -149,6 +155,25 @@ public struct JSONValue {
         let (key, keyMask) = plain ? quickKey(want) : (0, 0)
         #endif
         var i = spaces(p, start + 1)
+        #if (arch(x86_64) || arch(arm64)) && !hasFeature(Embedded)
+        // 64-bit hosts (speed), when the quick check applies: a member name whose first 16
+        // bytes hold its closing quote and no escape before it is compared and measured in one
+        // vector register, without the general loop's bookkeeping; other names go there.
+        if keyMask != 0, let b = p.baseAddress {
+            while i &+ 17 <= n && b.load(fromByteOffset: i, as: UInt8.self) == UInt8(ascii: "\"") {
+                let v = b.loadUnaligned(fromByteOffset: i &+ 1, as: SIMD16<Int8>.self)
+                if unsafeBitCast(v, to: SIMD2<UInt64>.self)[0] & keyMask == key {
+                    return JSONValue(document: p, at: valueStart(p, i &+ want.count &+ 2))
+                }
+                let flags = specialLanes(v)
+                let k = flags.low != 0 ? i &+ 1 &+ flags.low.trailingZeroBitCount &>> 3
+                    : flags.high != 0 ? i &+ 9 &+ flags.high.trailingZeroBitCount &>> 3 : i
+                // A plain name (the quick check compared it whole, so it is another name).
+                guard k > i && b.load(fromByteOffset: k, as: UInt8.self) == UInt8(ascii: "\"") else { break }
+                i = nextName(p, after: valueStart(p, k &+ 1))
+            }
+        }
+        #endif
         while i < n && p[i] == UInt8(ascii: "\"") {
             var escaped = false
             var nameEnd = -1
@@ -197,27 +222,11 @@ public struct JSONValue {
             if matched { return JSONValue(document: p, at: v) }
             #if hasFeature(Embedded)
             // Past the value (size: one call for every kind).
-            let e = skipValue(p, v)
-            #else
-            // Past the value: strings and numbers here (speed), containers by `skipValue`.
-            var e = v
-            if v < n && p[v] == UInt8(ascii: "\"") {
-                e = stringEnd(p, v, &escaped)
-            } else if v < n && (isDigit(p[v]) || p[v] == UInt8(ascii: "-")) {
-                e += 1
-                while e < n && (isDigit(p[e]) || p[e] == UInt8(ascii: ".") || p[e] == UInt8(ascii: "e")
-                    || p[e] == UInt8(ascii: "E") || p[e] == UInt8(ascii: "+") || p[e] == UInt8(ascii: "-")) { e += 1 }
-            } else {
-                e = skipValue(p, v)
-            }
-            // The usual `, "` after the value goes straight to the next name.
-            if let b = p.baseAddress, commaSpaceQuote(b, e, n) {
-                i = e &+ 2
-                continue
-            }
-            #endif
-            i = spaces(p, e)
+            i = spaces(p, skipValue(p, v))
             if i < n && p[i] == UInt8(ascii: ",") { i = spaces(p, i + 1) }
+            #else
+            i = nextName(p, after: v)
+            #endif
         }
         return nil
     }
@@ -252,6 +261,29 @@ public struct JSONValue {
         let p = document, n = p.count
         let negative = p[start] == UInt8(ascii: "-")
         let first = negative ? start + 1 : start
+        #if _endian(little)
+        // Up to 7 digits from one load (status codes, types, sizes): the digits counted and
+        // combined in the word. A byte is a digit when it is at most 9 after subtracting "0"
+        // (below "0" it borrows, above "9" adding 0x76 sets its top bit); borrows and carries
+        // run only upwards, so the lowest flagged byte ends the digits.
+        if first &+ 8 <= n, let b = p.baseAddress {
+            let ones: UInt64 = 0x0101_0101_0101_0101
+            let word = b.loadUnaligned(fromByteOffset: first, as: UInt64.self)
+            let d = word &- ones &* 0x30
+            let flags = (d | (d &+ ones &* 0x76)) & (ones &* 0x80)
+            let digits = flags.trailingZeroBitCount &>> 3
+            let next = UInt8(truncatingIfNeeded: word &>> UInt64(truncatingIfNeeded: digits &* 8))
+            if digits > 0 && digits < 8 && next != UInt8(ascii: ".") && next | 0x20 != UInt8(ascii: "e") {
+                // The digits in the top bytes (the first one lowest), then pairs, fours, eight.
+                var v = d &<< UInt64(truncatingIfNeeded: 64 &- digits &* 8)
+                v = (v &* 10 &+ (v &>> 8)) & 0x00FF_00FF_00FF_00FF
+                v = (v &* 100 &+ (v &>> 16)) & 0x0000_FFFF_0000_FFFF
+                v = v &* 10000 &+ (v &>> 32)
+                let acc = Int64(truncatingIfNeeded: v & 0xFFFF_FFFF)
+                return negative ? -acc : acc
+            }
+        }
+        #endif
         var j = first
         var acc: Int64 = 0
         while j < n && j - first < 18 && isDigit(p[j]) {
@@ -379,6 +411,33 @@ public struct JSONElements: Sequence {
         }
     }
 }
+
+#if !hasFeature(Embedded)
+/// Where the next member name starts after the value at `v` in an object of a validated
+/// document (past the value, whitespace and a comma), or the object's `}`: for the member
+/// lookup on hosts, inlined there (speed; `@_transparent`: the inliner left it out of line,
+/// about 25 instructions a member more).
+@_transparent
+func nextName(_ p: UnsafeRawBufferPointer, after v: Int) -> Int {
+    let n = p.count
+    // Past the value: strings and numbers here (speed), containers by `skipValue`.
+    var e = v
+    if v < n && p[v] == UInt8(ascii: "\"") {
+        var escaped = false
+        e = stringEnd(p, v, &escaped)
+    } else if v < n && (isDigit(p[v]) || p[v] == UInt8(ascii: "-")) {
+        e += 1
+        while e < n && (isDigit(p[e]) || p[e] == UInt8(ascii: ".") || p[e] == UInt8(ascii: "e")
+            || p[e] == UInt8(ascii: "E") || p[e] == UInt8(ascii: "+") || p[e] == UInt8(ascii: "-")) { e += 1 }
+    } else {
+        e = skipValue(p, v)
+    }
+    // The usual `, "` after the value goes straight to the next name.
+    if let b = p.baseAddress, commaSpaceQuote(b, e, n) { return e &+ 2 }
+    let i = spaces(p, e)
+    return i < n && p[i] == UInt8(ascii: ",") ? spaces(p, i + 1) : i
+}
+#endif
 
 /// Where the next member or element starts after the value starting at `value` in a validated
 /// container (past whitespace and a comma), or the container's closing bracket.
@@ -709,7 +768,9 @@ func skipValue(_ p: UnsafeRawBufferPointer, _ i: Int) -> Int {
 #if !hasFeature(Embedded)
 /// `name` (at most 7 bytes) followed by a closing quote, as the little-endian word a member
 /// name with exactly those bytes starts with, and the mask of the bytes that count; (0, 0) for
-/// a longer name, a name with a backslash, or on a big-endian machine.
+/// a longer name, a name with a backslash, or on a big-endian machine. Inlined in the member
+/// lookup (`@_transparent`: the inliner kept it out of line; 15 instructions a decode).
+@_transparent
 func quickKey(_ name: UnsafeRawBufferPointer) -> (UInt64, UInt64) {
     #if _endian(little)
     let count = name.count
@@ -773,6 +834,10 @@ func validateJSON(_ p: UnsafeRawBufferPointer, maxDepth: Int, slots: inout Primi
     // 64-bit shift on 32-bit boards; the lowest bit says what closes the innermost container.
     var objectBits: UInt64 = 0
 
+    #if !hasFeature(Embedded)
+    // The end of the member name at `i` when the separator check below has measured it, else -1.
+    var keyEnd = -1
+    #endif
     next: while true {
         // Where a member must start, the inner blocks `break member`; every other path goes on
         // with the next value (`continue next`), returns or throws. So the member name is read
@@ -819,6 +884,23 @@ func validateJSON(_ p: UnsafeRawBufferPointer, maxDepth: Int, slots: inout Primi
                 throw .malformedJSON(.unexpectedCharacter, offset: i)
             }
 
+            #if (arch(x86_64) || arch(arm64)) && !hasFeature(Embedded)
+            // 64-bit hosts (speed): the usual `, "` after a member's value and the next name in
+            // one vector: a name with no escape or other special byte ends at the first one
+            // flagged after the separator's quote.
+            if objectBits & 1 != 0 && i &+ 16 <= n {
+                let v = b.loadUnaligned(fromByteOffset: i, as: SIMD16<Int8>.self)
+                if unsafeBitCast(v, to: SIMD2<UInt64>.self)[0] & 0xFF_FFFF == 0x22_202C {
+                    let flags = specialLanes(v)
+                    let low = flags.low & ~0xFF_FFFF
+                    let k = low != 0 ? i &+ low.trailingZeroBitCount &>> 3
+                        : flags.high != 0 ? i &+ 8 &+ flags.high.trailingZeroBitCount &>> 3 : i
+                    if k > i && b.load(fromByteOffset: k, as: UInt8.self) == UInt8(ascii: "\"") { keyEnd = k &+ 1 }
+                    i &+= 2
+                    break member
+                }
+            }
+            #endif
             #if !hasFeature(Embedded)
             // Hosts (speed): the usual `, "` after a member's value goes straight to the next
             // member's name (a set lowest bit means an object is open, so depth > 0).
@@ -861,43 +943,66 @@ func validateJSON(_ p: UnsafeRawBufferPointer, maxDepth: Int, slots: inout Primi
                 objectBits &>>= 1
             }
         }
+        #if hasFeature(Embedded)
         i = try memberValue(p, b, n, i, depth, &slots)
+        #else
+        // The name unless the separator check measured it.
+        if keyEnd < 0 { keyEnd = try memberNameEnd(p, b, n, i) }
+        i = try memberValue(p, b, n, i, keyEnd: keyEnd, depth, &slots)
+        keyEnd = -1
+        #endif
     }
 }
 
+#if hasFeature(Embedded)
 /// Reads the member name at `i` and its colon; returns where the member's value starts (< n).
-/// Notes top-level names in `slots`. The validator calls it at one place; hosts inline it
-/// there (speed), Embedded builds keep it out of line (size).
-#if !hasFeature(Embedded)
-@inline(__always)
-#endif
+/// Notes top-level names in `slots`. Embedded builds call it at one place in the validator,
+/// out of line (size).
 func memberValue(_ p: UnsafeRawBufferPointer, _ b: UnsafeRawPointer, _ n: Int, _ i: Int, _ depth: Int,
                  _ slots: inout PrimitiveSlots) throws(OneM2MError) -> Int {
+    try memberValue(p, b, n, i, keyEnd: try memberNameEnd(p, b, n, i), depth, &slots)
+}
+#endif
+
+/// Validates the member name at `i`; returns the offset after its closing quote.
+@inline(__always)
+func memberNameEnd(_ p: UnsafeRawBufferPointer, _ b: UnsafeRawPointer, _ n: Int, _ i: Int) throws(OneM2MError) -> Int {
     guard b.load(fromByteOffset: i, as: UInt8.self) == UInt8(ascii: "\"") else {
         throw .malformedJSON(.invalidMemberName, offset: i)
     }
-    let keyEnd = try stringEnd(validating: p, b, n, i)
+    return try stringEnd(validating: p, b, n, i)
+}
+
+/// `memberValue` after the name (from `i` to `keyEnd`): the colon, the name noted. Hosts
+/// inline it in the validator (speed; `@_transparent`: the inliner ignores `@inline(__always)`
+/// once the validator is this large).
+#if hasFeature(Embedded)
+@inline(__always)
+#else
+@_transparent
+#endif
+func memberValue(_ p: UnsafeRawBufferPointer, _ b: UnsafeRawPointer, _ n: Int, _ i: Int, keyEnd: Int, _ depth: Int,
+                 _ slots: inout PrimitiveSlots) throws(OneM2MError) -> Int {
     var j = keyEnd
     #if hasFeature(Embedded)
-    let colonFirst = false
+    let usual = false
     #else
-    // Hosts (speed): the usual `:` or `: ` straight after the name skips the general
-    // whitespace loop before the colon.
-    let colonFirst = j < n && b.load(fromByteOffset: j, as: UInt8.self) == UInt8(ascii: ":")
+    // Hosts (speed): the usual `: ` straight after the name, and the value's first byte after
+    // it, skip the whitespace loops and their end checks.
+    let usual = j &+ 2 < n && b.loadUnaligned(fromByteOffset: j, as: UInt16.self) == UInt16(littleEndian: 0x203A)
+        && b.load(fromByteOffset: j &+ 2, as: UInt8.self) > 0x20
     #endif
-    if colonFirst {
-        j &+= 1
-        if j < n && b.load(fromByteOffset: j, as: UInt8.self) == UInt8(ascii: " ") { j &+= 1 }
+    if usual {
+        j &+= 2
     } else {
         j = blanks(b, j, n)
         guard j < n else { throw .malformedJSON(.unexpectedEnd, offset: j) }
         guard b.load(fromByteOffset: j, as: UInt8.self) == UInt8(ascii: ":") else {
             throw .malformedJSON(.invalidMemberName, offset: j)
         }
-        j += 1
+        j = blanks(b, j + 1, n)
+        guard j < n else { throw .malformedJSON(.unexpectedEnd, offset: j) }
     }
-    j = blanks(b, j, n)
-    guard j < n else { throw .malformedJSON(.unexpectedEnd, offset: j) }
     if depth == 1 { slots.record(p, key: i, keyEnd: keyEnd, value: j) }
     return j
 }
@@ -924,11 +1029,12 @@ func blanks(_ b: UnsafeRawPointer, _ i: Int, _ n: Int) -> Int {
 @inline(__always)
 #endif
 func stringEnd(validating p: UnsafeRawBufferPointer, _ b: UnsafeRawPointer, _ n: Int, _ i: Int) throws(OneM2MError) -> Int {
-    var j = i + 1
+    // Wrapping adds: i < n and j < n, far below Int.max.
+    var j = i &+ 1
     while true {
         j = scanPlain(b, j, n)
         guard j < n else { throw .malformedJSON(.unterminatedString, offset: j) }
-        if b.load(fromByteOffset: j, as: UInt8.self) == UInt8(ascii: "\"") { return j + 1 }
+        if b.load(fromByteOffset: j, as: UInt8.self) == UInt8(ascii: "\"") { return j &+ 1 }
         j = try validateSpecial(p, j)
     }
 }

@@ -8,7 +8,7 @@
 struct PrimitiveSlots {
     static let requestWrapperSlot = 11, responseWrapperSlot = 12
     /// Per slot: the value's start + 1 (0: absent). 32 bits: an MQTT payload is below 256 MiB.
-    var starts = InlineArray<13, UInt32>(repeating: 0)
+    var starts: InlineArray<13, UInt32> = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]
     /// Added to every offset: where the validated bytes start in the document.
     var base = 0
 
@@ -23,11 +23,48 @@ struct PrimitiveSlots {
     }
 
     /// Notes the member whose name starts (with its quote) at `key` and whose value starts at
-    /// `value`, if its name is one we look for.
+    /// `value`, if its name is one we look for. Hosts inline it in the validator (speed; a call
+    /// cost about 30 instructions a top-level member), `@_transparent` because the inliner
+    /// ignores `@inline(__always)` in a function as large as the validator.
+    #if !hasFeature(Embedded)
+    @_transparent
+    #endif
     mutating func record(_ p: UnsafeRawBufferPointer, key: Int, keyEnd: Int, value: Int) {
+        #if !hasFeature(Embedded)
+        #if _endian(little)
+        // Hosts (speed): a plain name of up to 7 bytes and its closing quote in one load, looked
+        // up in `bucketTable` (two loads, no jump table). The names in it have no backslash, so
+        // a name that does not match needs the check for escapes only then.
+        let length = keyEnd &- key &- 2
+        if length <= 7 && key &+ 9 <= p.count, let b = p.baseAddress {
+            let word = b.loadUnaligned(fromByteOffset: key &+ 1, as: UInt64.self)
+                & (~0 &>> UInt64(truncatingIfNeeded: 56 &- 8 &* length))
+            let h = Self.hash(word)
+            let table = UnsafeRawPointer(Self.bucketTable.utf8Start)
+            if table.loadUnaligned(fromByteOffset: h &<< 3, as: UInt64.self) == word {
+                let slot = Int(table.load(fromByteOffset: 128 &+ h, as: UInt8.self))
+                if starts[slot] == 0 { starts[slot] = UInt32(truncatingIfNeeded: value &+ 1) }
+                return
+            }
+            if !hasBackslash(word) { return }
+        }
+        #endif
+        // Escaped, longer, or too near the buffer's end for the load (rare): compared decoded,
+        // out of line.
+        record(decodedNameAt: key, end: keyEnd, in: p, value: value)
+        #else
         guard let slot = slot(forKeyAt: key, end: keyEnd, in: p), starts[slot] == 0 else { return }
         starts[slot] = UInt32(truncatingIfNeeded: value &+ 1)
+        #endif
     }
+
+    #if !hasFeature(Embedded)
+    @inline(never)
+    mutating func record(decodedNameAt key: Int, end: Int, in p: UnsafeRawBufferPointer, value: Int) {
+        guard let slot = Self.slot(decodedNameAt: key, end: end, in: p), starts[slot] == 0 else { return }
+        starts[slot] = UInt32(truncatingIfNeeded: value &+ 1)
+    }
+    #endif
 
     func start(_ slot: Int) -> Int { Int(starts[slot]) }
 
@@ -38,12 +75,10 @@ struct PrimitiveSlots {
         return JSONValue(document: document, at: base &+ v &- 1)  // wrapping: as in presentAt
     }
 
+    #if hasFeature(Embedded)
     /// The slot of the (validated) member name from the quote at `k` to `end` (after the
-    /// closing quote), compared on unescaped bytes. Inlined on hosts (speed), one copy in
-    /// Embedded builds (size).
-    #if !hasFeature(Embedded)
-    @inline(__always)
-    #endif
+    /// closing quote), compared on unescaped bytes (Embedded builds; hosts look names up in
+    /// `record`).
     func slot(forKeyAt k: Int, end: Int, in p: UnsafeRawBufferPointer) -> Int? {
         #if _endian(little)
         // Wrapping arithmetic: k < end <= p.count, far below Int.max; `length` may be 0...7.
@@ -51,21 +86,16 @@ struct PrimitiveSlots {
         if length <= 7 && k &+ 9 <= p.count, let b = p.baseAddress {
             // The name and its closing quote in one load.
             let word = b.loadUnaligned(fromByteOffset: k &+ 1, as: UInt64.self) & (~0 &>> UInt64(truncatingIfNeeded: 56 &- 8 &* length))
-            #if hasFeature(Embedded)
             if !hasBackslash(word) { return Self.slot(word: word) }
-            #else
-            // Hosts (speed): the names in the table have no backslash, so one that matches is
-            // plain, and only a name that does not match needs the check for escapes.
-            if let slot = Self.slot(word: word) { return slot }
-            if !hasBackslash(word) { return nil }
-            #endif
         }
         #endif
         // Escaped, longer, or too near the buffer's end for the load: compared decoded.
         return Self.slot(decodedNameAt: k, end: end, in: p)
     }
+    #endif
 
-    /// `slot(forKeyAt:end:in:)` on the unescaped name (rare: escapes, or the end of the buffer).
+    /// The slot of the member name from the quote at `k` to `end`, compared on its unescaped
+    /// bytes (rare: escapes, a longer name, or the end of the buffer).
     static func slot(decodedNameAt k: Int, end: Int, in p: UnsafeRawBufferPointer) -> Int? {
         // The name's bytes and closing quote in 8 bytes, read as a little-endian word.
         var name: UInt64 = 0
@@ -84,9 +114,38 @@ struct PrimitiveSlots {
     @inline(__always)
     #endif
     static func slot(word: UInt64) -> Int? {
-        let (expected, slot) = bucket(Int(truncatingIfNeeded: (word &* 0x498A_FB13_8387_A1E7) >> 60))
+        let (expected, slot) = bucket(hash(word))
         return word == expected ? slot : nil
     }
+
+    /// The bucket (0...15) of a name given as in `slot(word:)`.
+    @inline(__always)
+    static func hash(_ word: UInt64) -> Int { Int(truncatingIfNeeded: (word &* 0x498A_FB13_8387_A1E7) >> 60) }
+
+    #if !hasFeature(Embedded)
+    /// `bucket(_:)` as data for hosts (speed): per bucket, 8 bytes: the name with its quote
+    /// (zeros for an empty bucket, which no name matches); then per bucket, 1 byte: its slot.
+    /// Tests check it against `bucket(_:)`.
+    static let bucketTable: StaticString = """
+        op"\0\0\0\0\0\
+        \0\0\0\0\0\0\0\0\
+        \0\0\0\0\0\0\0\0\
+        ot"\0\0\0\0\0\
+        pc"\0\0\0\0\0\
+        ty"\0\0\0\0\0\
+        rvi"\0\0\0\0\
+        rqet"\0\0\0\
+        fr"\0\0\0\0\0\
+        \0\0\0\0\0\0\0\0\
+        rqi"\0\0\0\0\
+        m2m:rqp"\
+        m2m:rsp"\
+        rsc"\0\0\0\0\
+        to"\0\0\0\0\0\
+        rcn"\0\0\0\0\
+        \0\0\0\u{6}\u{9}\u{5}\u{4}\u{7}\u{2}\0\u{3}\u{b}\u{c}\u{a}\u{1}\u{8}
+        """
+    #endif
 
     /// What bucket `h` of `slot(word:)` holds: a name with its quote, and its slot.
     static func bucket(_ h: Int) -> (UInt64, Int) {

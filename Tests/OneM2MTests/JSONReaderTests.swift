@@ -90,11 +90,12 @@ let validCorpus: [String] = [
         }
     }
 
-    /// Hosts take `:`, `: `, `, ` and a member's `, "` on a short path before the general
-    /// whitespace loop (`, "` in an array starts a value, not a name): every separator (more or
-    /// other whitespace, whitespace before the colon or comma) gives the same document, and
-    /// errors right after a separator keep their kind and offset. The member lookup, which
-    /// takes `, "` on a short path too, finds a member after each kind of comma.
+    /// Hosts take `: ` with a value's first byte after it, `, ` and a member's `, "` on a short
+    /// path before the general whitespace loop (`, "` in an array starts a value, not a name):
+    /// every separator (more or other whitespace, whitespace before the colon or comma) gives
+    /// the same document, and errors right after a separator keep their kind and offset. The
+    /// member lookup, which takes `, "` on a short path too, finds a member after each kind of
+    /// comma.
     @Test func separatorsWithAnyWhitespace() throws {
         let colons = [":", ": ", ":  ", " :", "\t:\n", ":\t", ": \n ", " : "]
         let commas = [",", ", ", ",  ", " ,", ",\n", ", \t", "\r\n,\r\n"]
@@ -120,6 +121,42 @@ let validCorpus: [String] = [
                         caught { () throws(OneM2MError) in _ = try JSONDocument(validating: raw) }
                     }
                     #expect(got == .malformedJSON(error, offset: offset), "\(bad.debugDescription)")
+                }
+            }
+        }
+    }
+
+    /// 64-bit hosts check a member's `, "` and measure the name after it in one vector: names
+    /// of every length from 0 to 20 bytes, with an escape, a control character, a non-ASCII
+    /// character or an invalid byte at every position (inside the vector or past it), and the
+    /// document ending 0 to 3 bytes after the name, give the same document or error.
+    @Test func namesAfterTheUsualSeparatorAtEveryLength() throws {
+        let specials: [([UInt8], OneM2MError?)] = [
+            (Array("\\n".utf8), nil), (Array("é".utf8), nil),
+            ([0x01], .malformedJSON(.controlCharacterInString, offset: 0)),
+            ([0xFF], .malformedJSON(.invalidUTF8, offset: 0)),
+        ]
+        for length in 0...20 {
+            for at in -1..<length {
+                for (special, error) in at < 0 ? [([], nil)] : specials {
+                    var name = (0..<length).map { UInt8(97 + $0 % 26) }
+                    if at >= 0 { name.replaceSubrange(at..<(at + 1), with: special) }
+                    for pad in 0..<4 {
+                        let head = Array(#"{"x": 1, ""#.utf8)
+                        let bytes = head + name + Array(#"": 2"#.utf8) + Array(repeating: 0x20, count: pad) + [0x7D]
+                        let got = withBytes(bytes) { raw -> OneM2MError? in
+                            caught { () throws(OneM2MError) in
+                                let root = try JSONDocument(validating: raw).root
+                                let values = root.members.map { (try? $0.value.integer()) ?? -1 }
+                                #expect(values == [1, 2])
+                            }
+                        }
+                        let expected = error.map { e -> OneM2MError in
+                            guard case .malformedJSON(let kind, _) = e else { return e }
+                            return .malformedJSON(kind, offset: head.count + at)
+                        }
+                        #expect(got == expected, "\(bytes)")
+                    }
                 }
             }
         }
@@ -329,6 +366,62 @@ let validCorpus: [String] = [
         }
     }
 
+    /// Hosts read an integer of up to 7 digits from one 8-byte load when 8 bytes are left:
+    /// every digit count from 1 to 20, both signs, with and without a fraction or exponent,
+    /// ending 0 to 9 bytes before the buffer's end, agrees with Swift's own parsing.
+    @Test func integersOfEveryLengthAtEveryDistanceFromTheEnd() throws {
+        var rng = SeededRandom(seed: 0x1D16)
+        for digits in 1...20 {
+            for round in 0..<3 {
+                var text = String(Int.random(in: 1...9, using: &rng))
+                    + (1..<digits).map { _ in String(Int.random(in: 0...9, using: &rng)) }.joined()
+                if digits == 1 && round == 0 { text = "0" }
+                for sign in ["", "-"] {
+                    for tail in ["", ".5", "e3", "E+1"] {
+                        for pad in 0..<10 {
+                            let doc = "[" + sign + text + tail + String(repeating: " ", count: pad) + "]"
+                            try withBytes(doc) { raw in
+                                let v = try JSONDocument(validating: raw).root[0]!
+                                let error = caught { () throws(OneM2MError) in _ = try v.integer() }
+                                if !tail.isEmpty {
+                                    // Digits past Int64 are reported before what follows them.
+                                    let expected: OneM2MError = Int64(sign + text) == nil ? .integerOutOfRange : .notAnInteger
+                                    #expect(error == expected, "\(doc)")
+                                } else if let expected = Int64(sign + text) {
+                                    #expect(error == nil && (try? v.integer()) == expected, "\(doc)")
+                                } else {
+                                    #expect(error == .integerOutOfRange, "\(doc)")
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// `text` finds a string's end with the vector scan and takes plain text without a second
+    /// look (hosts): every length from 0 to 40, plain or with an escape at every position, as
+    /// the whole document (its end in the scan's tail) or followed by more bytes.
+    @Test func textOfEveryLengthAndEscapePosition() throws {
+        for length in 0...40 {
+            for escapeAt in -1..<length {
+                var raw = (0..<length).map { String(UnicodeScalar(UInt8(97 + $0 % 26))) }
+                var expected = raw
+                if escapeAt >= 0 { raw[escapeAt] = "\\n"; expected[escapeAt] = "\n" }
+                let body = raw.joined()
+                for doc in ["\"\(body)\"", "[\"\(body)\", 1]", "{\"k\": \"\(body)\"}"] {
+                    try withBytes(doc) { bytes in
+                        let root = try JSONDocument(validating: bytes).root
+                        let v = root.kind == .string ? root : root.kind == .array ? root[0]! : root["k"]!
+                        #expect(v.text?.string == expected.joined(), "\(doc)")
+                        #expect(v.text?.isJSONEscaped == (escapeAt >= 0), "\(doc)")
+                    }
+                }
+            }
+        }
+    }
+
     @Test func unescapingAndComparison() throws {
         try withBytes(#"["\uD83D\uDE00\u00e9\u20ac\n\/", "plain", "a\u0000b"]"#) { raw in
             let a = try JSONDocument(validating: raw).root
@@ -500,8 +593,9 @@ func walk(_ v: JSONValue) -> Int {
         }
     }
 
-    /// `member(named:)` checks short names with one word load and measures them from it: every
-    /// name length (0 to 10 bytes, so both sides of 7 and 8), escapes and non-ASCII in names,
+    /// `member(named:)` checks short names with one word load and measures them from it (64-bit
+    /// hosts: a vector; plain names up to 15 bytes on a loop of their own): every
+    /// name length (0 to 10 pieces, so both sides of 7, 8 and 16 bytes), escapes and non-ASCII in names,
     /// prefixes of other names, and names that end near the buffer's end (too close for a
     /// word load) agree with a lookup by iterating the members and comparing decoded names.
     @Test func memberLookupAgreesWithIteration() throws {

@@ -303,6 +303,33 @@ func responseError(_ text: String) -> OneM2MError? {
         }
     }
 
+    /// Hosts look top-level names up in `PrimitiveSlots.bucketTable` (one load of the name and
+    /// the 8 bytes after its quote), Embedded builds in `bucket(_:)`: the two agree, and every
+    /// parameter name, plain or escaped, is noted wherever it ends relative to the buffer's end.
+    @Test func parameterNamesAreFoundByTableAndBuckets() throws {
+        let table = UnsafeRawPointer(PrimitiveSlots.bucketTable.utf8Start)
+        #expect(PrimitiveSlots.bucketTable.utf8CodeUnitCount == 16 * 9)
+        for h in 0..<16 {
+            let (word, slot) = PrimitiveSlots.bucket(h)
+            #expect(UInt64(littleEndian: table.loadUnaligned(fromByteOffset: 8 * h, as: UInt64.self)) == word)
+            if word != 0 { #expect(Int(table.load(fromByteOffset: 128 + h, as: UInt8.self)) == slot) }
+        }
+        let names = ["op", "to", "fr", "rqi", "rvi", "ty", "ot", "rqet", "rcn", "pc", "rsc", "m2m:rqp", "m2m:rsp"]
+        for (slot, name) in names.enumerated() {
+            for spelled in [name, "\\u00" + String(name.utf8.first!, radix: 16) + name.dropFirst(), name + "x", String(name.dropLast())] {
+                for pad in 0..<10 {
+                    let text = "{\"x\": 1, \"\(spelled)\": 7\(String(repeating: " ", count: pad))}"
+                    try withBytes(text) { raw in
+                        let doc = try JSONDocument(validating: raw)
+                        let found = doc.slots.start(slot)
+                        let expected = spelled.hasSuffix("x") || spelled.count < name.count ? 0 : text.utf8.count - pad - 1
+                        #expect(found == expected, "\(text)")
+                    }
+                }
+            }
+        }
+    }
+
     @Test func lenientNumbersAndStrictParameters() throws {
         try decodeRequest(#"{"op":"1","to":"x","rqi":"1","rvi":"3","ty":"4","rcn":"0","rqet":"5000","fr":null}"#) { r in
             #expect(r.operation == .create && r.resourceType == .contentInstance && r.resultContent == .nothing)
