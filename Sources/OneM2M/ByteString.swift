@@ -198,22 +198,11 @@ public struct ByteString: ExpressibleByStringLiteral, Sequence, Equatable {
         if case .raw(let a) = lhs.storage, case .raw(let b) = rhs.storage {
             return bytesEqual(a, b)
         }
-        #if hasFeature(Embedded)
-        var i = lhs.makeIterator()
-        var j = rhs.makeIterator()
-        while true {
-            let x = i.next()
-            let y = j.next()
-            if x != y { return false }
-            if x == nil { return true }
-        }
-        #else
         return equalDecoded(lhs, rhs)
-        #endif
     }
 
-    #if !hasFeature(Embedded)
-    /// `==` on the logical bytes, one at a time (escapes or a one-scalar literal), out of line.
+    /// `==` on the logical bytes, one at a time (escapes or a one-scalar literal); on hosts out of
+    /// line, so the inlined `==` stays small.
     @usableFromInline
     static func equalDecoded(_ lhs: ByteString, _ rhs: ByteString) -> Bool {
         var i = lhs.makeIterator()
@@ -225,7 +214,6 @@ public struct ByteString: ExpressibleByStringLiteral, Sequence, Equatable {
             if x == nil { return true }
         }
     }
-    #endif
 
     /// True when the logical bytes start with `prefix`.
     public func hasPrefix(_ prefix: ByteString) -> Bool {
