@@ -39,10 +39,7 @@ struct PrimitiveSlots {
         if length <= 7 && key &+ 9 <= p.count, let b = p.baseAddress {
             let word = b.loadUnaligned(fromByteOffset: key &+ 1, as: UInt64.self)
                 & (~0 &>> UInt64(truncatingIfNeeded: 56 &- 8 &* length))
-            let h = Self.hash(word)
-            let table = UnsafeRawPointer(Self.bucketTable.utf8Start)
-            if table.loadUnaligned(fromByteOffset: h &<< 3, as: UInt64.self) == word {
-                let slot = Int(table.load(fromByteOffset: 128 &+ h, as: UInt8.self))
+            if let slot = Self.slot(word: word) {
                 if starts[slot] == 0 { starts[slot] = UInt32(truncatingIfNeeded: value &+ 1) }
                 return
             }
@@ -114,18 +111,19 @@ struct PrimitiveSlots {
     @inline(__always)
     #endif
     static func slot(word: UInt64) -> Int? {
-        let (expected, slot) = bucket(hash(word))
-        return word == expected ? slot : nil
+        let h = hash(word)
+        let table = UnsafeRawPointer(bucketTable.utf8Start)
+        guard UInt64(littleEndian: table.loadUnaligned(fromByteOffset: h &<< 3, as: UInt64.self)) == word else { return nil }
+        return Int(table.load(fromByteOffset: 128 &+ h, as: UInt8.self))
     }
 
     /// The bucket (0...15) of a name given as in `slot(word:)`.
     @inline(__always)
     static func hash(_ word: UInt64) -> Int { Int(truncatingIfNeeded: (word &* 0x498A_FB13_8387_A1E7) >> 60) }
 
-    #if !hasFeature(Embedded)
-    /// `bucket(_:)` as data for hosts (speed): per bucket, 8 bytes: the name with its quote
-    /// (zeros for an empty bucket, which no name matches); then per bucket, 1 byte: its slot.
-    /// Tests check it against `bucket(_:)`.
+    /// The buckets of `slot(word:)` as data (two loads, no jump table): per bucket, 8 bytes: the
+    /// name with its quote (zeros for an empty bucket, which no name matches); then per bucket,
+    /// 1 byte: its slot (`PrimitiveParameter` raw value, 11 `m2m:rqp`, 12 `m2m:rsp`).
     static let bucketTable: StaticString = """
         op"\0\0\0\0\0\
         \0\0\0\0\0\0\0\0\
@@ -145,27 +143,6 @@ struct PrimitiveSlots {
         rcn"\0\0\0\0\
         \0\0\0\u{6}\u{9}\u{5}\u{4}\u{7}\u{2}\0\u{3}\u{b}\u{c}\u{a}\u{1}\u{8}
         """
-    #endif
-
-    /// What bucket `h` of `slot(word:)` holds: a name with its quote, and its slot.
-    static func bucket(_ h: Int) -> (UInt64, Int) {
-        switch h {
-        case 0: return (0x22_706F, Int(PrimitiveParameter.operation.rawValue))                 // op
-        case 14: return (0x22_6F74, Int(PrimitiveParameter.to.rawValue))                       // to
-        case 8: return (0x22_7266, Int(PrimitiveParameter.from.rawValue))                      // fr
-        case 10: return (0x22_6971_72, Int(PrimitiveParameter.requestIdentifier.rawValue))     // rqi
-        case 6: return (0x22_6976_72, Int(PrimitiveParameter.releaseVersion.rawValue))         // rvi
-        case 5: return (0x22_7974, Int(PrimitiveParameter.resourceType.rawValue))              // ty
-        case 3: return (0x22_746F, Int(PrimitiveParameter.originatingTimestamp.rawValue))      // ot
-        case 7: return (0x22_7465_7172, Int(PrimitiveParameter.requestExpiration.rawValue))    // rqet
-        case 15: return (0x22_6E63_72, Int(PrimitiveParameter.resultContent.rawValue))         // rcn
-        case 4: return (0x22_6370, Int(PrimitiveParameter.content.rawValue))                   // pc
-        case 13: return (0x22_6373_72, Int(PrimitiveParameter.responseStatusCode.rawValue))    // rsc
-        case 11: return (0x22_7071_723A_6D32_6D, requestWrapperSlot)                           // m2m:rqp
-        case 12: return (0x22_7073_723A_6D32_6D, responseWrapperSlot)                          // m2m:rsp
-        default: return (0, 0)
-        }
-    }
 }
 
 /// The parameters of a primitive object.

@@ -303,18 +303,23 @@ func responseError(_ text: String) -> OneM2MError? {
         }
     }
 
-    /// Hosts look top-level names up in `PrimitiveSlots.bucketTable` (one load of the name and
-    /// the 8 bytes after its quote), Embedded builds in `bucket(_:)`: the two agree, and every
-    /// parameter name, plain or escaped, is noted wherever it ends relative to the buffer's end.
-    @Test func parameterNamesAreFoundByTableAndBuckets() throws {
-        let table = UnsafeRawPointer(PrimitiveSlots.bucketTable.utf8Start)
+    /// Top-level names are looked up in `PrimitiveSlots.bucketTable` (one load of the name and
+    /// the 8 bytes after its quote): each parameter name gives its slot and nothing else matches,
+    /// and every parameter name, plain or escaped, is noted wherever it ends relative to the
+    /// buffer's end.
+    @Test func parameterNamesAreFoundByTheTable() throws {
         #expect(PrimitiveSlots.bucketTable.utf8CodeUnitCount == 16 * 9)
-        for h in 0..<16 {
-            let (word, slot) = PrimitiveSlots.bucket(h)
-            #expect(UInt64(littleEndian: table.loadUnaligned(fromByteOffset: 8 * h, as: UInt64.self)) == word)
-            if word != 0 { #expect(Int(table.load(fromByteOffset: 128 + h, as: UInt8.self)) == slot) }
-        }
         let names = ["op", "to", "fr", "rqi", "rvi", "ty", "ot", "rqet", "rcn", "pc", "rsc", "m2m:rqp", "m2m:rsp"]
+        func word(_ name: String) -> UInt64 {  // the name and its quote, little-endian
+            var w: UInt64 = 0
+            for (k, c) in (name + "\"").utf8.enumerated() { w |= UInt64(c) << (8 * UInt64(k)) }
+            return w
+        }
+        for (slot, name) in names.enumerated() {
+            #expect(PrimitiveSlots.slot(word: word(name)) == slot, "\(name)")
+            #expect(PrimitiveSlots.slot(word: word(name + "x")) == nil)
+        }
+        for other in ["", "x", "o", "rq", "m2m:cin", "pc2"] { #expect(PrimitiveSlots.slot(word: word(other)) == nil, "\(other)") }
         for (slot, name) in names.enumerated() {
             for spelled in [name, "\\u00" + String(name.utf8.first!, radix: 16) + name.dropFirst(), name + "x", String(name.dropLast())] {
                 for pad in 0..<10 {
