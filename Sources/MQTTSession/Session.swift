@@ -918,9 +918,10 @@ let digestMultiplier: UInt = 0x9E37_79B1
 /// A timeout as the wrapping deadline arithmetic uses it: 0 ... 2^40 ms (about 34 years) on
 /// 64-bit targets, 0 ... 2^30 ms (about 12 days) on 32-bit ones, where clock readings wrap every
 /// 2^31 ms. A larger one (say `Int.max` for "never") would wrap into a deadline already past and
-/// wake the loop at once, over and over; a negative one times out at once, as 0 does.
-@inline(never)
-func boundedTimeout(_ t: Int) -> Int { t < 0 ? 0 : min(t, 1 << (Int.bitWidth == 64 ? 40 : 30)) }
+/// wake the loop at once, over and over; a negative one times out at once, as 0 does. (SPI: the
+/// oneM2M client bounds its request timeouts with it too.)
+@_spi(Loops) @inline(never)
+public func boundedTimeout(_ t: Int) -> Int { t < 0 ? 0 : min(t, 1 << (Int.bitWidth == 64 ? 40 : 30)) }
 
 /// Wrap-safe ordering of publication sequence numbers.
 @inline(__always)

@@ -332,12 +332,10 @@ public struct OneM2MClient<T: Transport, Clock: MonotonicClock, Wall: WallClock>
         return RequestID(value: r.number)
     }
 
-    /// When a request sent (or replayed) now times out. The timeout is bounded to 0 ... 2^40 ms
-    /// (35 years) on 64-bit targets and 0 ... 2^30 ms (12 days) on 32-bit ones, whose clock
-    /// readings wrap every 2^31 ms: deadlines are compared with readings by their difference, so
-    /// a huge timeout ("never") must not wrap into the past.
+    /// When a request sent (or replayed) now times out, its timeout bounded as the session's
+    /// (`boundedTimeout`), so a huge one ("never") does not wrap into the past.
     mutating func requestDeadline() -> Int {
-        mqtt.clock.nowMilliseconds() &+ min(max(0, configuration.requestTimeoutMilliseconds), 1 << (Int.bitWidth == 64 ? 40 : 30))
+        mqtt.clock.nowMilliseconds() &+ boundedTimeout(configuration.requestTimeoutMilliseconds)
     }
 
     /// Writes the `rqi` for `number` at the start of `scratch`; returns its length.
