@@ -200,7 +200,7 @@ struct CClient: ~Copyable {
         // Verification is on unless tls_insecure: without a CA or a PSK nothing could pass it.
         if poa.scheme == .mqtts && !tls.canAuthenticateServer { return ONEM2M_ETLSNOAUTH.rawValue }
         hangUp()
-        let host = String(decoding: poa.host, as: UTF8.self)
+        let host = poa.host
         // Field by field: one transport set, the other cleared.
         if poa.scheme == .mqtt {
             mqtt.transport.tls = nil
@@ -532,7 +532,7 @@ public func onem2mCreate(
     }
     let p = (arena + layout.state).bindMemory(to: CClient.self, capacity: 1)
     p.initialize(to: CClient(  // in place: no copy of the whole state on the stack first
-        mqtt: MQTTClient(session: session, transport: .mqtt(TCPTransport(host: "", port: 0)), clock: clock),
+        mqtt: MQTTClient(session: session, transport: .mqtt(TCPTransport(host: UnsafeRawBufferPointer(start: nil, count: 0), port: 0)), clock: clock),
         tls: tls,
         pointOfAccessCopy: poa,
         ids: ids,

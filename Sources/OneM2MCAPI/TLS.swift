@@ -18,22 +18,22 @@ extension TLSConfiguration {
         let key = TLSConfiguration.copy(c.tls_key_file, &valid), identity = TLSConfiguration.copy(c.tls_psk_identity, &valid)
         guard valid else { return nil }
         self.init(insecureSkipVerification: c.tls_insecure != 0)
-        if let ca { certificateAuthorities = .file(ca) }
-        if let cert { clientCertificate = .file(cert) }
-        if let key { clientKey = .file(key) }
+        if let ca { certificateAuthorities = .file(path: ca) }
+        if let cert { clientCertificate = .file(path: cert) }
+        if let key { clientKey = .file(path: key) }
         switch (identity, c.tls_psk_key) {
         case (nil, nil): break
         case (let identity?, let psk?):
             guard c.tls_psk_key_len > 0 && c.tls_psk_key_len <= Int(ONEM2M_MAX_PSK) else { return nil }
-            preSharedKey = PreSharedKey(identity: Array(identity.utf8), key: Array(UnsafeBufferPointer(start: psk, count: c.tls_psk_key_len)))
+            preSharedKey = PreSharedKey(identity: identity, key: Array(UnsafeBufferPointer(start: psk, count: c.tls_psk_key_len)))
         default: return nil
         }
     }
 
-    /// A config string copied into a Swift string (nil when NULL); clears `valid` when it is
-    /// empty or longer than ONEM2M_MAX_TLS_STRING.
+    /// A config string's bytes, copied (nil when NULL; no `String`: a C daemon links none of
+    /// its code); clears `valid` when it is empty or longer than ONEM2M_MAX_TLS_STRING.
     @inline(never)
-    static func copy(_ s: UnsafePointer<CChar>?, _ valid: inout Bool) -> String? {
+    static func copy(_ s: UnsafePointer<CChar>?, _ valid: inout Bool) -> [UInt8]? {
         guard let s else { return nil }
         var n = 0
         while s[n] != 0 {
@@ -44,7 +44,7 @@ extension TLSConfiguration {
             valid = false
             return nil
         }
-        return String(decoding: UnsafeRawBufferPointer(start: UnsafeRawPointer(s), count: n), as: UTF8.self)
+        return Array(UnsafeRawBufferPointer(start: UnsafeRawPointer(s), count: n))
     }
 
     /// Whether an mqtts:// connection could authenticate the broker (a CA or a PSK), or
@@ -81,7 +81,7 @@ extension TLSFailure {
 extension TLSTransport {
     /// A closed transport for onem2m_connect (kept out of line: the TLS set-up is not core code).
     @inline(never)
-    static func make(host: String, port: UInt16, configuration: TLSConfiguration) -> TLSTransport {
+    static func make(host: UnsafeRawBufferPointer, port: UInt16, configuration: TLSConfiguration) -> TLSTransport {
         TLSTransport(host: host, port: port, configuration: configuration)
     }
 

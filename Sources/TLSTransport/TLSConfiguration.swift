@@ -14,12 +14,22 @@
 ///   identity; with no CA given only PSK cipher suites are offered (ECDHE-PSK first).
 /// - Both: a CA and a PSK; the server chooses.
 public struct TLSConfiguration: Sendable {
-    /// Where a certificate, chain or key comes from.
-    public enum Source: Sendable, Equatable {
+    /// Where a certificate, chain or key comes from: `.file(path)` or `.pem(bytes)`.
+    public struct Source: Sendable, Equatable {
+        enum Storage: Sendable, Equatable {
+            /// A path, UTF-8 without the terminating NUL.
+            case file([UInt8])
+            case pem([UInt8])
+        }
+        let storage: Storage
+
         /// A PEM or DER file.
-        case file(String)
+        public static func file(_ path: String) -> Source { Source(storage: .file(Array(path.utf8))) }
+        /// A PEM or DER file, its path as UTF-8 bytes (no terminating NUL), for callers without
+        /// `String` (the C API).
+        public static func file(path: [UInt8]) -> Source { Source(storage: .file(path)) }
         /// PEM text (need not be NUL-terminated; several certificates allowed) or DER bytes.
-        case pem([UInt8])
+        public static func pem(_ bytes: [UInt8]) -> Source { Source(storage: .pem(bytes)) }
     }
 
     /// A pre-shared key and the identity the broker knows it by.
@@ -84,7 +94,12 @@ public struct TLSConfiguration: Sendable {
     public var preSharedKey: PreSharedKey?
     /// The name the server certificate must match and that is sent as SNI; nil means the host
     /// the transport connects to. An IPv4/IPv6 literal is matched against iPAddress SANs.
-    public var serverName: String?
+    public var serverName: String? {
+        get { serverNameBytes.map { String(decoding: $0, as: UTF8.self) } }
+        set { serverNameBytes = newValue.map { Array($0.utf8) } }
+    }
+    /// `serverName` as UTF-8 bytes (what is stored; for callers without `String`).
+    public var serverNameBytes: [UInt8]?
     /// Accept any server certificate (the handshake still records `lastVerificationFlags`).
     /// **Off by default; for tests and development only**: it makes the connection open to
     /// any man in the middle.
@@ -95,6 +110,8 @@ public struct TLSConfiguration: Sendable {
     /// The Debian/Ubuntu system CA bundle, for brokers with public certificates.
     public static let systemCertificateBundle = "/etc/ssl/certs/ca-certificates.crt"
 
+    /// Inlinable: a caller that passes no `serverName` links no `String` conversion.
+    @inlinable
     public init(
         certificateAuthorities: Source? = nil, clientCertificate: Source? = nil, clientKey: Source? = nil,
         clientKeyPassword: [UInt8]? = nil, preSharedKey: PreSharedKey? = nil, serverName: String? = nil,
@@ -105,7 +122,7 @@ public struct TLSConfiguration: Sendable {
         self.clientKey = clientKey
         self.clientKeyPassword = clientKeyPassword
         self.preSharedKey = preSharedKey
-        self.serverName = serverName
+        self.serverNameBytes = serverName.map { Array($0.utf8) }
         self.insecureSkipVerification = insecureSkipVerification
         self.maxFragmentLength = maxFragmentLength
     }

@@ -51,10 +51,14 @@ final class TLSState {
     var serverRequestedCertificate = false
     var failure: TLSFailure? = nil
 
-    init(configuration: TLSConfiguration, host: String) {
+    init(configuration: TLSConfiguration, host: UnsafeRawBufferPointer) {
         self.configuration = configuration
         var name: [UInt8] = []
-        for b in configuration.serverName?.utf8 ?? host.utf8 where b != 0 { name.append(b) }
+        if let s = configuration.serverNameBytes {
+            for b in s where b != 0 { name.append(b) }
+        } else {
+            for b in host where b != 0 { name.append(b) }
+        }
         name.append(0)
         self.serverName = name
         bio = UnsafeMutablePointer<TLSBIO>.allocate(capacity: 1)
@@ -120,9 +124,9 @@ final class TLSState {
         _ source: TLSConfiguration.Source, file: (UnsafePointer<CChar>?) -> Int32,
         buffer: (UnsafeRawPointer?, Int) -> Int32
     ) -> Int32 {
-        switch source {
+        switch source.storage {
         case .file(let path):
-            var bytes = Array(path.utf8)
+            var bytes = path
             bytes.append(0)
             return bytes.withUnsafeBufferPointer { p in p.withMemoryRebound(to: CChar.self) { file($0.baseAddress) } }
         case .pem(let data):
@@ -131,9 +135,9 @@ final class TLSState {
     }
 
     static func loadKey(_ ctx: OpaquePointer, _ source: TLSConfiguration.Source, password: [UInt8]?) -> Int32 {
-        switch source {
+        switch source.storage {
         case .file(let path):
-            var bytes = Array(path.utf8)
+            var bytes = path
             bytes.append(0)
             var pass: [UInt8]? = nil
             if let password {
@@ -218,6 +222,16 @@ public struct TLSTransport: Transport {
     /// A closed transport to `host:port` with `configuration`. Nothing is loaded or resolved
     /// until `open` (or `prepare`).
     public init(host: String, port: UInt16, configuration: TLSConfiguration) {
+        var text = host
+        text.makeContiguousUTF8()
+        self = text.utf8.withContiguousStorageIfAvailable {
+            TLSTransport(host: UnsafeRawBufferPointer($0), port: port, configuration: configuration)
+        } ?? TLSTransport(host: UnsafeRawBufferPointer(start: nil, count: 0), port: port, configuration: configuration)
+    }
+
+    /// `init(host:port:configuration:)` with the host name as UTF-8 bytes (no terminating NUL;
+    /// copied), for callers without `String` (the C API).
+    public init(host: UnsafeRawBufferPointer, port: UInt16, configuration: TLSConfiguration) {
         tcp = TCPTransport(host: host, port: port)
         state = TLSState(configuration: configuration, host: host)
     }

@@ -221,6 +221,20 @@ struct TCPTransportTests {
         #expect(throws: TransportError.invalidEndpoint) { try portZero.open(timeoutMilliseconds: 100) }
         var embeddedNUL = TCPTransport(host: "127.0.0.1\u{0}x", port: 1883)
         #expect(throws: TransportError.invalidEndpoint) { try embeddedNUL.open(timeoutMilliseconds: 100) }
+        // The same from bytes (the form for callers without String).
+        var emptyBytes = TCPTransport(host: UnsafeRawBufferPointer(start: nil, count: 0), port: 1883)
+        #expect(throws: TransportError.invalidEndpoint) { try emptyBytes.open(timeoutMilliseconds: 100) }
+        var nulBytes = [UInt8]("127.0.0.1\u{0}x".utf8).withUnsafeBytes { TCPTransport(host: $0, port: 1883) }
+        #expect(throws: TransportError.invalidEndpoint) { try nulBytes.open(timeoutMilliseconds: 100) }
+    }
+
+    @Test func hostGivenAsBytesConnects() throws {
+        let listener = loopbackListener(backlog: 4)
+        defer { Glibc.close(listener.fd) }
+        var t = [UInt8]("127.0.0.1".utf8).withUnsafeBytes { TCPTransport(host: $0, port: listener.port) }
+        try t.open(timeoutMilliseconds: 2_000)
+        #expect(t.isOpen)
+        t.close()
     }
 
     @Test func connectTimesOutWhenTheListenQueueIsFull() throws {

@@ -129,6 +129,29 @@ struct TLSTransportTests {
         let r3 = try connectAndRoundTrip(&byBuffer)
         #expect(r3.acked && r3.received != nil)
         byBuffer.disconnect()
+
+        // Host, CA path and server name as bytes (the C API's way: no String).
+        var bytesConfig = TLSConfiguration(certificateAuthorities: .file(path: Array(env.pki.caCertificate.utf8)))
+        bytesConfig.serverNameBytes = Array("localhost".utf8)
+        #expect(bytesConfig.serverName == "localhost")
+        #expect(bytesConfig.certificateAuthorities == .file(env.pki.caCertificate))
+        var byBytes = Array("127.0.0.1".utf8).withUnsafeBytes { TLSTransport(host: $0, port: env.good, configuration: bytesConfig) }
+        #expect(openError(&byBytes) == nil)
+        // The name checked is the server name's, not the host's: a wrong one fails.
+        bytesConfig.serverNameBytes = Array("broker.example".utf8)
+        var wrongName = Array("127.0.0.1".utf8).withUnsafeBytes { TLSTransport(host: $0, port: env.good, configuration: bytesConfig) }
+        #expect(openError(&wrongName) == .tls(code: -0x2700))
+    }
+
+    @Test func sourcesAndServerNameAsBytesEqualTheirStringForms() {
+        #expect(TLSConfiguration.Source.file("/etc/ca.crt") == .file(path: Array("/etc/ca.crt".utf8)))
+        #expect(TLSConfiguration.Source.file("ca.crt") != .pem(Array("ca.crt".utf8)))
+        var c = TLSConfiguration(serverName: "broker.example")
+        #expect(c.serverNameBytes == Array("broker.example".utf8))
+        c.serverName = nil
+        #expect(c.serverNameBytes == nil && c.serverName == nil)
+        c.serverNameBytes = Array("b\u{e9}".utf8)
+        #expect(c.serverName == "b\u{e9}")
     }
 
     @Test func largePublicationsCrossRecordBoundaries() throws {
