@@ -41,9 +41,27 @@ public struct OneM2MConfiguration: Sendable {
         maximumPendingRequests: Int = 16, keepAliveSeconds: UInt16 = 60,
         capacities: SessionCapacities = SessionCapacities()
     ) {
+        self.init(
+            cseID: ByteString.empty, cseName: ByteString.empty, originator: ByteString.empty,
+            registerOnRegistrationTopic: registerOnRegistrationTopic, serialization: serialization,
+            releaseVersion: releaseVersion, requestTimeoutMilliseconds: requestTimeoutMilliseconds,
+            maximumPendingRequests: maximumPendingRequests, keepAliveSeconds: keepAliveSeconds, capacities: capacities)
         self.cseID = Array(cseID.utf8)
         self.cseName = Array(cseName.utf8)
         self.originator = Array(originator.utf8)
+    }
+
+    /// `init` with the identifiers as bytes (copied; no `String`, for Embedded programs).
+    public init(
+        cseID: ByteString = "id-in", cseName: ByteString = "cse-in", originator: ByteString,
+        registerOnRegistrationTopic: Bool = false, serialization: Serialization? = .json,
+        releaseVersion: ReleaseVersion = .r3, requestTimeoutMilliseconds: Int = 10_000,
+        maximumPendingRequests: Int = 16, keepAliveSeconds: UInt16 = 60,
+        capacities: SessionCapacities = SessionCapacities()
+    ) {
+        self.cseID = Array(cseID)
+        self.cseName = Array(cseName)
+        self.originator = Array(originator)
         self.registerOnRegistrationTopic = registerOnRegistrationTopic
         self.serialization = serialization
         self.releaseVersion = releaseVersion

@@ -12,6 +12,13 @@ extension OneM2MClient where T == TCPTransport, Clock == PosixMonotonicClock, Wa
     public init(configuration: consuming OneM2MConfiguration, host: String, port: UInt16, reconnectPolicy: ReconnectPolicy = ReconnectPolicy()) throws(OneM2MClientError) {
         try self.init(configuration: configuration, transport: TCPTransport(host: host, port: port), clock: PosixMonotonicClock(), wallClock: PosixWallClock(), reconnectPolicy: reconnectPolicy)
     }
+
+    /// `init(configuration:host:port:)` with the host as bytes (no `String`: an Embedded AE
+    /// that uses only the `ByteString` API links none of the standard library's `String` code).
+    public init(configuration: consuming OneM2MConfiguration, host: ByteString, port: UInt16, reconnectPolicy: ReconnectPolicy = ReconnectPolicy()) throws(OneM2MClientError) {
+        let transport = Array(host).withUnsafeBytes { TCPTransport(host: $0, port: port) }
+        try self.init(configuration: configuration, transport: transport, clock: PosixMonotonicClock(), wallClock: PosixWallClock(), reconnectPolicy: reconnectPolicy)
+    }
 }
 
 extension OneM2MClient {
@@ -20,8 +27,31 @@ extension OneM2MClient {
     /// CREATE `<AE>` (TS-0004 7.4.5; ACME needs `api`, `rr` and `srv`): `to` is the CSE
     /// resource name. `appID` must start with `N` (or `R` + dotted parts). With
     /// `registerOnRegistrationTopic` it goes on `reg_req` (TS-0010 6.4.4).
+    ///
+    /// Every request has a `ByteString` form and a `String` form; the `ByteString` one links
+    /// no `String` code into an Embedded program (docs/size.md).
+    @discardableResult
+    public mutating func registerAE(appID: ByteString, name: ByteString, pointOfAccess: [ByteString] = [], requestReachable: Bool = true) throws(OneM2MClientError) -> RequestID {
+        try sendRegistration(appID: appID, name: name, requestReachable: requestReachable, pointOfAccess: pointOfAccess.isEmpty ? nil : { (w: inout JSONWriter) throws(OneM2MError) in
+            for p in pointOfAccess { try w.string(p) }
+        })
+    }
+
+    /// `registerAE` with strings.
     @discardableResult
     public mutating func registerAE(appID: String, name: String, pointOfAccess: [String] = [], requestReachable: Bool = true) throws(OneM2MClientError) -> RequestID {
+        try withPath(appID) { (api) throws(OneM2MClientError) -> RequestID in
+            try withPath(name) { (rn) throws(OneM2MClientError) -> RequestID in
+                try sendRegistration(appID: api, name: rn, requestReachable: requestReachable, pointOfAccess: pointOfAccess.isEmpty ? nil : { (w: inout JSONWriter) throws(OneM2MError) in
+                    for p in pointOfAccess { try w.writeString(p) }
+                })
+            }
+        }
+    }
+
+    mutating func sendRegistration(
+        appID: ByteString, name: ByteString, requestReachable: Bool, pointOfAccess: ((inout JSONWriter) throws(OneM2MError) -> Void)?
+    ) throws(OneM2MClientError) -> RequestID {
         let cse = configuration.cseName
         let version = configuration.releaseVersion
         return try withBytes(cse) { (to) throws(OneM2MClientError) -> RequestID in
@@ -29,16 +59,16 @@ extension OneM2MClient {
                 try w.beginObject()
                 try w.key("m2m:ae")
                 try w.beginObject()
-                try w.writeStringMember("rn", name)
-                try w.writeStringMember("api", appID)
+                try w.member("rn", name)
+                try w.member("api", appID)
                 try w.key("rr")  // key + value: a failed request is abandoned whole, no save/restore needed
                 try w.bool(requestReachable)
                 try w.key("srv")
                 try w.fill(template: "[%]", ByteString(version.text))  // one call for the array of one string
-                if !pointOfAccess.isEmpty {
+                if let pointOfAccess {
                     try w.key("poa")
                     try w.beginArray()
-                    for p in pointOfAccess { try w.writeString(p) }
+                    try pointOfAccess(&w)
                     try w.endArray()
                 }
                 try w.endObject()
@@ -49,16 +79,24 @@ extension OneM2MClient {
 
     /// CREATE `<container>` named `name` under `parent` (a structured path like `cse-in/myAE`).
     @discardableResult
+    public mutating func createContainer(under parent: ByteString, name: ByteString, maxInstances: Int? = nil) throws(OneM2MClientError) -> RequestID {
+        try send(.create, to: parent, resourceType: .container) { (w: inout JSONWriter) throws(OneM2MError) in
+            try w.beginObject()
+            try w.key("m2m:cnt")
+            try w.beginObject()
+            try w.member("rn", name)
+            if let mni = maxInstances { try w.member("mni", integer: mni) }
+            try w.endObject()
+            try w.endObject()
+        }
+    }
+
+    /// `createContainer` with strings.
+    @discardableResult
     public mutating func createContainer(under parent: String, name: String, maxInstances: Int? = nil) throws(OneM2MClientError) -> RequestID {
         try withPath(parent) { (to) throws(OneM2MClientError) -> RequestID in
-            try send(.create, to: to, resourceType: .container) { (w: inout JSONWriter) throws(OneM2MError) in
-                try w.beginObject()
-                try w.key("m2m:cnt")
-                try w.beginObject()
-                try w.writeStringMember("rn", name)
-                if let mni = maxInstances { try w.member("mni", integer: mni) }
-                try w.endObject()
-                try w.endObject()
+            try withPath(name) { (rn) throws(OneM2MClientError) -> RequestID in
+                try createContainer(under: to, name: rn, maxInstances: maxInstances)
             }
         }
     }
@@ -90,41 +128,69 @@ extension OneM2MClient {
     /// SP-relative `/id-in/<AE-ID>` loops inside ACME). `eventTypes` (`net`): 1 update,
     /// 2 delete, 3 create of a child, 4 delete of a child.
     @discardableResult
+    public mutating func createSubscription(under parent: ByteString, name: ByteString, notificationURIs: [ByteString], eventTypes: [Int] = [3]) throws(OneM2MClientError) -> RequestID {
+        try sendSubscription(under: parent, name: name, eventTypes: eventTypes) { (w: inout JSONWriter) throws(OneM2MError) in
+            for u in notificationURIs { try w.string(u) }
+        }
+    }
+
+    /// `createSubscription` with strings.
+    @discardableResult
     public mutating func createSubscription(under parent: String, name: String, notificationURIs: [String], eventTypes: [Int] = [3]) throws(OneM2MClientError) -> RequestID {
         try withPath(parent) { (to) throws(OneM2MClientError) -> RequestID in
-            try send(.create, to: to, resourceType: .subscription) { (w: inout JSONWriter) throws(OneM2MError) in
-                try w.beginObject()
-                try w.key("m2m:sub")
-                try w.beginObject()
-                try w.writeStringMember("rn", name)
-                try w.key("nu")
-                try w.beginArray()
-                for u in notificationURIs { try w.writeString(u) }
-                try w.endArray()
-                try w.key("enc")
-                try w.beginObject()
-                try w.key("net")
-                try w.beginArray()
-                for n in eventTypes { try w.integer(n) }
-                try w.endArray()
-                try w.endObject()
-                try w.endObject()
-                try w.endObject()
+            try withPath(name) { (rn) throws(OneM2MClientError) -> RequestID in
+                try sendSubscription(under: to, name: rn, eventTypes: eventTypes) { (w: inout JSONWriter) throws(OneM2MError) in
+                    for u in notificationURIs { try w.writeString(u) }
+                }
             }
+        }
+    }
+
+    mutating func sendSubscription(
+        under parent: ByteString, name: ByteString, eventTypes: [Int], notificationURIs: (inout JSONWriter) throws(OneM2MError) -> Void
+    ) throws(OneM2MClientError) -> RequestID {
+        try send(.create, to: parent, resourceType: .subscription) { (w: inout JSONWriter) throws(OneM2MError) in
+            try w.beginObject()
+            try w.key("m2m:sub")
+            try w.beginObject()
+            try w.member("rn", name)
+            try w.key("nu")
+            try w.beginArray()
+            try notificationURIs(&w)
+            try w.endArray()
+            try w.key("enc")
+            try w.beginObject()
+            try w.key("net")
+            try w.beginArray()
+            for n in eventTypes { try w.integer(n) }
+            try w.endArray()
+            try w.endObject()
+            try w.endObject()
+            try w.endObject()
         }
     }
 
     /// CREATE of any resource type with `pc` given as JSON text (validated, copied in place).
     @discardableResult
+    public mutating func create(under parent: ByteString, type: ResourceType, contentJSON: UnsafeRawBufferPointer) throws(OneM2MClientError) -> RequestID {
+        try send(.create, to: parent, resourceType: type) { (w: inout JSONWriter) throws(OneM2MError) in try w.rawJSON(contentJSON) }
+    }
+
+    /// `create` with a string path and the JSON in an array.
+    @discardableResult
     public mutating func create(under parent: String, type: ResourceType, contentJSON: [UInt8]) throws(OneM2MClientError) -> RequestID {
         try withPath(parent) { (to) throws(OneM2MClientError) -> RequestID in
-            try withBytes(contentJSON) { (pc) throws(OneM2MClientError) -> RequestID in
-                try send(.create, to: to, resourceType: type) { (w: inout JSONWriter) throws(OneM2MError) in try w.rawJSON(pc) }
-            }
+            try withBytes(contentJSON) { (pc) throws(OneM2MClientError) -> RequestID in try create(under: to, type: type, contentJSON: pc) }
         }
     }
 
     /// RETRIEVE `path` (structured like `cse-in/ae/cnt/la`, or an unstructured ri).
+    @discardableResult
+    public mutating func retrieve(_ path: ByteString, resultContent: ResultContent? = nil) throws(OneM2MClientError) -> RequestID {
+        try send(.retrieve, to: path, resultContent: resultContent)
+    }
+
+    /// `retrieve` with a string path.
     @discardableResult
     public mutating func retrieve(_ path: String, resultContent: ResultContent? = nil) throws(OneM2MClientError) -> RequestID {
         try withPath(path) { (to) throws(OneM2MClientError) -> RequestID in try send(.retrieve, to: to, resultContent: resultContent) }
@@ -132,15 +198,25 @@ extension OneM2MClient {
 
     /// UPDATE `path` with `pc` given as JSON text, e.g. `{"m2m:cnt":{"mni":10}}`.
     @discardableResult
+    public mutating func update(_ path: ByteString, contentJSON: UnsafeRawBufferPointer) throws(OneM2MClientError) -> RequestID {
+        try send(.update, to: path, resourceType: nil) { (w: inout JSONWriter) throws(OneM2MError) in try w.rawJSON(contentJSON) }
+    }
+
+    /// `update` with a string path and the JSON in an array.
+    @discardableResult
     public mutating func update(_ path: String, contentJSON: [UInt8]) throws(OneM2MClientError) -> RequestID {
         try withPath(path) { (to) throws(OneM2MClientError) -> RequestID in
-            try withBytes(contentJSON) { (pc) throws(OneM2MClientError) -> RequestID in
-                try send(.update, to: to, resourceType: nil) { (w: inout JSONWriter) throws(OneM2MError) in try w.rawJSON(pc) }
-            }
+            try withBytes(contentJSON) { (pc) throws(OneM2MClientError) -> RequestID in try update(to, contentJSON: pc) }
         }
     }
 
     /// DELETE `path`.
+    @discardableResult
+    public mutating func delete(_ path: ByteString) throws(OneM2MClientError) -> RequestID {
+        try send(.delete, to: path)
+    }
+
+    /// `delete` with a string path.
     @discardableResult
     public mutating func delete(_ path: String) throws(OneM2MClientError) -> RequestID {
         try withPath(path) { (to) throws(OneM2MClientError) -> RequestID in try send(.delete, to: to) }
@@ -175,8 +251,8 @@ func withUTF8(_ s: String, _ body: (UnsafeRawBufferPointer) -> Void) {
 }
 
 extension JSONWriter {
-    /// Writes a String value (its UTF-8 bytes, escaped). Out of line, as `writeStringMember`:
-    /// each use inlined was a closure context and an error check.
+    /// Writes a String value (its UTF-8 bytes, escaped). Out of line: each use inlined was a
+    /// closure context and an error check.
     @inline(never)
     mutating func writeString(_ s: String) throws(OneM2MError) {
         var failure: OneM2MError? = nil
@@ -184,11 +260,5 @@ extension JSONWriter {
             do throws(OneM2MError) { try string(bytes: b) } catch { failure = error }
         }
         if let failure { throw failure }
-    }
-
-    @inline(never)
-    mutating func writeStringMember(_ key: ByteString, _ s: String) throws(OneM2MError) {
-        try self.key(key)
-        try writeString(s)
     }
 }
