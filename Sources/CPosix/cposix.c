@@ -214,6 +214,20 @@ intptr_t cposix_send(int32_t fd, const void *buf, size_t len) {
     return (intptr_t)n;
 }
 
+intptr_t cposix_write_all(int32_t fd, const void *buf, size_t len) {
+    const char *p = buf;
+    size_t done = 0;
+    while (done < len) {
+        ssize_t n = write(fd, p + done, len - done);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return -(intptr_t)errno;
+        }
+        done += (size_t)n;
+    }
+    return (intptr_t)len;
+}
+
 intptr_t cposix_recv(int32_t fd, void *buf, size_t len) {
     ssize_t n = recv(fd, buf, len, MSG_DONTWAIT);
     if (n < 0) return -(intptr_t)errno;

@@ -89,6 +89,11 @@ intptr_t cposix_recv(int32_t fd, void *buf, size_t len);
 /// remaining time. Returns a mask of `CPOSIX_POLL_*` bits (0 on timeout) or a negative errno.
 int32_t cposix_poll(int32_t fd, int32_t want_read, int32_t want_write, int32_t timeout_ms);
 
+/// write(fd, buf, len) until all of it is written (EINTR retried): `len`, or a negative errno.
+/// For plain output (logs) from programs that link no stdio formatting, such as Embedded Swift
+/// programs without `String`.
+intptr_t cposix_write_all(int32_t fd, const void *buf, size_t len);
+
 /// close(fd). Returns 0 or a negative errno. (EINTR is not retried: on Linux the descriptor is
 /// released regardless.)
 int32_t cposix_close(int32_t fd);
