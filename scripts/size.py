@@ -43,6 +43,11 @@ UNICODE_TABLE = re.compile(r"_swift_stdlib_(getNormData|getComposition|getDecomp
                            r"isExtendedPictographic|getScalar|getSpecialMapping|getMapping|getNameAlias|getAge|"
                            r"getGeneralCategory|getNumericType|getNumericValue|getScriptExtension|nfd|nfc|grapheme|word|case|special)")
 
+# The stdlib's String implementation (any use of String's storage or views links some of these):
+# the Embedded programs here use none, and `make size-check` keeps it that way (on armv7 it was
+# 16-17 KB of code per program, outside the core rows).
+STRING_CODE = re.compile(r"_String(Guts|Object|Breadcrumbs)|SS8UTF8ViewV|SS9UTF16ViewV")
+
 
 def readelf(args, path):
     return subprocess.run(["readelf", "-W"] + args + [path], check=True, capture_output=True, text=True).stdout
@@ -139,7 +144,7 @@ def attribute(path, app, app_object=None):
     per = PerModule(collections.Counter)
     seen = set()
     symbols = []
-    unicode_syms, foundation_syms = [], []
+    unicode_syms, foundation_syms, string_syms = [], [], []
     funcs = []  # (start, size, module) of every function
     for line in readelf(["-s"], path).splitlines():
         p = line.split()
@@ -150,6 +155,8 @@ def attribute(path, app, app_object=None):
             unicode_syms.append(name)
         if "Foundation" in name:
             foundation_syms.append(name)
+        if STRING_CODE.search(name):
+            string_syms.append(name)
         if not ndx.isdigit() or typ in ("SECTION", "FILE"):
             continue
         size = int(size, 0) if size.startswith("0x") else int(size)
@@ -196,6 +203,7 @@ def attribute(path, app, app_object=None):
         rest[k] += max(0, totals[k] - attributed[k])  # sections without symbols: PLT, dynsym, eh_frame...
     per.symbols = symbols  # (size, module, mangled name) of every core text symbol
     per.inlined = moved  # (owner, module) -> bytes of module's code inlined into owner's functions
+    per.string_syms = sorted(set(string_syms))  # the stdlib's String code, if linked
     return per, totals, sorted(set(unicode_syms)), sorted(set(foundation_syms))
 
 
@@ -394,7 +402,12 @@ def markdown(result, out, targets, budget_path, command):
                 found.append(f"{binary}: {', '.join((uni + fnd)[:5])}")
         md.append(f"- {TARGETS[t]['label']}: " + ("**found** " + "; ".join(found) if found else "none found"))
     md.append("")
-    md.append("No program here links the standard library's `String` code either, though the API keeps "
+    found = [f"{TARGETS[t]['label']} {binary}: {', '.join(result[t][binary][0].string_syms[:3])}"
+             for t in targets for binary, _, _ in BINARIES if result[t][binary][0].string_syms]
+    md.append("Nor any of the stdlib's `String` code (symbols of `_StringGuts`, `_StringObject`, `_StringBreadcrumbs`, "
+              "`String.UTF8View`, `String.UTF16View`; checked by `make size-check` in every binary above): "
+              + ("**found** " + "; ".join(found) if found else "none found") + ".\n")
+    md.append("No program here links the standard library's `String` code, though the API keeps "
               "`String` forms for host programs: every `String`-taking call (`TCPTransport(host:)`, "
               "`TLSConfiguration.Source.file(_:)`, `serverName`, `OneM2MConfiguration(originator:)`, the requests "
               "of `OneM2MClient`) has a byte form (`UnsafeRawBufferPointer`, `[UInt8]` or `ByteString`) that the "
@@ -678,6 +691,11 @@ def main():
             if uni or fnd:
                 print(f"size: {t} {binary} links Unicode tables/Foundation: {uni + fnd}")
                 failures.append("unicode")
+            strings = result[t][binary][0].string_syms
+            if strings:
+                print(f"size: {t} {binary} links the stdlib's String code ({len(strings)} symbols, e.g. {strings[:3]}); "
+                      "use the byte forms of the API (docs/onem2m.md)")
+                failures.append("string")
     if failures:
         print("size: over budget: " + ", ".join(failures))
         sys.exit(1)
