@@ -14,11 +14,7 @@ struct ByteStringRequestTests {
     func published(_ requests: (inout ScriptedOneM2MClient) throws -> Void) throws -> [[UInt8]] {
         let clock = ManualClock(startMilliseconds: 1_000)
         let peer = ScriptedPeer(clock: clock)
-        installMinimalBroker(on: peer)
-        var c = try ScriptedOneM2MClient(
-            configuration: OneM2MConfiguration(originator: "Cbytes"),
-            transport: ScriptedTransport(peer: peer), clock: clock, wallClock: FixedWallClock(),
-            reconnectPolicy: ReconnectPolicy(enabled: false))
+        var c = try scriptedClient(OneM2MConfiguration(originator: "Cbytes"), peer: peer, clock: clock)
         try c.connect()
         try requests(&c)
         return peer.frames(onConnection: 0).filter { $0.first.map { $0 >> 4 == 3 } ?? false }

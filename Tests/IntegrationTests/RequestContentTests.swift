@@ -10,12 +10,7 @@ import TestSupport
 struct RequestContentTests {
     @Test func contentMustBeExactlyOneValue() throws {
         let clock = ManualClock(startMilliseconds: 1_000)
-        let peer = ScriptedPeer(clock: clock)
-        installMinimalBroker(on: peer)
-        var c = try ScriptedOneM2MClient(
-            configuration: OneM2MConfiguration(originator: "Ccontent"),
-            transport: ScriptedTransport(peer: peer), clock: clock, wallClock: FixedWallClock(),
-            reconnectPolicy: ReconnectPolicy(enabled: false))
+        var c = try scriptedClient(OneM2MConfiguration(originator: "Ccontent"), peer: ScriptedPeer(clock: clock), clock: clock)
         try c.connect()
         // No value, two values, a member without an object, closing the primitive, a body's own error.
         #expect(outcome(&c) { (_: inout JSONWriter) throws(OneM2MError) in } == .encoding(.invalidWriterState))

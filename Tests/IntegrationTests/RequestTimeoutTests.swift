@@ -12,6 +12,14 @@ struct FixedWallClock: WallClock {
 
 typealias ScriptedOneM2MClient = OneM2MClient<ScriptedTransport, ManualClock, FixedWallClock>
 
+/// A client (not connected, never reconnecting) of the minimal broker, installed on `peer`.
+func scriptedClient(_ configuration: OneM2MConfiguration, peer: ScriptedPeer, clock: ManualClock) throws -> ScriptedOneM2MClient {
+    installMinimalBroker(on: peer)
+    return try ScriptedOneM2MClient(
+        configuration: configuration, transport: ScriptedTransport(peer: peer), clock: clock, wallClock: FixedWallClock(),
+        reconnectPolicy: ReconnectPolicy(enabled: false))
+}
+
 /// Answers CONNECT, SUBSCRIBE and QoS 1 PUBLISH the way a broker does; never answers a request.
 func installMinimalBroker(on peer: ScriptedPeer) {
     peer.onPacket = { peer, frame in
@@ -51,12 +59,8 @@ func pollForTimeouts(_ c: inout ScriptedOneM2MClient, _ clock: ManualClock, coun
 @Suite("OneM2MClient request timeouts (scripted broker, manual clock)")
 struct RequestTimeoutTests {
     func client(_ clock: ManualClock, timeout: Int, peer: ScriptedPeer? = nil, originator: String = "Ctimeout") throws -> ScriptedOneM2MClient {
-        let peer = peer ?? ScriptedPeer(clock: clock)
-        installMinimalBroker(on: peer)
-        return try ScriptedOneM2MClient(
-            configuration: OneM2MConfiguration(originator: originator, requestTimeoutMilliseconds: timeout),
-            transport: ScriptedTransport(peer: peer), clock: clock, wallClock: FixedWallClock(),
-            reconnectPolicy: ReconnectPolicy(enabled: false))
+        try scriptedClient(
+            OneM2MConfiguration(originator: originator, requestTimeoutMilliseconds: timeout), peer: peer ?? ScriptedPeer(clock: clock), clock: clock)
     }
 
     @Test func unansweredRequestsTimeOutAtTheirOwnDeadlinesInOrder() throws {
