@@ -130,6 +130,21 @@ json_runs = [read_json_run(d) for d in sorted(glob.glob(os.path.join(raw, "json"
 json_p = json_runs[0] if json_runs else {}
 
 
+def read_clock(directory, which):
+    """(GHz, independent adds per cycle) from bench/clockprobe.c, or None."""
+    try:
+        with open(os.path.join(directory, f"clock.{which}")) as f:
+            ghz, width = f.read().split()
+            return float(ghz), float(width)
+    except (OSError, ValueError):
+        return None
+
+
+# The core's speed (bench/clockprobe.c) before and after each JSON run.
+json_clocks = [(read_clock(d, "before"), read_clock(d, "after"))
+               for d in sorted(glob.glob(os.path.join(raw, "json", "rep*")), key=lambda d: int(re.search(r"rep(\d+)$", d).group(1)))]
+
+
 def jp(name, metric, pct=50):
     rows = json_p.get((name, metric))
     return rows.get(pct) if rows else None
@@ -458,7 +473,30 @@ w("| way | " + " | ".join(f"run {i}" for i in range(1, len(json_runs) + 1)) + " 
 w("|---|" + "---:|" * len(json_runs))
 for k, _ in ways:
     w(f"| {k} | " + " | ".join(fmt(x) for x in pair_runs[k]) + " |")
+# The core's speed around each run: its clock, and how much of its width this thread got (four
+# independent add chains per cycle: about 3.5 alone on the core, about 2 when another hardware
+# thread on it is busy). Cycles per pair = the run's p50 times the mean clock.
+pair_cycles, unshared_ns, shared_ns = [], [], []
+UNSHARED = 3.0  # adds per cycle, before and after the run
+if json_clocks and all(a and b for a, b in json_clocks) and len(json_clocks) == len(pair_runs["ours"]):
+    w("| clock before / after (GHz) | " + " | ".join(f"{a[0]:.2f} / {b[0]:.2f}" for a, b in json_clocks) + " |")
+    w("| independent adds per cycle before / after | " + " | ".join(f"{a[1]:.2f} / {b[1]:.2f}" for a, b in json_clocks) + " |")
+    pair_cycles = [ns * (a[0] + b[0]) / 2 for ns, (a, b) in zip(pair_runs["ours"], json_clocks)]
+    w("| ours, cycles per pair (p50 x mean clock) | " + " | ".join(fmt(c) for c in pair_cycles) + " |")
+    for ns, (a, b) in zip(pair_runs["ours"], json_clocks):
+        (unshared_ns if min(a[1], b[1]) >= UNSHARED else shared_ns).append(ns)
 w("")
+if pair_cycles:
+    w("The last rows come from [bench/clockprobe.c](../bench/clockprobe.c), run just before and after each run: the "
+      "clock of a chain of dependent register adds, and how many adds of four independent chains the core completes per "
+      "cycle for this thread. This is a shared machine: when another hardware thread on the same core is busy, the "
+      "second figure drops from about 3.5 to about 2 at the same clock, and the pair, which runs at about 3 "
+      "instructions per cycle, takes half as long again.")
+    if unshared_ns:
+        w(f"Runs with the core to itself (at least {UNSHARED:.1f} adds per cycle before and after): "
+          f"{len(unshared_ns)}, median p50 {fmt(med(unshared_ns))} ns per pair; the others: {len(shared_ns)}"
+          + (f", median {fmt(med(shared_ns))} ns." if shared_ns else "."))
+    w("")
 w("| way | encode ns (p50) | decode ns (p50) | encode allocs | decode allocs |")
 w("|---|---:|---:|---:|---:|")
 for k, label in ways:
@@ -634,12 +672,27 @@ if pair_ns["ours"]:
                   "found when read) and the two `pc` member lookups, which check a short name with one load and skip "
                   "values with the same vector scan. Top-level names reach their parameter slots through a perfect hash "
                   "of the name's first word. Encoding writes the request's fixed parameters as one run in one reservation "
-                  "and the content from a template. What would move it: the validator is one chain of dependent steps "
-                  "(each token's scan starts where the previous one ended, so the next load waits for the last compare), "
-                  "and cutting its instructions shortens that chain less than their share; a structural index of whole "
-                  "16-byte blocks, as simdjson builds, finds every token's position independently of the others (it needs "
-                  "a byte-mask-to-bits operation, which Swift's SIMD types do not offer). At this run's speed the 600 ns "
+                  "and the content from a template. What would move it: fewer instructions. On a core it has to itself the pair "
+                  "runs at about 3 instructions per cycle (below), so its time follows its instruction count; the "
+                  "validator's steps depend on each other (each token's scan starts where the previous one ended), but "
+                  "the processor overlaps them well enough. A structural index in the style "
+                  "of simdjson was tried (session 8): 64-byte blocks classified into quote and structural bit masks "
+                  "(Swift's SIMD types have no byte-mask-to-bits operation, so a multiply per 8 lanes), strings found by a "
+                  "prefix XOR, tokens walked by clearing bits. It took about 6,600 instructions per decode instead of 3,300 "
+                  "and twice the time, so it was not adopted. At this run's speed the 600 ns "
                   f"target would need roughly {min(100, 60000 / pair_ns['ours']):.0f}% of today's time.")
+    if pair_cycles:
+        lo = min(min(a[0], b[0]) for a, b in json_clocks)
+        hi = max(max(a[0], b[0]) for a, b in json_clocks)
+        s += (f" The clock ran at {lo:.2f} to {hi:.2f} GHz, and a pair took about {fmt(med(pair_cycles))} cycles (median "
+              "over the runs).")
+        if unshared_ns:
+            s += (f" With the core to itself a pair took {fmt(med(unshared_ns))} ns (median of {len(unshared_ns)} such "
+                  "runs), " + ("within" if med(unshared_ns) <= 600 else "above") + " the 600 ns target; "
+                  + (f"with another hardware thread busy on the core, {fmt(med(shared_ns))} ns." if shared_ns
+                     else "no run shared the core."))
+        elif shared_ns:
+            s += " Every run shared its core with another busy hardware thread (fewer than 3 adds per cycle)."
     lines.append(s)
 if o and b:
     lines.append(f"- **Allocations:** {o['per']:.3f} per request for ours in steady state against {b['per']:.1f} for "

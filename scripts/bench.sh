@@ -116,6 +116,7 @@ cflags=(-O2 -Wall -Wextra)
 "$cc_cmd" "${cflags[@]}" bench/responder.c -o "$cbin/responder" -lmosquitto
 "$cc_cmd" "${cflags[@]}" bench/baseline.c -o "$cbin/baseline" -lmosquitto -ldl
 "$cc_cmd" "${cflags[@]}" bench/rusage.c -o "$cbin/rusage"
+"$cc_cmd" "${cflags[@]}" bench/clockprobe.c -o "$cbin/clockprobe"
 info "C programs in $cbin"
 if ! log="$("$swift_cmd" build --package-path Benchmarks --scratch-path "$pkg_scratch" -c release --product StaticRAM 2>&1)" \
     || ! log2="$("$swift_cmd" build --package-path Benchmarks --scratch-path "$pkg_scratch" -c release --product JSONLoop 2>&1)"; then
@@ -303,11 +304,14 @@ rm -rf "$raw/json"
 json_run() {  # json_run REP [FILTER]: one package-benchmark run into $raw/json/repREP
     local rep="$1" log="$rundir/json-bench.$1.log"
     mkdir -p "$raw/json/rep$rep"
+    # The clock rate around the run (this shared machine changes speed from minute to minute).
+    "$cbin/clockprobe" >"$raw/json/rep$rep/clock.before"
     if ! BENCH_SHORT="$short" "$swift_cmd" package --package-path Benchmarks --scratch-path "$pkg_scratch" --disable-sandbox \
         benchmark ${2:+--filter "^$2\$"} --no-progress --format histogramPercentiles --path "$raw/json/rep$rep" >"$log" 2>&1; then
         tail -n 40 "$log" >&2
         die "swift package benchmark failed (run $rep)"
     fi
+    "$cbin/clockprobe" >"$raw/json/rep$rep/clock.after"
 }
 # Run 1: every JSON benchmark. Runs 2..: only the three timed pairs, which package-benchmark
 # runs in name order (pair.codable, pair.jsonserialization, pair.ours) within seconds of each
