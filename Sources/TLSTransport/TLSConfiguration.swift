@@ -50,9 +50,14 @@ public struct TLSConfiguration: Sendable {
         /// A key given in hex (as in mosquitto's `psk_file` and `--psk`), e.g. "1a2b3c".
         /// Nil if the text is empty, has an odd length or a non-hex character.
         public init?(identity: String, hexKey: String) {
+            self.init(identity: Array(identity.utf8), hexKey: Array(hexKey.utf8))
+        }
+
+        /// `init?(identity:hexKey:)` with both as bytes (no `String`, for Embedded programs).
+        public init?(identity: [UInt8], hexKey: [UInt8]) {
             var bytes: [UInt8] = []
             var high: UInt8? = nil
-            for c in hexKey.utf8 {
+            for c in hexKey {
                 let v: UInt8
                 switch c {
                 case UInt8(ascii: "0")...UInt8(ascii: "9"): v = c - UInt8(ascii: "0")
@@ -68,7 +73,7 @@ public struct TLSConfiguration: Sendable {
                 }
             }
             guard high == nil, !bytes.isEmpty else { return nil }
-            self.identity = Array(identity.utf8)
+            self.identity = identity
             self.key = bytes
         }
     }

@@ -325,6 +325,11 @@ struct TLSTransportTests {
         #expect(TLSConfiguration.PreSharedKey(identity: "x", hexKey: "abc") == nil)
         #expect(TLSConfiguration.PreSharedKey(identity: "x", hexKey: "zz") == nil)
         #expect(TLSConfiguration.PreSharedKey(identity: "x", hexKey: "0aFf")?.key == [0x0A, 0xFF])
+        // The byte form (no String) parses the same way.
+        #expect(TLSConfiguration.PreSharedKey(identity: Array("x".utf8), hexKey: Array("0aFf".utf8))
+            == TLSConfiguration.PreSharedKey(identity: "x", hexKey: "0aFf"))
+        #expect(TLSConfiguration.PreSharedKey(identity: Array("x".utf8), hexKey: Array("0aF".utf8)) == nil)
+        #expect(TLSConfiguration.PreSharedKey(identity: Array("x".utf8), hexKey: []) == nil)
     }
 
     @Test func configurationMistakesFailBeforeConnecting() throws {
