@@ -456,9 +456,9 @@ w("One pair = encode the create-contentInstance request primitive above and deco
   "mallocCountTotal through its malloc interposer): time per pair from 1000-pair iterations (p50 over the "
   "iterations); allocations per pair exact from one-pair iterations.")
 w("")
-w(f"The three timed pairs ran {len(json_runs)} times (package-benchmark runs them in name order, Codable, "
-  "JSONSerialization, ours, within seconds of each other), so that one slow moment of this shared machine does not "
-  "decide a ratio. The table gives the median over the runs of each run's p50, and the median of the per-run ratios.")
+w(f"The three timed pairs ran {len(json_runs)} times (in each run Codable's and JSONSerialization's, then ours "
+  "on its own a few seconds later, between two readings of the core's speed), so that one slow moment of this shared "
+  "machine does not decide a ratio. The table gives the median over the runs of each run's p50, and the median of the per-run ratios.")
 w("")
 w("| way | ns per pair (median p50) | p90 (run 1) | heap allocations per pair (p50 / max) | ours is faster by (median of per-run ratios) |")
 w("|---|---:|---:|---:|---:|")
@@ -487,7 +487,7 @@ if json_clocks and all(a and b for a, b in json_clocks) and len(json_clocks) == 
         (unshared_ns if min(a[1], b[1]) >= UNSHARED else shared_ns).append(ns)
 w("")
 if pair_cycles:
-    w("The last rows come from [bench/clockprobe.c](../bench/clockprobe.c), run just before and after each run: the "
+    w("The last rows come from [bench/clockprobe.c](../bench/clockprobe.c), run just before and after each run of our pair: the "
       "clock of a chain of dependent register adds, and how many adds of four independent chains the core completes per "
       "cycle for this thread. This is a shared machine: when another hardware thread on the same core is busy, the "
       "second figure drops from about 3.5 to about 2 at the same clock, and the pair, which runs at about 3 "

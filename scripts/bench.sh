@@ -12,7 +12,8 @@
 #    (median). CPU per request of client, broker and responder from rusage / schedstat.
 # 2. JSON: our writer/reader against Foundation Codable and JSONSerialization
 #    (Benchmarks/, ordo-one package-benchmark: wallClock + mallocCountTotal), the timed pairs
-#    BENCH_JSON_REPS times (medians).
+#    BENCH_JSON_REPS times (medians); ours on its own between two readings of the core's speed
+#    (bench/clockprobe.c: clock and adds per cycle).
 # 3. Per request in steady state, both AEs measured the same way, from two runs with different
 #    N (difference / dN, so start-up and shutdown cancel out): heap allocations (LD_PRELOAD
 #    counter, bench/mallocount.c), CPU time of AE, broker and responder, and system calls
@@ -301,24 +302,33 @@ broker_started=0
 # ---------------------------------------------------------------------------------------------
 say "JSON: ours vs Codable vs JSONSerialization (package-benchmark, $json_reps runs)"
 rm -rf "$raw/json"
-json_run() {  # json_run REP [FILTER]: one package-benchmark run into $raw/json/repREP
-    local rep="$1" log="$rundir/json-bench.$1.log"
+json_run() {  # json_run REP PART [FILTER] [SKIP]: one package-benchmark run into $raw/json/repREP
+    local rep="$1" log="$rundir/json-bench.$1.$2.log"
     mkdir -p "$raw/json/rep$rep"
-    # The clock rate around the run (this shared machine changes speed from minute to minute).
-    "$cbin/clockprobe" >"$raw/json/rep$rep/clock.before"
     if ! BENCH_SHORT="$short" "$swift_cmd" package --package-path Benchmarks --scratch-path "$pkg_scratch" --disable-sandbox \
-        benchmark ${2:+--filter "^$2\$"} --no-progress --format histogramPercentiles --path "$raw/json/rep$rep" >"$log" 2>&1; then
+        benchmark ${3:+--filter "^$3\$"} ${4:+--skip "^$4\$"} --no-progress --format histogramPercentiles \
+        --path "$raw/json/rep$rep" >"$log" 2>&1; then
         tail -n 40 "$log" >&2
-        die "swift package benchmark failed (run $rep)"
+        die "swift package benchmark failed (run $rep, $2)"
     fi
-    "$cbin/clockprobe" >"$raw/json/rep$rep/clock.after"
 }
-# Run 1: every JSON benchmark. Runs 2..: only the three timed pairs, which package-benchmark
-# runs in name order (pair.codable, pair.jsonserialization, pair.ours) within seconds of each
-# other; the report takes medians over the runs, so one slow moment of the machine does not
-# decide a ratio.
-json_run 1
-for rep in $(seq 2 "$json_reps"); do json_run "$rep" 'pair\..*'; done
+json_ours() {  # json_ours REP: our pair on its own, between two readings of the core's speed
+    # (bench/clockprobe.c: this shared machine's speed changes from one minute to the next).
+    "$cbin/clockprobe" >"$raw/json/rep$1/clock.before"
+    json_run "$1" ours 'pair\.ours'
+    "$cbin/clockprobe" >"$raw/json/rep$1/clock.after"
+}
+# Run 1: every JSON benchmark. Runs 2..: only the three timed pairs. Each run times Codable's and
+# JSONSerialization's pairs, then ours on its own right after them (a few seconds later), so that
+# the core's speed is read just around ours; the report takes medians over the runs, so one slow
+# moment of the machine does not decide a ratio.
+mkdir -p "$raw/json/rep1"
+json_run 1 others '' 'pair\.ours'
+json_ours 1
+for rep in $(seq 2 "$json_reps"); do
+    json_run "$rep" others 'pair\.(codable|jsonserialization)'
+    json_ours "$rep"
+done
 info "$(find "$raw/json" -name '*.tsv' | wc -l) result files in $json_reps runs"
 
 if command -v valgrind >/dev/null 2>&1; then
