@@ -322,7 +322,6 @@ json_ours() {  # json_ours REP: our pair on its own, between two readings of the
 # JSONSerialization's pairs, then ours on its own right after them (a few seconds later), so that
 # the core's speed is read just around ours; the report takes medians over the runs, so one slow
 # moment of the machine does not decide a ratio.
-mkdir -p "$raw/json/rep1"
 json_run 1 others '' 'pair\.ours'
 json_ours 1
 for rep in $(seq 2 "$json_reps"); do

@@ -407,8 +407,7 @@ def markdown(result, out, targets, budget_path, command):
     md.append("Nor any of the stdlib's `String` code (symbols of `_StringGuts`, `_StringObject`, `_StringBreadcrumbs`, "
               "`String.UTF8View`, `String.UTF16View`; checked by `make size-check` in every binary above): "
               + ("**found** " + "; ".join(found) if found else "none found") + ".\n")
-    md.append("No program here links the standard library's `String` code, though the API keeps "
-              "`String` forms for host programs: every `String`-taking call (`TCPTransport(host:)`, "
+    md.append("The API keeps `String` forms for host programs: every `String`-taking call (`TCPTransport(host:)`, "
               "`TLSConfiguration.Source.file(_:)`, `serverName`, `OneM2MConfiguration(originator:)`, the requests "
               "of `OneM2MClient`) has a byte form (`UnsafeRawBufferPointer`, `[UInt8]` or `ByteString`) that the "
               "`String` form goes through. `EmbeddedAE` builds its paths as `ByteString`s and writes its output "

@@ -41,6 +41,7 @@ public struct OneM2MConfiguration: Sendable {
         maximumPendingRequests: Int = 16, keepAliveSeconds: UInt16 = 60,
         capacities: SessionCapacities = SessionCapacities()
     ) {
+        // Everything but the identifiers through the byte form, then the identifiers' UTF-8.
         self.init(
             cseID: ByteString.empty, cseName: ByteString.empty, originator: ByteString.empty,
             registerOnRegistrationTopic: registerOnRegistrationTopic, serialization: serialization,

@@ -32,9 +32,7 @@ public struct TCPTransport: Transport, Sendable {
         // Over the contiguous UTF-8 (a native string's own storage): one copy, no per-byte
         // appends (the byte-by-byte loop cost 1.2 KB of armv7 code).
         var text = host
-        text.makeContiguousUTF8()
-        self = text.utf8.withContiguousStorageIfAvailable { TCPTransport(host: UnsafeRawBufferPointer($0), port: port) }
-            ?? TCPTransport(host: UnsafeRawBufferPointer(start: nil, count: 0), port: port)
+        self = text.withUTF8 { TCPTransport(host: UnsafeRawBufferPointer($0), port: port) }
     }
 
     /// `init(host:port:)` with the host name as UTF-8 bytes (no terminating NUL; copied), for

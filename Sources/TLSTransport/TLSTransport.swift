@@ -223,10 +223,7 @@ public struct TLSTransport: Transport {
     /// until `open` (or `prepare`).
     public init(host: String, port: UInt16, configuration: TLSConfiguration) {
         var text = host
-        text.makeContiguousUTF8()
-        self = text.utf8.withContiguousStorageIfAvailable {
-            TLSTransport(host: UnsafeRawBufferPointer($0), port: port, configuration: configuration)
-        } ?? TLSTransport(host: UnsafeRawBufferPointer(start: nil, count: 0), port: port, configuration: configuration)
+        self = text.withUTF8 { TLSTransport(host: UnsafeRawBufferPointer($0), port: port, configuration: configuration) }
     }
 
     /// `init(host:port:configuration:)` with the host name as UTF-8 bytes (no terminating NUL;
