@@ -180,6 +180,7 @@ public struct MQTTSession: ~Copyable {
 
     /// The transport failed or was closed. Unsent output and partial input are dropped; stored
     /// QoS 1 publications stay and are replayed after the next CONNACK.
+    @inline(never)  // every failure path ends here: one copy (it was inlined into the client's callers too)
     public mutating func connectionLost() {
         state = .disconnected
         txStart = 0
