@@ -592,10 +592,17 @@ public struct MQTTSession: ~Copyable {
     /// nothing more to do until more bytes arrive, output drains, or `nextDeadline` passes.
     @inline(never)  // called by the client's loop and by `nextBufferedEvent`: one copy of the steps
     public mutating func nextEvent(now: Int) -> SessionEvent? {
-        if reportsPending, let e = nextReport() { return e }
-        pumpReplays()
-        if let e = parseInbound(now: now) { return e }
-        return checkTimers(now: now)
+        // Every failure below is thrown to this one place, which ends the connection (one call
+        // and one event built, not one per failure).
+        do throws(SessionError) {
+            if reportsPending, let e = nextReport() { return e }
+            pumpReplays()
+            if let e = try parseInbound(now: now) { return e }
+            return try checkTimers(now: now)
+        } catch {
+            connectionLost()
+            return .connectionFailed(error)
+        }
     }
 
     mutating func nextReport() -> SessionEvent? {
@@ -614,15 +621,15 @@ public struct MQTTSession: ~Copyable {
 
     /// Timer arithmetic wraps (`&-`, `&+`) and compares differences, never readings: the same
     /// results for any real clock, including a 32-bit board's, whose readings wrap every 2^31 ms.
-    mutating func checkTimers(now: Int) -> SessionEvent? {
+    mutating func checkTimers(now: Int) throws(SessionError) -> SessionEvent? {
         switch state {
         case .disconnected: return nil
         case .connecting:
-            if now &- connectSentAt >= boundedTimeout(configuration.connectTimeoutMilliseconds) { return fail(.connectTimedOut) }
+            if now &- connectSentAt >= boundedTimeout(configuration.connectTimeoutMilliseconds) { throw .connectTimedOut }
             return nil
         case .connected, .disconnecting:
             if pingOutstanding {
-                if now &- pingSentAt >= boundedTimeout(configuration.pingTimeoutMilliseconds) { return fail(.pingTimedOut) }
+                if now &- pingSentAt >= boundedTimeout(configuration.pingTimeoutMilliseconds) { throw .pingTimedOut }
                 return nil
             }
             guard configuration.keepAliveSeconds > 0, state == .connected else { return nil }
@@ -641,12 +648,7 @@ public struct MQTTSession: ~Copyable {
         }
     }
 
-    mutating func fail(_ error: SessionError) -> SessionEvent {
-        connectionLost()
-        return .connectionFailed(error)
-    }
-
-    mutating func parseInbound(now: Int) -> SessionEvent? {
+    mutating func parseInbound(now: Int) throws(SessionError) -> SessionEvent? {
         while true {
             if drainRemaining > 0 {
                 let n = min(drainRemaining, rxEnd &- rxStart)  // 0 ... drainRemaining, rxStart + n <= rxEnd
@@ -662,15 +664,15 @@ public struct MQTTSession: ~Copyable {
                 guard let h = try PacketDecoder.fixedHeader(available) else { return nil }
                 header = h
             } catch {
-                return fail(.protocolViolation(error))
+                throw .protocolViolation(error)
             }
             if header.packetLength > rxCount {
                 // Only PUBLISH and SUBACK can legitimately be long; any other packet announcing
                 // more than the receive buffer is malformed, not a message to skip.
                 switch header.typeCode {
-                case 3, 9: return handleOversized(header, available: available)
-                case 1, 8, 10: return fail(.unexpectedPacket(type: header.typeCode))
-                default: return fail(.protocolViolation(.lengthMismatch))
+                case 3, 9: return try handleOversized(header, available: available)
+                case 1, 8, 10: throw .unexpectedPacket(type: header.typeCode)
+                default: throw .protocolViolation(.lengthMismatch)
                 }
             }
             if available.count < header.packetLength { return nil }
@@ -682,21 +684,19 @@ public struct MQTTSession: ~Copyable {
             let body = UnsafeRawBufferPointer(rebasing: available[header.headerLength..<header.packetLength])
             rxStart &+= header.packetLength  // the whole packet is buffered
             statistics.packetsReceived &+= 1
-            let packet: ServerPacket
-            do {
-                // CONNECT, SUBSCRIBE and UNSUBSCRIBE never come from a broker.
-                guard let p = try PacketDecoder.decodeFromServer(header: header, body: body) else {
-                    return fail(.unexpectedPacket(type: header.typeCode))
-                }
-                packet = p
+            let decoded: ServerPacket?
+            do throws(PacketError) {
+                decoded = try PacketDecoder.decodeFromServer(header: header, body: body)
             } catch {
-                return fail(.protocolViolation(error))
+                throw .protocolViolation(error)
             }
-            if let e = handle(packet, now: now) { return e }
+            // CONNECT, SUBSCRIBE and UNSUBSCRIBE never come from a broker.
+            guard let packet = decoded else { throw .unexpectedPacket(type: header.typeCode) }
+            if let e = try handle(packet, now: now) { return e }
         }
     }
 
-    mutating func handleOversized(_ header: FixedHeader, available: UnsafeRawBufferPointer) -> SessionEvent? {
+    mutating func handleOversized(_ header: FixedHeader, available: UnsafeRawBufferPointer) throws(SessionError) -> SessionEvent? {
         var packetID: UInt16 = 0
         if header.typeCode == 3 && (header.flags & 0x06) != 0 {
             // Wait until the packet identifier is in the buffer (or the buffer is full): first
@@ -705,11 +705,11 @@ public struct MQTTSession: ~Copyable {
             let h = header.headerLength
             let end = available.count < h &+ 2 ? h &+ 2 : h &+ 4 &+ (Int(available[h]) << 8 | Int(available[h &+ 1]))
             if available.count < end {
-                if rxStart == 0 && rxEnd == rxCount { return failOversized(header) }
+                if rxStart == 0 && rxEnd == rxCount { throw failOversized(header) }
                 return nil
             }
             packetID = UInt16(available[end &- 2]) << 8 | UInt16(available[end &- 1])
-            if packetID == 0 { return fail(.protocolViolation(.zeroPacketIdentifier)) }
+            if packetID == 0 { throw .protocolViolation(.zeroPacketIdentifier) }
             let qos = (header.flags >> 1) & 3
             let ok = queueSmall(qos == 2 ? .pubrec : .puback, packetID: packetID)
             if !ok { return nil }  // retry once output drains
@@ -724,23 +724,23 @@ public struct MQTTSession: ~Copyable {
     /// A QoS > 0 PUBLISH whose packet identifier lies beyond the receive buffer cannot be
     /// acknowledged; the connection is closed so the broker redelivers it (and the app learns
     /// why) rather than losing it silently.
-    mutating func failOversized(_ header: FixedHeader) -> SessionEvent {
+    mutating func failOversized(_ header: FixedHeader) -> SessionError {
         statistics.oversizedDropped &+= 1
-        return fail(.packetTooLarge(needed: header.packetLength))
+        return .packetTooLarge(needed: header.packetLength)
     }
 
-    mutating func handle(_ packet: ServerPacket, now: Int) -> SessionEvent? {
+    mutating func handle(_ packet: ServerPacket, now: Int) throws(SessionError) -> SessionEvent? {
         let id = packet.packetID
         switch packet.typeCode {
         case 2:  // CONNACK
-            guard state == .connecting else { return fail(.unexpectedPacket(type: 2)) }
+            guard state == .connecting else { throw .unexpectedPacket(type: 2) }
             let present = packet.sessionPresent
-            if packet.returnCode != .accepted { return fail(.connectionRefused(packet.returnCode)) }
+            if packet.returnCode != .accepted { throw .connectionRefused(packet.returnCode) }
             state = .connected
             onConnected(sessionPresent: present)
             return .connected(sessionPresent: present)
         case 3:  // PUBLISH
-            guard state == .connected || state == .disconnecting else { return fail(.unexpectedPacket(type: 3)) }
+            guard state == .connected || state == .disconnecting else { throw .unexpectedPacket(type: 3) }
             return receivePublish(packet.message)
         case 4:  // PUBACK
             for i in outbound.slots where outbound[i].state == .awaitingAck && outbound[i].packetID == id {
@@ -763,7 +763,7 @@ public struct MQTTSession: ~Copyable {
             for i in pending.slots where pending[i].packetID == id && pending[i].isSubscribe && !pending[i].abandoned {
                 let expected = Int(pending[i].filterCount)
                 pending[i] = PendingAck()
-                if codes.count != expected { return fail(.protocolViolation(.lengthMismatch)) }
+                if codes.count != expected { throw .protocolViolation(.lengthMismatch) }
                 return .subscribed(packetID: id, returnCodes: codes)
             }
             statistics.unknownAcknowledgements &+= 1
@@ -779,7 +779,7 @@ public struct MQTTSession: ~Copyable {
             pingOutstanding = false
             return nil
         default:  // PINGREQ, DISCONNECT (CONNECT, SUBSCRIBE, UNSUBSCRIBE are not decoded)
-            return fail(.unexpectedPacket(type: packet.typeCode))
+            throw .unexpectedPacket(type: packet.typeCode)
         }
     }
 
