@@ -1,5 +1,6 @@
 import MQTTPacket
 @_exported import MQTTSession
+@_spi(Loops) import MQTTSession
 @_exported import MQTTTransport
 
 /// Why a client operation failed.
@@ -363,7 +364,7 @@ public struct MQTTClient<T: Transport, Clock: MonotonicClock>: ~Copyable {
             // 3. Wait for input, writability or the session's next timer. Nothing below changes
             // the session's deadline unless bytes arrive (and then the loop starts over).
             let now = clock.nowMilliseconds()
-            let sessionDeadline = session.nextDeadline
+            let sessionDeadline = session.armedDeadline()
             var wait = Self.milliseconds(from: now, until: deadline)
             if let d = sessionDeadline { wait = min(wait, Self.milliseconds(from: now, until: d)) }
             let interest = TransportReadiness(readable: true, writable: session.hasPendingOutput)

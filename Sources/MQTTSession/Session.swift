@@ -570,10 +570,18 @@ public struct MQTTSession: ~Copyable {
 
     /// When `nextEvent` must run again at the latest (keep-alive, ping or connect timeout),
     /// or nil when no timer is armed.
-    /// Always inlined: its one caller (`MQTTClient.nextEvent`) reads it from its stored session,
-    /// and an out-of-line call of a non-mutating getter copied the whole session (251 B) first.
     public var nextDeadline: Int? {
-        @inline(__always) get {
+        @inline(__always) get { deadline }
+    }
+
+    /// `nextDeadline` out of line, for the client's loop and `checkTimers`: one copy of it.
+    /// `mutating` only so that `self` is passed by address (an out-of-line call of a
+    /// non-mutating getter copied the whole session first). (SPI: `MQTTClient` waits with it.)
+    @_spi(Loops) @inline(never)
+    public mutating func armedDeadline() -> Int? { deadline }
+
+    @inline(__always)
+    var deadline: Int? {
         switch state {
         case .disconnected: return nil
         case .connecting: return connectSentAt &+ boundedTimeout(configuration.connectTimeoutMilliseconds)
@@ -582,9 +590,8 @@ public struct MQTTSession: ~Copyable {
             // No PINGREQ while disconnecting (checkTimers), so no keep-alive deadline either.
             guard configuration.keepAliveSeconds > 0, state == .connected else { return nil }
             let k = Int(configuration.keepAliveSeconds) * 1000
-            // The earlier of the two by their difference, as `checkTimers` compares them.
+            // The earlier of the two by their difference (readings wrap).
             return (lastSend &- lastReceive < 0 ? lastSend : lastReceive) &+ k
-        }
         }
     }
 
@@ -622,30 +629,22 @@ public struct MQTTSession: ~Copyable {
     /// Timer arithmetic wraps (`&-`, `&+`) and compares differences, never readings: the same
     /// results for any real clock, including a 32-bit board's, whose readings wrap every 2^31 ms.
     mutating func checkTimers(now: Int) throws(SessionError) -> SessionEvent? {
-        switch state {
-        case .disconnected: return nil
-        case .connecting:
-            if now &- connectSentAt >= boundedTimeout(configuration.connectTimeoutMilliseconds) { throw .connectTimedOut }
-            return nil
-        case .connected, .disconnecting:
-            if pingOutstanding {
-                if now &- pingSentAt >= boundedTimeout(configuration.pingTimeoutMilliseconds) { throw .pingTimedOut }
-                return nil
-            }
-            guard configuration.keepAliveSeconds > 0, state == .connected else { return nil }
-            let k = Int(configuration.keepAliveSeconds) * 1000
-            // MQTT 3.1.2.10: something must be sent within the keep-alive; a silent broker is
-            // probed too, so a dead link is found even when we only send.
-            if now &- lastSend >= k || now &- lastReceive >= k {
-                if queueSmall(.pingreq) {
-                    pingSentAt = now
-                    pingOutstanding = true
-                    lastSend = now
-                    statistics.pingsSent &+= 1
-                }
-            }
-            return nil
+        // The armed timer is the one `nextDeadline` names (connect, ping or keep-alive): one
+        // computation of it, shared with the client's wait. It has run out once `now` is not
+        // before it.
+        guard let deadline = armedDeadline(), now &- deadline >= 0 else { return nil }
+        if state == .connecting { throw .connectTimedOut }
+        if pingOutstanding { throw .pingTimedOut }
+        // Keep-alive (only armed while connected), MQTT 3.1.2.10: something must be sent within
+        // it; a silent broker is probed too (the deadline counts from the earlier of the last
+        // send and the last receive), so a dead link is found even when we only send.
+        if queueSmall(.pingreq) {
+            pingSentAt = now
+            pingOutstanding = true
+            lastSend = now
+            statistics.pingsSent &+= 1
         }
+        return nil
     }
 
     mutating func parseInbound(now: Int) throws(SessionError) -> SessionEvent? {
