@@ -372,7 +372,7 @@ public struct MQTTSession: ~Copyable {
     var hasUnsentPublications: Bool {
         mutating get {
             guard mayHaveUnsent else { return false }
-            for r in outbound where r.state == .awaitingAck && r.needsSend { return true }
+            for i in outbound.slots where outbound[i].state == .awaitingAck && outbound[i].needsSend { return true }
             return false
         }
     }
@@ -387,11 +387,14 @@ public struct MQTTSession: ~Copyable {
         while true {
             let id = nextPacketID
             nextPacketID = nextPacketID == 0xFFFF ? 1 : nextPacketID &+ 1
-            var used = false
-            for r in outbound where r.state != .free && r.packetID == id { used = true }
-            for r in pending where r.packetID == id { used = true }
-            if !used { return id }
+            if !isUsed(id) { return id }
         }
+    }
+
+    mutating func isUsed(_ id: UInt16) -> Bool {
+        for i in outbound.slots where outbound[i].state != .free && outbound[i].packetID == id { return true }
+        for i in pending.slots where pending[i].packetID == id { return true }
+        return false
     }
 
     // MARK: - Store (a ring of packet copies, oldest first)
@@ -747,39 +750,32 @@ public struct MQTTSession: ~Copyable {
                 pumpReplays()
                 return .published(packetID: id)
             }
-            statistics.unknownAcknowledgements &+= 1
-            return nil
         case 6:  // PUBREL
             // QoS 2 receive, method A: delivered on PUBLISH, released here (MQTT 4.3.3).
             forgetQoS2(id)
             _ = queueSmall(.pubcomp, packetID: id)
             return nil
-        case 5, 7:  // PUBREC, PUBCOMP: we never publish at QoS 2.
-            statistics.unknownAcknowledgements &+= 1
-            return nil
-        case 9:  // SUBACK
-            let codes = packet.message.payload
-            for i in pending.slots where pending[i].packetID == id && pending[i].isSubscribe && !pending[i].abandoned {
+        case 9, 11:  // SUBACK, UNSUBACK: one search of the pending table serves both.
+            let subscribe = packet.typeCode == 9
+            for i in pending.slots where pending[i].packetID == id && pending[i].isSubscribe == subscribe && !pending[i].abandoned {
                 let expected = Int(pending[i].filterCount)
                 pending[i] = PendingAck()
+                if !subscribe { return .unsubscribed(packetID: id) }
+                let codes = packet.message.payload
                 if codes.count != expected { throw .protocolViolation(.lengthMismatch) }
                 return .subscribed(packetID: id, returnCodes: codes)
             }
-            statistics.unknownAcknowledgements &+= 1
-            return nil
-        case 11:  // UNSUBACK
-            for i in pending.slots where pending[i].packetID == id && !pending[i].isSubscribe && !pending[i].abandoned {
-                pending[i] = PendingAck()
-                return .unsubscribed(packetID: id)
-            }
-            statistics.unknownAcknowledgements &+= 1
-            return nil
         case 13:  // PINGRESP
             pingOutstanding = false
             return nil
+        case 5, 7:  // PUBREC, PUBCOMP: we never publish at QoS 2.
+            break
         default:  // PINGREQ, DISCONNECT (CONNECT, SUBSCRIBE, UNSUBSCRIBE are not decoded)
             throw .unexpectedPacket(type: packet.typeCode)
         }
+        // An acknowledgement of nothing we wait for (PUBACK, SUBACK, UNSUBACK), or PUBREC/PUBCOMP.
+        statistics.unknownAcknowledgements &+= 1
+        return nil
     }
 
     mutating func onConnected(sessionPresent: Bool) {
