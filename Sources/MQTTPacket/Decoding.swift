@@ -219,17 +219,20 @@ public enum PacketDecoder {
     /// validation: nil for CONNECT, SUBSCRIBE and UNSUBSCRIBE, a `PacketError` for a malformed
     /// packet. For clients on small targets (a `Packet` is as large as its CONNECT case).
     public static func decodeFromServer(header: FixedHeader, body: UnsafeRawBufferPointer) throws(PacketError) -> ServerPacket? {
-        if body.count != header.remainingLength { throw .lengthMismatch }
-        var r = ByteReader(body)
+        // Plain offsets into the body, each checked against its length before it is read, with
+        // the errors ByteReader gives (`truncated` for a field cut off): every case reads its
+        // body to the end, so nothing can be left over.
+        let n = body.count
+        if n != header.remainingLength { throw .lengthMismatch }
         let type = header.typeCode
         var p = ServerPacket(typeCode: type)
         switch type {
         case 1, 8, 10: return nil
         case 2:
-            if body.count != 2 { throw .lengthMismatch }
-            let ack = try r.byte()
+            if n != 2 { throw .lengthMismatch }
+            let ack = body[0]
             if ack & 0xFE != 0 { throw .reservedBitsSet }
-            let code = try r.byte()
+            let code = body[1]
             guard let rc = ConnectReturnCode(rawValue: code) else { throw .invalidReturnCode(code) }
             // MQTT 3.2.2.2: a refused connection must have session present 0.
             if rc != .accepted && ack != 0 { throw .reservedBitsSet }
@@ -240,34 +243,46 @@ public enum PacketDecoder {
             guard let qos = QoS(rawValue: qosBits) else { throw .invalidQoS }
             let dup = header.flags & 0x08 != 0
             if qos == .atMostOnce && dup { throw .invalidQoS }  // MQTT 3.3.1-2
-            let topic = try r.lengthPrefixed()
+            if n < 2 { throw .truncated }
+            // The topic's end: at most 2 + 0xFFFF, so it cannot overflow (`&+`).
+            var at = 2 &+ (Int(body[0]) << 8 | Int(body[1]))
+            if at > n { throw .truncated }
+            let topic = UnsafeRawBufferPointer(rebasing: body[2..<at])
             try validateTopicName(topic)
-            var id: UInt16 = 0
             if qos != .atMostOnce {
-                id = try r.uint16()
-                if id == 0 { throw .zeroPacketIdentifier }
+                if n &- at < 2 { throw .truncated }
+                p.message.packetID = try packetIdentifier(body, at: at)
+                at &+= 2
             }
-            p.message = PublishView(topic: topic, payload: r.rest(), qos: qos, dup: dup, retain: header.flags & 1 != 0, packetID: id)
+            p.message.topic = topic
+            p.message.payload = UnsafeRawBufferPointer(rebasing: body[at..<n])
+            p.message.qos = qos
+            p.message.dup = dup
+            p.message.retain = header.flags & 1 != 0
         case 4, 5, 6, 7, 11:
-            if body.count != 2 { throw .lengthMismatch }
-            let id = try r.uint16()
-            if id == 0 { throw .zeroPacketIdentifier }
-            p.message.packetID = id
+            if n != 2 { throw .lengthMismatch }
+            p.message.packetID = try packetIdentifier(body, at: 0)
         case 9:
-            let id = try r.uint16()
-            if id == 0 { throw .zeroPacketIdentifier }
-            let codes = r.rest()
+            if n < 2 { throw .truncated }
+            p.message.packetID = try packetIdentifier(body, at: 0)
+            let codes = UnsafeRawBufferPointer(rebasing: body[2..<n])
             if codes.isEmpty { throw .emptyPayload }
             for c in codes where !(c <= 2 || c == 0x80) { throw .invalidSubackCode(c) }
-            p.message.packetID = id
             p.message.payload = codes
         case 12, 13, 14:
-            if body.count != 0 { throw .lengthMismatch }
+            if n != 0 { throw .lengthMismatch }
         default:
             throw .reservedPacketType(type)
         }
-        if r.remaining != 0 { throw .lengthMismatch }
         return p
+    }
+
+    /// The non-zero packet identifier at `at` (two bytes there, checked by the caller).
+    @inline(__always)
+    static func packetIdentifier(_ body: UnsafeRawBufferPointer, at: Int) throws(PacketError) -> UInt16 {
+        let id = UInt16(body[at]) << 8 | UInt16(body[at &+ 1])
+        if id == 0 { throw .zeroPacketIdentifier }
+        return id
     }
 
     /// Decodes the first whole packet in `bytes`; returns nil when it is not complete yet.
