@@ -6,13 +6,16 @@
 /// overflow check per byte.
 @usableFromInline
 struct ByteWriter {
-    @usableFromInline let buffer: UnsafeMutableRawBufferPointer
+    /// The buffer's start, a plain pointer: every encoder makes a writer only after `check`
+    /// found the packet fits, so the buffer is not empty and its base address not nil (a buffer
+    /// pointer's subscript tested it for nil at every byte).
+    @usableFromInline let base: UnsafeMutableRawPointer
     @usableFromInline var count = 0
 
-    @inlinable init(_ buffer: UnsafeMutableRawBufferPointer) { self.buffer = buffer }
+    @inlinable init(_ buffer: UnsafeMutableRawBufferPointer) { base = buffer.baseAddress.unsafelyUnwrapped }
 
     @inlinable mutating func byte(_ b: UInt8) {
-        buffer[count] = b
+        base.storeBytes(of: b, toByteOffset: count, as: UInt8.self)
         count &+= 1
     }
     @inlinable mutating func uint16(_ v: UInt16) {
@@ -21,7 +24,7 @@ struct ByteWriter {
     }
     @inlinable mutating func bytes(_ b: UnsafeRawBufferPointer) {
         if b.isEmpty { return }
-        UnsafeMutableRawBufferPointer(rebasing: buffer[count..<(count &+ b.count)]).copyMemory(from: b)
+        (base + count).copyMemory(from: b.baseAddress.unsafelyUnwrapped, byteCount: b.count)
         count &+= b.count
     }
     /// A 2-byte length prefix then the bytes (MQTT 1.5.3).
