@@ -945,7 +945,9 @@ extension UnsafeMutableBufferPointer {
     public var slots: Slots { Slots(end: count) }
 }
 
-/// `0 ..< end`, counted with a wrapping increment (`i < end`, so it cannot overflow).
+/// `0 ..< end`, counted with a wrapping increment that stops at `end` (`end` is a buffer's
+/// count, never negative, so `i` reaches it without overflowing; `!=` is one compare fewer in
+/// some loops than `<`).
 @_spi(Loops)
 public struct Slots: Sequence, IteratorProtocol {
     @usableFromInline var i = 0
@@ -953,7 +955,7 @@ public struct Slots: Sequence, IteratorProtocol {
     @inlinable init(end: Int) { self.end = end }
     @inlinable @inline(__always)
     public mutating func next() -> Int? {
-        guard i < end else { return nil }
+        guard i != end else { return nil }
         defer { i &+= 1 }
         return i
     }
