@@ -104,13 +104,13 @@ public struct MQTTSession: ~Copyable {
     /// Unacknowledged outgoing QoS 1 publications (including ones waiting to be sent).
     public var inflightCount: Int {
         var n = 0
-        for r in outbound where r.state == .awaitingAck { n += 1 }
+        for i in outbound.slots where outbound[i].state == .awaitingAck { n &+= 1 }  // at most the table's count
         return n
     }
 
     /// Whether a QoS 1 publication with this identifier awaits its PUBACK.
     public func isInflight(_ packetID: UInt16) -> Bool {
-        for r in outbound where r.state == .awaitingAck && r.packetID == packetID { return true }
+        for i in outbound.slots where outbound[i].state == .awaitingAck && outbound[i].packetID == packetID { return true }
         return false
     }
 
@@ -836,11 +836,7 @@ public struct MQTTSession: ~Copyable {
     /// Plain loops rather than generic algorithms on the hot path: unspecialised (debug)
     /// builds of generic stdlib code may allocate.
     func isKnown(_ id: UInt16, digest: UInt?, in table: UnsafeMutableBufferPointer<InboundRecord>) -> Bool {
-        var i = 0
-        while i < table.count {
-            if table[i].packetID == id && (digest == nil || table[i].digest == digest!) { return true }
-            i += 1
-        }
+        for i in table.slots where table[i].packetID == id && (digest == nil || table[i].digest == digest!) { return true }
         return false
     }
 
