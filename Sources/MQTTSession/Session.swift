@@ -705,12 +705,15 @@ public struct MQTTSession: ~Copyable {
             // for the topic's length, then for what follows the topic. One check serves both.
             // h <= 5 and the topic length < 2^16: no overflow checks needed (`&+`, `&-`).
             let h = header.headerLength
-            let end = available.count < h &+ 2 ? h &+ 2 : h &+ 4 &+ (Int(available[h]) << 8 | Int(available[h &+ 1]))
+            // Plain loads at the buffered bytes' start (the buffer pointer's subscript tested its
+            // base address for nil at each read).
+            let a = UnsafeRawPointer(rx + rxStart)
+            let end = available.count < h &+ 2 ? h &+ 2 : h &+ 4 &+ Int(UInt16(bigEndian: a.loadUnaligned(fromByteOffset: h, as: UInt16.self)))
             if available.count < end {
                 if rxStart == 0 && rxEnd == rxCount { throw failOversized(header) }
                 return nil
             }
-            packetID = UInt16(available[end &- 2]) << 8 | UInt16(available[end &- 1])
+            packetID = UInt16(bigEndian: a.loadUnaligned(fromByteOffset: end &- 2, as: UInt16.self))
             if packetID == 0 { throw .protocolViolation(.zeroPacketIdentifier) }
             let qos = (header.flags >> 1) & 3
             let ok = queueSmall(qos == 2 ? .pubrec : .puback, packetID: packetID)
