@@ -400,7 +400,8 @@ func copyBytes(_ src: UnsafeRawBufferPointer, _ out: UnsafeMutableRawBufferPoint
 func copyBytesInline(_ src: UnsafeRawBufferPointer, _ out: UnsafeMutableRawBufferPointer, _ offset: Int) {
     guard let from = src.baseAddress, let to = out.baseAddress, !src.isEmpty else { return }
     let n = src.count
-    precondition(offset >= 0 && offset + n <= out.count)
+    // `out.count - offset` cannot overflow once `offset` >= 0 (no overflow check needed).
+    precondition(offset >= 0 && n <= out.count &- offset)
     let d = to + offset
     // Short texts (names, identifiers) in two overlapping word moves rather than a memcpy call;
     // every load and store stays inside its buffer.
