@@ -633,9 +633,12 @@ func scanNearEnd(_ b: UnsafeRawPointer, _ i: Int, _ n: Int) -> Int {
 @inline(__always)
 func specialLanes(_ v: SIMD16<Int8>) -> (low: UInt64, high: UInt64) {
     // Typed constants: `SIMD16(repeating:)` left to inference compiles to a loop over the lanes.
-    let quote = SIMD16<Int8>(repeating: 0x22), backslash = SIMD16<Int8>(repeating: 0x5C)
-    let space = SIMD16<Int8>(repeating: 0x20)
-    let words = unsafeBitCast((v .== quote) .| (v .== backslash) .| (v .< space), to: SIMD2<UInt64>.self)
+    // A quote and the bytes below 0x20 in one signed comparison: XOR 0x02 maps the quote to
+    // 0x20, keeps 0x00...0x1F among themselves and non-ASCII bytes negative, and leaves every
+    // other byte at 0x21 or above (0x20 becomes 0x22, 0x21 becomes 0x23, 0x23 becomes 0x21).
+    let two = SIMD16<Int8>(repeating: 0x02), limit = SIMD16<Int8>(repeating: 0x21)
+    let backslash = SIMD16<Int8>(repeating: 0x5C)
+    let words = unsafeBitCast(((v ^ two) .< limit) .| (v .== backslash), to: SIMD2<UInt64>.self)
     return (words[0], words[1])
 }
 

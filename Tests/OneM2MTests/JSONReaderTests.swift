@@ -524,6 +524,50 @@ func walk(_ v: JSONValue) -> Int {
         }
     }
 
+    /// The vector test classifies bytes with one signed comparison after an XOR (quote and
+    /// controls together) and one for the backslash: every one of the 256 byte values, at every
+    /// lane of a vector and of the overlapping 8-to-15-byte form, agrees with the definition;
+    /// and a member lookup and a string read see the same (names and values around each lane).
+    @Test func everyByteValueIsClassifiedAtEveryLane() throws {
+        for value in 0...255 {
+            for n in [9, 15, 16, 17, 32] {
+                for k in 0..<n {
+                    var bytes = [UInt8](repeating: UInt8(ascii: "a"), count: n)
+                    bytes[k] = UInt8(value)
+                    let want = referencePlainEnd(bytes, 0, n)
+                    #expect(bytes.withUnsafeBytes { plainEnd($0, 0, n) } == want, "byte \(value) at \(k) of \(n)")
+                    #expect(bytes.withUnsafeBytes { scanPlain($0.baseAddress!, 0, n) } == want, "byte \(value) at \(k) of \(n)")
+                }
+            }
+        }
+        // Through the validator, the lookup and `text`: a string of 20 bytes with one byte
+        // replaced by each printable ASCII value (0x20...0x7E) at each position, as a name and
+        // as a value; only the quote and backslash change the outcome.
+        for value in 0x20...0x7E where value != 0x22 && value != 0x5C {
+            for k in 0..<20 {
+                var s = [UInt8](repeating: UInt8(ascii: "b"), count: 20)
+                s[k] = UInt8(value)
+                let doc = Array("{\"".utf8) + s + Array("\": \"".utf8) + s + Array("\", \"z\": 1}".utf8)
+                try doc.withUnsafeBytes { b in
+                    let d = try JSONDocument(validating: b)
+                    let name = s.withUnsafeBytes { ByteString($0) }
+                    let v = try #require(d.root.member(named: name), "byte \(value) at \(k)")
+                    #expect(v.text == name)
+                    #expect(try d.root.member(named: "z")?.integer() == 1)
+                }
+            }
+        }
+        for value in [0x00, 0x01, 0x1F, 0x7F, 0x80, 0xC0, 0xFF] {
+            for k in 0..<20 {
+                var s = [UInt8](repeating: UInt8(ascii: "b"), count: 20)
+                s[k] = UInt8(value)
+                let doc = Array("{\"k\": \"".utf8) + s + Array("\", \"z\": 1}".utf8)
+                let want: JSONSyntaxError? = value < 0x20 ? .controlCharacterInString : value >= 0x80 ? .invalidUTF8 : nil
+                #expect(syntaxError(doc) == want, "byte \(value) at \(k)")
+            }
+        }
+    }
+
     /// The validator over strings longer than a vector: a bad byte at every position is
     /// reported where it is, and a string that ends within the last 16 bytes of the document
     /// (scanned by the tail path) still validates.
