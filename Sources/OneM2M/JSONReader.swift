@@ -1,3 +1,8 @@
+#if arch(x86_64) && !hasFeature(Embedded) && canImport(_Builtin_intrinsics.intel)
+// x86-64 hosts (speed): SSE2's byte mask (`pmovmskb`) for the validator's string values.
+internal import _Builtin_intrinsics.intel
+#endif
+
 // A zero-copy validating JSON (RFC 8259) reader. The whole document is validated once, without
 // recursion and without allocating; afterwards values are (start, end, kind) views into the
 // caller's buffer and fields are found by scanning, never by building a tree.
@@ -849,7 +854,44 @@ func validateJSON(_ p: UnsafeRawBufferPointer, maxDepth: Int, slots: inout Primi
             // A value starts at `i` (< n).
             var c = b.load(fromByteOffset: i, as: UInt8.self)
             if c == UInt8(ascii: "\"") {
+                #if arch(x86_64) && !hasFeature(Embedded) && canImport(_Builtin_intrinsics.intel)
+                // x86-64 hosts (speed): the value 16 bytes at a time as a 16-bit mask of the
+                // bytes a string scan must look at. When the closing quote, the usual `, "` and
+                // the next member's name all lie in the 16 bytes that found the quote, the name
+                // is measured from the same mask (as the separator check below would, without
+                // a second vector); anything else goes on as without this path.
+                var j = i &+ 1
+                value: do {
+                    while j &+ 16 <= n {
+                        let bits = specialMask(b.loadUnaligned(fromByteOffset: j, as: SIMD16<Int8>.self))
+                        if bits == 0 { j &+= 16; continue }
+                        let q = j &+ bits.trailingZeroBitCount
+                        guard b.load(fromByteOffset: q, as: UInt8.self) == UInt8(ascii: "\"") else {
+                            j = try validateSpecial(p, q)
+                            continue
+                        }
+                        // `r` < 12: the four bytes after the quote lie in the 16 (a load of 4).
+                        let r = q &- j
+                        if objectBits & 1 != 0 && r < 12
+                            && b.loadUnaligned(fromByteOffset: q &+ 1, as: UInt32.self) & 0xFF_FFFF == 0x22_202C {
+                            // The name's closing quote, if it is the first flagged byte after
+                            // its opening quote (at q + 3) and within the 16.
+                            let rest = bits &>> UInt32(truncatingIfNeeded: r &+ 4)
+                            if rest != 0 {
+                                let k = q &+ 4 &+ rest.trailingZeroBitCount
+                                if b.load(fromByteOffset: k, as: UInt8.self) == UInt8(ascii: "\"") { keyEnd = k &+ 1 }
+                            }
+                            i = q &+ 3
+                            break member
+                        }
+                        i = q &+ 1
+                        break value
+                    }
+                    i = try stringRest(validating: p, b, n, j)
+                }
+                #else
                 i = try stringEnd(validating: p, b, n, i)
+                #endif
             } else if c == UInt8(ascii: "{") || c == UInt8(ascii: "[") {
                 guard depth < maxDepth else { throw .malformedJSON(.depthLimitExceeded, offset: i) }
                 depth += 1
@@ -1041,6 +1083,31 @@ func stringEnd(validating p: UnsafeRawBufferPointer, _ b: UnsafeRawPointer, _ n:
         j = try validateSpecial(p, j)
     }
 }
+
+#if arch(x86_64) && !hasFeature(Embedded) && canImport(_Builtin_intrinsics.intel)
+/// `stringEnd(validating:)` from `j` inside the string (x86-64 hosts: the validator's own
+/// vector scan of a value hands the rest of it here).
+@inline(__always)
+func stringRest(validating p: UnsafeRawBufferPointer, _ b: UnsafeRawPointer, _ n: Int, _ j: Int) throws(OneM2MError) -> Int {
+    var j = j
+    while true {
+        j = scanPlain(b, j, n)
+        guard j < n else { throw .malformedJSON(.unterminatedString, offset: j) }
+        if b.load(fromByteOffset: j, as: UInt8.self) == UInt8(ascii: "\"") { return j &+ 1 }
+        j = try validateSpecial(p, j)
+    }
+}
+
+/// The bytes of `v` a string scan must look at (as `specialLanes` flags them) as a 16-bit mask,
+/// the first byte lowest: one `pmovmskb`.
+@inline(__always)
+func specialMask(_ v: SIMD16<Int8>) -> UInt32 {
+    let two = SIMD16<Int8>(repeating: 0x02), limit = SIMD16<Int8>(repeating: 0x21)
+    let backslash = SIMD16<Int8>(repeating: 0x5C)
+    let flags = unsafeBitCast(((v ^ two) .< limit) .| (v .== backslash), to: __m128i.self)
+    return UInt32(truncatingIfNeeded: _mm_movemask_epi8(flags)) & 0xFFFF
+}
+#endif
 
 /// Validates the escape, control character or non-ASCII sequence at `j` inside a string;
 /// returns the offset after it.

@@ -568,6 +568,97 @@ func walk(_ v: JSONValue) -> Int {
         }
     }
 
+    /// x86-64 hosts measure the next member's name from the same 16 bytes that found a string
+    /// value's closing quote: every value length and name length around those 16 bytes, with
+    /// every kind of byte at every position of the name, and separators other than `, "`,
+    /// validate (or fail, at the same offset with the same error) as the definition says, and
+    /// lookups, iteration and primitive slots see the same members.
+    @Test func valueThenNameWithinOneVector() throws {
+        func failure(_ doc: [UInt8]) -> (JSONSyntaxError, Int)? {
+            doc.withUnsafeBytes { raw -> (JSONSyntaxError, Int)? in
+                do throws(OneM2MError) {
+                    _ = try JSONDocument(validating: raw)
+                    return nil
+                } catch {
+                    if case .malformedJSON(let e, offset: let o) = error { return (e, o) }
+                    return nil
+                }
+            }
+        }
+        // A name piece, its decoded bytes, and the error (with its offset in the piece) if bad.
+        let pieces: [([UInt8], [UInt8], (JSONSyntaxError, Int)?)] = [
+            (Array("n".utf8), Array("n".utf8), nil),
+            (Array("\\n".utf8), [0x0A], nil),
+            (Array("\\u00e9".utf8), [0xC3, 0xA9], nil),
+            ([0xC3, 0xA9], [0xC3, 0xA9], nil),
+            (Array("\\\"".utf8), [0x22], nil),
+            ([0x01], [], (.controlCharacterInString, 0)),
+            ([0xFF], [], (.invalidUTF8, 0)),
+            (Array("\\x".utf8), [], (.invalidEscape, 0)),
+        ]
+        for valueLength in 0...20 {
+            let value = [UInt8](repeating: UInt8(ascii: "v"), count: valueLength)
+            for nameLength in 0...16 {
+                for (piece, decoded, bad) in pieces {
+                    for at in 0...nameLength where nameLength > 0 || at == 0 {
+                        // The name: `nameLength` plain bytes with the piece at `at` (none if 0).
+                        let plain = [UInt8](repeating: UInt8(ascii: "k"), count: nameLength)
+                        let raw = nameLength == 0 ? [] : Array(plain[..<at]) + piece + Array(plain[at...])
+                        let name = nameLength == 0 ? [] : Array(plain[..<at]) + decoded + Array(plain[at...])
+                        let head = Array("{\"a\": \"".utf8) + value + Array("\", \"".utf8)
+                        for tail in [", \"z\": 2}", "}"] {
+                            let doc = head + raw + Array("\": 1".utf8) + Array(tail.utf8)
+                            let got = failure(doc)
+                            if nameLength > 0, let (error, offset) = bad {
+                                #expect(got?.0 == error && got?.1 == head.count + at + offset,
+                                        "value \(valueLength), name \(raw), tail \(tail): \(String(describing: got))")
+                                continue
+                            }
+                            #expect(got == nil, "value \(valueLength), name \(raw): \(String(describing: got))")
+                            try doc.withUnsafeBytes { b in
+                                let d = try JSONDocument(validating: b)
+                                let v = try name.withUnsafeBytes { n in try #require(d.root.member(named: ByteString(n))) }
+                                #expect(try v.integer() == 1, "value \(valueLength), name \(raw)")
+                                #expect(d.root.member(named: "a")?.text?.count == valueLength)
+                                var names: [[UInt8]] = []
+                                for m in d.root.members { names.append(Array(m.name)) }
+                                #expect(names == [Array("a".utf8), name] + (tail.count > 1 ? [Array("z".utf8)] : []))
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        // Separators other than `, "` after a value (and the document's end close by).
+        for valueLength in 0...20 {
+            let value = String(repeating: "v", count: valueLength)
+            for sep in [",\"", " , \"", ",  \"", ",\n\"", ", \"", "  ,\"", ", "] {
+                let doc = Array("{\"a\": \"\(value)\"\(sep)b\": 1}".utf8)
+                if sep == ", " {
+                    #expect(failure(doc)?.0 == .invalidMemberName, "value \(valueLength), separator \(sep)")
+                } else {
+                    #expect(failure(doc) == nil, "value \(valueLength), separator \(sep)")
+                }
+            }
+            // Inside an array the same bytes are not a member.
+            #expect(failure(Array("[\"\(value)\", \"b\": 1]".utf8))?.0 == .unexpectedCharacter)
+            #expect(failure(Array("[\"\(value)\", \"b\"]".utf8)) == nil)
+        }
+        // Top-level names noted while validating (the primitive slots), after values of every length.
+        for valueLength in 0...20 {
+            let v = String(repeating: "v", count: valueLength)
+            let text = "{\"fr\": \"\(v)\", \"to\": \"\(v)\", \"rqi\": \"\(v)x\", \"rsc\": 2001, \"ot\": \"\(v)\", \"pc\": {\"k\": \"\(v)\", \"rsc\": 1}}"
+            let bytes = Array(text.utf8)
+            try bytes.withUnsafeBytes { b in
+                let r = try ResponsePrimitiveView(decoding: b)
+                #expect(r.statusCode.rawValue == 2001)
+                #expect(r.requestIdentifier?.string == v + "x")
+                #expect(r.from?.string == v && r.to?.string == v && r.originatingTimestampText?.string == v)
+                #expect(r.content?.member(named: "k")?.text?.string == v)
+            }
+        }
+    }
+
     /// The validator over strings longer than a vector: a bad byte at every position is
     /// reported where it is, and a string that ends within the last 16 bytes of the document
     /// (scanned by the tail path) still validates.
