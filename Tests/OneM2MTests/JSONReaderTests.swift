@@ -530,7 +530,7 @@ func walk(_ v: JSONValue) -> Int {
     /// and a member lookup and a string read see the same (names and values around each lane).
     @Test func everyByteValueIsClassifiedAtEveryLane() throws {
         for value in 0...255 {
-            for n in [9, 15, 16, 17, 32] {
+            for n in Array(8...17) + [31, 32, 33] {
                 for k in 0..<n {
                     var bytes = [UInt8](repeating: UInt8(ascii: "a"), count: n)
                     bytes[k] = UInt8(value)
