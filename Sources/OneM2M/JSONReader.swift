@@ -671,6 +671,43 @@ func specialLanes(_ v: SIMD16<Int8>) -> (low: UInt64, high: UInt64) {
     return (words[0], words[1])
 }
 
+/// Whether `p` holds nothing a JSON string must escape or check (as `plainEnd(p, 0, p.count)
+/// == p.count`), for the writer's texts: up to 32 bytes as two overlapping vectors (8 to 15
+/// as two overlapping words in one), 4 to 7 as two overlapping words, with no loop and no
+/// offset to work out; longer texts by `plainEnd`. 64-bit hosts (speed).
+@inline(never)
+func isPlain(_ p: UnsafeRawBufferPointer) -> Bool {
+    let n = p.count
+    guard let base = p.baseAddress, n > 0 else { return true }
+    let vectors: SIMD16<Int8>
+    if n >= 16 {
+        guard n <= 32 else { return plainEnd(p, 0, n) == n }
+        let first = base.loadUnaligned(as: SIMD16<Int8>.self)
+        let last = base.loadUnaligned(fromByteOffset: n &- 16, as: SIMD16<Int8>.self)
+        #if arch(x86_64) && canImport(_Builtin_intrinsics.intel)
+        return specialMask(first) | specialMask(last) == 0
+        #else
+        let a = specialLanes(first), z = specialLanes(last)
+        return a.low | a.high | z.low | z.high == 0
+        #endif
+    } else if n >= 8 {
+        vectors = unsafeBitCast(SIMD2(base.loadUnaligned(as: UInt64.self),
+                                      base.loadUnaligned(fromByteOffset: n &- 8, as: UInt64.self)), to: SIMD16<Int8>.self)
+    } else if n >= 4 {
+        let lo = UInt(base.loadUnaligned(as: UInt32.self))
+        let hi = UInt(base.loadUnaligned(fromByteOffset: n &- 4, as: UInt32.self))
+        return specialBytes(lo | hi &<< 32) == 0
+    } else {
+        return scanBytes(p, 0, n) == n
+    }
+    #if arch(x86_64) && canImport(_Builtin_intrinsics.intel)
+    return specialMask(vectors) == 0
+    #else
+    let flags = specialLanes(vectors)
+    return flags.low | flags.high == 0
+    #endif
+}
+
 /// Whether `, "` (a comma, a space and the quote of the next member's name: ACME's separator)
 /// starts at `i`, with bytes after it.
 @inline(__always)

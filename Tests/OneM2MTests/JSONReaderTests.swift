@@ -540,6 +540,22 @@ func walk(_ v: JSONValue) -> Int {
                 }
             }
         }
+        #if arch(x86_64) || arch(arm64)
+        // The writer's yes-or-no check (64-bit hosts), at every length up to 40 and beyond the
+        // two vectors, with every byte value at every position.
+        for n in 0...40 {
+            let clean = [UInt8](repeating: UInt8(ascii: "a"), count: n)
+            #expect(clean.withUnsafeBytes { isPlain($0) }, "length \(n)")
+            for value in 0...255 {
+                for k in 0..<n {
+                    var bytes = clean
+                    bytes[k] = UInt8(value)
+                    let want = referencePlainEnd(bytes, 0, n) == n
+                    #expect(bytes.withUnsafeBytes { isPlain($0) } == want, "byte \(value) at \(k) of \(n)")
+                }
+            }
+        }
+        #endif
         // Through the validator, the lookup and `text`: a string of 20 bytes with one byte
         // replaced by each printable ASCII value (0x20...0x7E) at each position, as a name and
         // as a value; only the quote and backslash change the outcome.
