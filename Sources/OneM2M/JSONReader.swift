@@ -1157,6 +1157,14 @@ func stringEnd(validating p: UnsafeRawBufferPointer, _ b: UnsafeRawPointer, _ n:
 }
 
 #if arch(x86_64) && !hasFeature(Embedded) && canImport(_Builtin_intrinsics.intel)
+/// The `%` bytes of `v` as a 16-bit mask, the first byte lowest (x86-64 hosts: the writer's
+/// template placeholders).
+@inline(__always)
+func percentMask(_ v: SIMD16<Int8>) -> UInt32 {
+    let flags = unsafeBitCast(v .== SIMD16<Int8>(repeating: 0x25), to: __m128i.self)
+    return UInt32(truncatingIfNeeded: _mm_movemask_epi8(flags)) & 0xFFFF
+}
+
 /// `stringEnd(validating:)` from `j` inside the string (x86-64 hosts: the validator's own
 /// vector scan of a value hands the rest of it here).
 @inline(__always)

@@ -524,6 +524,24 @@ func walk(_ v: JSONValue) -> Int {
         }
     }
 
+    /// The writer's placeholder search (16 bytes at a time on x86-64 hosts): a `%` at every
+    /// position of templates around one and two vectors long, from several starts.
+    @Test func placeholderIsFoundAtEveryPosition() {
+        let out = UnsafeMutableRawBufferPointer.allocate(byteCount: 8, alignment: 8)
+        defer { out.deallocate() }
+        let w = JSONWriter(buffer: out)
+        for n in 0...40 {
+            for k in -1..<n {
+                var t = [UInt8](repeating: UInt8(ascii: "{"), count: n)
+                if k >= 0 { t[k] = UInt8(ascii: "%") }
+                for from in [0, 1, 7, 8, 15, 16, 17] where from <= n {
+                    let want = k >= from ? k : n
+                    #expect(t.withUnsafeBytes { w.placeholder(in: $0, from: from) } == want, "% at \(k) of \(n) from \(from)")
+                }
+            }
+        }
+    }
+
     /// The vector test classifies bytes with one signed comparison after an XOR (quote and
     /// controls together) and one for the backslash: every one of the 256 byte values, at every
     /// lane of a vector and of the overlapping 8-to-15-byte form, agrees with the definition;
