@@ -691,8 +691,8 @@ func isPlain(_ p: UnsafeRawBufferPointer) -> Bool {
         return a.low | a.high | z.low | z.high == 0
         #endif
     } else if n >= 8 {
-        vectors = unsafeBitCast(SIMD2(base.loadUnaligned(as: UInt64.self),
-                                      base.loadUnaligned(fromByteOffset: n &- 8, as: UInt64.self)), to: SIMD16<Int8>.self)
+        vectors = SIMD16(lowHalf: base.loadUnaligned(as: SIMD8<Int8>.self),
+                         highHalf: base.loadUnaligned(fromByteOffset: n &- 8, as: SIMD8<Int8>.self))
     } else if n >= 4 {
         let lo = UInt(base.loadUnaligned(as: UInt32.self))
         let hi = UInt(base.loadUnaligned(fromByteOffset: n &- 4, as: UInt32.self))
