@@ -862,7 +862,7 @@ func quickKey(_ name: UnsafeRawBufferPointer) -> (UInt64, UInt64) {
         key = count == 1 ? UInt64(base.load(as: UInt8.self)) : 0
     }
     key |= UInt64(UInt8(ascii: "\"")) << UInt64(8 * count)
-    let mask: UInt64 = count == 7 ? ~0 : (1 << UInt64(8 * count + 8)) - 1
+    let mask: UInt64 = ~0 &>> UInt64(56 &- 8 &* count)  // the name's bytes and its quote
     // A backslash in the name would match the start of an escape (`\"` is not a closing
     // quote): such names take the scanning path.
     if hasBackslash(key) { return (0, 0) }
