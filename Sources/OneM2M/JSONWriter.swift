@@ -563,6 +563,14 @@ public struct JSONWriter {
     func placeholder(in t: UnsafeRawBufferPointer, from i: Int) -> Int {
         var j = i
         if let base = t.baseAddress {
+            #if arch(x86_64) && !hasFeature(Embedded) && canImport(_Builtin_intrinsics.intel)
+            // x86-64 hosts (speed): 16 bytes at a time, one compare and one mask.
+            while j &+ 16 <= t.count {
+                let bits = percentMask(base.loadUnaligned(fromByteOffset: j, as: SIMD16<Int8>.self))
+                if bits != 0 { return j &+ bits.trailingZeroBitCount }
+                j &+= 16
+            }
+            #endif
             let ones = UInt(truncatingIfNeeded: 0x0101_0101_0101_0101 as UInt64)
             while j &+ MemoryLayout<UInt>.size <= t.count {
                 let x = base.loadUnaligned(fromByteOffset: j, as: UInt.self) ^ (ones &* 0x25)
@@ -585,7 +593,12 @@ public struct JSONWriter {
     func verbatim(_ text: ByteString) -> UnsafeRawBufferPointer? {
         switch text.storage {
         case .jsonEscaped(let b): return b
-        case .raw(let b): return plainEnd(b, 0, b.count) == b.count ? b : nil
+        case .raw(let b):
+            #if (arch(x86_64) || arch(arm64)) && !hasFeature(Embedded)
+            return isPlain(b) ? b : nil  // hosts (speed): no offset wanted, only yes or no
+            #else
+            return plainEnd(b, 0, b.count) == b.count ? b : nil
+            #endif
         case .inline: return nil
         }
     }

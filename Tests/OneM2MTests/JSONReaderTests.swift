@@ -524,6 +524,175 @@ func walk(_ v: JSONValue) -> Int {
         }
     }
 
+    /// The writer's placeholder search (16 bytes at a time on x86-64 hosts): a `%` at every
+    /// position of templates around one and two vectors long, from several starts.
+    @Test func placeholderIsFoundAtEveryPosition() {
+        let out = UnsafeMutableRawBufferPointer.allocate(byteCount: 8, alignment: 8)
+        defer { out.deallocate() }
+        let w = JSONWriter(buffer: out)
+        for n in 0...40 {
+            for k in -1..<n {
+                var t = [UInt8](repeating: UInt8(ascii: "{"), count: n)
+                if k >= 0 { t[k] = UInt8(ascii: "%") }
+                for from in [0, 1, 7, 8, 15, 16, 17] where from <= n {
+                    let want = k >= from ? k : n
+                    #expect(t.withUnsafeBytes { w.placeholder(in: $0, from: from) } == want, "% at \(k) of \(n) from \(from)")
+                }
+            }
+        }
+    }
+
+    /// The vector test classifies bytes with one signed comparison after an XOR (quote and
+    /// controls together) and one for the backslash: every one of the 256 byte values, at every
+    /// lane of a vector and of the overlapping 8-to-15-byte form, agrees with the definition;
+    /// and a member lookup and a string read see the same (names and values around each lane).
+    @Test func everyByteValueIsClassifiedAtEveryLane() throws {
+        for value in 0...255 {
+            for n in Array(8...17) + [31, 32, 33] {
+                for k in 0..<n {
+                    var bytes = [UInt8](repeating: UInt8(ascii: "a"), count: n)
+                    bytes[k] = UInt8(value)
+                    let want = referencePlainEnd(bytes, 0, n)
+                    #expect(bytes.withUnsafeBytes { plainEnd($0, 0, n) } == want, "byte \(value) at \(k) of \(n)")
+                    #expect(bytes.withUnsafeBytes { scanPlain($0.baseAddress!, 0, n) } == want, "byte \(value) at \(k) of \(n)")
+                }
+            }
+        }
+        #if arch(x86_64) || arch(arm64)
+        // The writer's yes-or-no check (64-bit hosts), at every length up to 40 and beyond the
+        // two vectors, with every byte value at every position.
+        for n in 0...40 {
+            let clean = [UInt8](repeating: UInt8(ascii: "a"), count: n)
+            #expect(clean.withUnsafeBytes { isPlain($0) }, "length \(n)")
+            for value in 0...255 {
+                for k in 0..<n {
+                    var bytes = clean
+                    bytes[k] = UInt8(value)
+                    let want = referencePlainEnd(bytes, 0, n) == n
+                    #expect(bytes.withUnsafeBytes { isPlain($0) } == want, "byte \(value) at \(k) of \(n)")
+                }
+            }
+        }
+        #endif
+        // Through the validator, the lookup and `text`: a string of 20 bytes with one byte
+        // replaced by each printable ASCII value (0x20...0x7E) at each position, as a name and
+        // as a value; only the quote and backslash change the outcome.
+        for value in 0x20...0x7E where value != 0x22 && value != 0x5C {
+            for k in 0..<20 {
+                var s = [UInt8](repeating: UInt8(ascii: "b"), count: 20)
+                s[k] = UInt8(value)
+                let doc = Array("{\"".utf8) + s + Array("\": \"".utf8) + s + Array("\", \"z\": 1}".utf8)
+                try doc.withUnsafeBytes { b in
+                    let d = try JSONDocument(validating: b)
+                    let name = s.withUnsafeBytes { ByteString($0) }
+                    let v = try #require(d.root.member(named: name), "byte \(value) at \(k)")
+                    #expect(v.text == name)
+                    #expect(try d.root.member(named: "z")?.integer() == 1)
+                }
+            }
+        }
+        for value in [0x00, 0x01, 0x1F, 0x7F, 0x80, 0xC0, 0xFF] {
+            for k in 0..<20 {
+                var s = [UInt8](repeating: UInt8(ascii: "b"), count: 20)
+                s[k] = UInt8(value)
+                let doc = Array("{\"k\": \"".utf8) + s + Array("\", \"z\": 1}".utf8)
+                let want: JSONSyntaxError? = value < 0x20 ? .controlCharacterInString : value >= 0x80 ? .invalidUTF8 : nil
+                #expect(syntaxError(doc) == want, "byte \(value) at \(k)")
+            }
+        }
+    }
+
+    /// x86-64 hosts measure the next member's name from the same 16 bytes that found a string
+    /// value's closing quote: every value length and name length around those 16 bytes, with
+    /// every kind of byte at every position of the name, and separators other than `, "`,
+    /// validate (or fail, at the same offset with the same error) as the definition says, and
+    /// lookups, iteration and primitive slots see the same members.
+    @Test func valueThenNameWithinOneVector() throws {
+        func failure(_ doc: [UInt8]) -> (JSONSyntaxError, Int)? {
+            doc.withUnsafeBytes { raw -> (JSONSyntaxError, Int)? in
+                do throws(OneM2MError) {
+                    _ = try JSONDocument(validating: raw)
+                    return nil
+                } catch {
+                    if case .malformedJSON(let e, offset: let o) = error { return (e, o) }
+                    return nil
+                }
+            }
+        }
+        // A name piece, its decoded bytes, and the error (with its offset in the piece) if bad.
+        let pieces: [([UInt8], [UInt8], (JSONSyntaxError, Int)?)] = [
+            (Array("n".utf8), Array("n".utf8), nil),
+            (Array("\\n".utf8), [0x0A], nil),
+            (Array("\\u00e9".utf8), [0xC3, 0xA9], nil),
+            ([0xC3, 0xA9], [0xC3, 0xA9], nil),
+            (Array("\\\"".utf8), [0x22], nil),
+            ([0x01], [], (.controlCharacterInString, 0)),
+            ([0xFF], [], (.invalidUTF8, 0)),
+            (Array("\\x".utf8), [], (.invalidEscape, 0)),
+        ]
+        for valueLength in 0...20 {
+            let value = [UInt8](repeating: UInt8(ascii: "v"), count: valueLength)
+            for nameLength in 0...16 {
+                for (piece, decoded, bad) in pieces {
+                    for at in 0...nameLength where nameLength > 0 || at == 0 {
+                        // The name: `nameLength` plain bytes with the piece at `at` (none if 0).
+                        let plain = [UInt8](repeating: UInt8(ascii: "k"), count: nameLength)
+                        let raw = nameLength == 0 ? [] : Array(plain[..<at]) + piece + Array(plain[at...])
+                        let name = nameLength == 0 ? [] : Array(plain[..<at]) + decoded + Array(plain[at...])
+                        let head = Array("{\"a\": \"".utf8) + value + Array("\", \"".utf8)
+                        for tail in [", \"z\": 2}", "}"] {
+                            let doc = head + raw + Array("\": 1".utf8) + Array(tail.utf8)
+                            let got = failure(doc)
+                            if nameLength > 0, let (error, offset) = bad {
+                                #expect(got?.0 == error && got?.1 == head.count + at + offset,
+                                        "value \(valueLength), name \(raw), tail \(tail): \(String(describing: got))")
+                                continue
+                            }
+                            #expect(got == nil, "value \(valueLength), name \(raw): \(String(describing: got))")
+                            try doc.withUnsafeBytes { b in
+                                let d = try JSONDocument(validating: b)
+                                let v = try name.withUnsafeBytes { n in try #require(d.root.member(named: ByteString(n))) }
+                                #expect(try v.integer() == 1, "value \(valueLength), name \(raw)")
+                                #expect(d.root.member(named: "a")?.text?.count == valueLength)
+                                var names: [[UInt8]] = []
+                                for m in d.root.members { names.append(Array(m.name)) }
+                                #expect(names == [Array("a".utf8), name] + (tail.count > 1 ? [Array("z".utf8)] : []))
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        // Separators other than `, "` after a value (and the document's end close by).
+        for valueLength in 0...20 {
+            let value = String(repeating: "v", count: valueLength)
+            for sep in [",\"", " , \"", ",  \"", ",\n\"", ", \"", "  ,\"", ", "] {
+                let doc = Array("{\"a\": \"\(value)\"\(sep)b\": 1}".utf8)
+                if sep == ", " {
+                    #expect(failure(doc)?.0 == .invalidMemberName, "value \(valueLength), separator \(sep)")
+                } else {
+                    #expect(failure(doc) == nil, "value \(valueLength), separator \(sep)")
+                }
+            }
+            // Inside an array the same bytes are not a member.
+            #expect(failure(Array("[\"\(value)\", \"b\": 1]".utf8))?.0 == .unexpectedCharacter)
+            #expect(failure(Array("[\"\(value)\", \"b\"]".utf8)) == nil)
+        }
+        // Top-level names noted while validating (the primitive slots), after values of every length.
+        for valueLength in 0...20 {
+            let v = String(repeating: "v", count: valueLength)
+            let text = "{\"fr\": \"\(v)\", \"to\": \"\(v)\", \"rqi\": \"\(v)x\", \"rsc\": 2001, \"ot\": \"\(v)\", \"pc\": {\"k\": \"\(v)\", \"rsc\": 1}}"
+            let bytes = Array(text.utf8)
+            try bytes.withUnsafeBytes { b in
+                let r = try ResponsePrimitiveView(decoding: b)
+                #expect(r.statusCode.rawValue == 2001)
+                #expect(r.requestIdentifier?.string == v + "x")
+                #expect(r.from?.string == v && r.to?.string == v && r.originatingTimestampText?.string == v)
+                #expect(r.content?.member(named: "k")?.text?.string == v)
+            }
+        }
+    }
+
     /// The validator over strings longer than a vector: a bad byte at every position is
     /// reported where it is, and a string that ends within the last 16 bytes of the document
     /// (scanned by the tail path) still validates.
