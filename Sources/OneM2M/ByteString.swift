@@ -280,6 +280,16 @@ func utf8Encode(_ v: UInt32) -> (UInt32, Int) {
     }
 }
 
+#if hasFeature(Embedded)
+/// Embedded builds (size): two range checks, ORing 0x20 folds `A`-`F` onto `a`-`f` (and maps no
+/// other byte there).
+func hexValue(_ b: UInt8) -> UInt16? {
+    let d = b &- UInt8(ascii: "0")
+    if d < 10 { return UInt16(d) }
+    let l = (b | 0x20) &- UInt8(ascii: "a")
+    return l < 6 ? UInt16(l &+ 10) : nil
+}
+#else
 @usableFromInline
 func hexValue(_ b: UInt8) -> UInt16? {
     switch b {
@@ -289,8 +299,25 @@ func hexValue(_ b: UInt8) -> UInt16? {
     default: return nil
     }
 }
+#endif
 
 /// Four hex digits at `i` as a UTF-16 code unit, or nil.
+#if hasFeature(Embedded)
+/// One copy in Embedded builds, one digit at a time (size: the iterator took two inlined
+/// copies of four digit checks each).
+@inline(never)
+func hex4(_ bytes: UnsafeRawBufferPointer, _ i: Int) -> UInt16? {
+    guard i >= 0, i &+ 4 <= bytes.count else { return nil }
+    var v: UInt16 = 0
+    var k = i
+    while k < i &+ 4 {
+        guard let d = hexValue(bytes[k]) else { return nil }
+        v = v << 4 | d
+        k &+= 1
+    }
+    return v
+}
+#else
 @usableFromInline
 func hex4(_ bytes: UnsafeRawBufferPointer, _ i: Int) -> UInt16? {
     guard i >= 0, i + 4 <= bytes.count,
@@ -298,6 +325,7 @@ func hex4(_ bytes: UnsafeRawBufferPointer, _ i: Int) -> UInt16? {
           let c = hexValue(bytes[i + 2]), let d = hexValue(bytes[i + 3]) else { return nil }
     return (a << 12) | (b << 8) | (c << 4) | d
 }
+#endif
 
 /// Result of checking one UTF-8 sequence.
 enum UTF8Check {
