@@ -93,6 +93,9 @@ public struct OneM2MClient<T: Transport, Clock: MonotonicClock, Wall: WallClock>
 
     /// A client for one AE. Nothing is sent until `connect`.
     public init(configuration: consuming OneM2MConfiguration, transport: T, clock: Clock, wallClock: Wall, reconnectPolicy: ReconnectPolicy = ReconnectPolicy()) throws(OneM2MClientError) {
+        // A `let` (moved from the consuming parameter): the calls below borrow it in place,
+        // where each use of the parameter copied the whole configuration (its arrays retained).
+        let configuration = consume configuration
         // Checks and topics first: a throw then has less to release.
         guard configuration.maximumPendingRequests > 0 else { throw .mqtt(.session(.invalidCapacities)) }
         let request = try Self.topic(.request, configuration)
@@ -104,7 +107,6 @@ public struct OneM2MClient<T: Transport, Clock: MonotonicClock, Wall: WallClock>
         self.registrationTopic = registration
         self.mqtt = MQTTClient(session: session, transport: transport, clock: clock, reconnectPolicy: reconnectPolicy)
         self.wallClock = wallClock
-        self.configuration = configuration
         scratch = UnsafeMutableRawPointer.allocate(byteCount: Self.scratchBytes, alignment: 8)
         // An empty record is all zero bits (`PendingRequest()`): one zero fill, not a loop of stores.
         let slots = configuration.maximumPendingRequests, bytes = MemoryLayout<PendingRequest>.stride * slots
@@ -114,6 +116,7 @@ public struct OneM2MClient<T: Transport, Clock: MonotonicClock, Wall: WallClock>
         var seed = UInt64(bitPattern: wallClock.unixMicroseconds()) ^ UInt64(truncatingIfNeeded: clock.nowMilliseconds()) &* 0x9E37_79B9_7F4A_7C15
         for b in configuration.originator { seed = (seed ^ UInt64(b)) &* 0x100_0000_01B3 }
         salt = UInt32(truncatingIfNeeded: seed >> 32)
+        self.configuration = configuration  // its last use: moved, not copied
     }
 
     static func makeSession(_ c: SessionConfiguration, _ capacities: SessionCapacities) throws(OneM2MClientError) -> MQTTSession {
