@@ -142,6 +142,10 @@ public enum OneM2MTimestamp {
             guard sep == UInt8(ascii: ",") || sep == UInt8(ascii: ".") else { throw .invalidTimestamp(.format) }
             let fractionDigits = n &- 16  // n is 16...22 here
             guard fractionDigits >= 1 else { throw .invalidTimestamp(.fraction) }
+            #if hasFeature(Embedded)
+            // Embedded builds (size): the digit run of the date and time, its error renamed.
+            do { micros = try digits(b, 16, fractionDigits) } catch { throw .invalidTimestamp(.fraction) }
+            #else
             var i = 16
             while i < n {
                 let c = b[i]
@@ -150,6 +154,7 @@ public enum OneM2MTimestamp {
                 micros = micros &* 10 &+ Int(c &- UInt8(ascii: "0"))
                 i &+= 1
             }
+            #endif
             var k = fractionDigits
             while k < 6 { micros = micros &* 10; k &+= 1 }
         }
