@@ -300,6 +300,9 @@ public struct JSONWriter {
     // MARK: Members (key + value, atomic)
 
     /// Writes `"key":"value"` atomically.
+    #if hasFeature(Embedded)
+    @inline(never)  // one copy in Embedded builds (size: it was inlined into every typed request)
+    #endif
     public mutating func member(_ key: ByteString, _ value: ByteString) throws(OneM2MError) {
         let v = try measure(value)
         let at = try beginMember(key, valueLength: v.length + 2)
