@@ -179,6 +179,9 @@ public struct JSONWriter {
     /// Writes a string value, escaping `"`, `\` and control characters. Throws
     /// `invalidUTF8Input` if the bytes are not UTF-8. Contents of a string from a validated
     /// JSON document (`JSONValue.text`) are copied in their original escaped form.
+    #if hasFeature(Embedded)
+    @inline(never)  // one copy in Embedded builds (size)
+    #endif
     public mutating func string(_ value: ByteString) throws(OneM2MError) {
         try quoted(try measure(value), separator: try valueSeparator(), colon: false)
         placeValue()
@@ -228,6 +231,9 @@ public struct JSONWriter {
         try literal("null")
     }
 
+    #if hasFeature(Embedded)
+    @inline(never)  // one copy in Embedded builds (size)
+    #endif
     mutating func literal(_ text: StaticString) throws(OneM2MError) {
         let bytes = staticBytes(text)
         let sep = try valueSeparator()
