@@ -143,6 +143,9 @@ public struct OneM2MClient<T: Transport, Clock: MonotonicClock, Wall: WallClock>
         registrationTopic = try Self.topic(.registrationRequest, configuration)
     }
 
+    #if hasFeature(Embedded)
+    @inline(never)  // one copy in Embedded builds (size)
+    #endif
     static func topic(_ kind: TopicKind, _ c: OneM2MConfiguration) throws(OneM2MClientError) -> [UInt8] {
         let suffix: TopicFilterSuffix
         if let s = c.serialization { suffix = .serialization(s) } else { suffix = .none }
