@@ -166,6 +166,43 @@ public struct JSONValue {
         // bytes hold its closing quote and no escape before it is compared and measured in one
         // vector register, without the general loop's bookkeeping; other names go there.
         if keyMask != 0, let b = p.baseAddress {
+            #if arch(x86_64) && canImport(_Builtin_intrinsics.intel)
+            // x86-64 hosts: the usual `": "` and a string value's opening quote after a name in
+            // one 4-byte compare, and the value's closing quote from one more mask when it lies
+            // in the next 16 bytes; anything else goes on as below. `i + 20 <= n`: the name's
+            // closing quote lies within i + 16, so the 4-byte load after it stays in the buffer.
+            while i &+ 20 <= n && b.load(fromByteOffset: i, as: UInt8.self) == UInt8(ascii: "\"") {
+                let v = b.loadUnaligned(fromByteOffset: i &+ 1, as: SIMD16<Int8>.self)
+                if unsafeBitCast(v, to: SIMD2<UInt64>.self)[0] & keyMask == key {
+                    return JSONValue(document: p, at: valueStart(p, i &+ want.count &+ 2))
+                }
+                let bits = specialMask(v)
+                guard bits != 0 else { break }
+                let k = i &+ 1 &+ bits.trailingZeroBitCount
+                let after = b.loadUnaligned(fromByteOffset: k, as: UInt32.self)
+                guard after == UInt32(littleEndian: 0x2220_3A22) else {
+                    // A plain name (the quick check compared it whole, so it is another name).
+                    guard b.load(fromByteOffset: k, as: UInt8.self) == UInt8(ascii: "\"") else { break }
+                    i = nextName(p, after: valueStart(p, k &+ 1))
+                    continue
+                }
+                // A string value from k + 3; its text from k + 4.
+                let t = k &+ 4
+                var e = -1
+                if t &+ 16 <= n {
+                    let vb = specialMask(b.loadUnaligned(fromByteOffset: t, as: SIMD16<Int8>.self))
+                    let q = t &+ vb.trailingZeroBitCount
+                    if vb != 0 && b.load(fromByteOffset: q, as: UInt8.self) == UInt8(ascii: "\"") { e = q &+ 1 }
+                }
+                if e < 0 { e = skipString(p, k &+ 3) }
+                if commaSpaceQuote(b, e, n) {
+                    i = e &+ 2
+                } else {
+                    let j = spaces(p, e)
+                    i = j < n && b.load(fromByteOffset: j, as: UInt8.self) == UInt8(ascii: ",") ? spaces(p, j &+ 1) : j
+                }
+            }
+            #else
             while i &+ 17 <= n && b.load(fromByteOffset: i, as: UInt8.self) == UInt8(ascii: "\"") {
                 let v = b.loadUnaligned(fromByteOffset: i &+ 1, as: SIMD16<Int8>.self)
                 if unsafeBitCast(v, to: SIMD2<UInt64>.self)[0] & keyMask == key {
@@ -183,6 +220,7 @@ public struct JSONValue {
                 guard k > i && b.load(fromByteOffset: k, as: UInt8.self) == UInt8(ascii: "\"") else { break }
                 i = nextName(p, after: valueStart(p, k &+ 1))
             }
+            #endif
         }
         #endif
         while i < n && p[i] == UInt8(ascii: "\"") {

@@ -797,6 +797,53 @@ func walk(_ v: JSONValue) -> Int {
         }
     }
 
+    /// x86-64 hosts skip a member whose name is followed by `": "` and a string value with one
+    /// 4-byte compare and find the value's closing quote from one mask when it lies in the 16
+    /// bytes after its opening quote: string values of every length around those 16 bytes, with
+    /// an escape or a non-ASCII byte at every position, after names of every quick-check
+    /// length, at every distance from the document's end and with other separators, are
+    /// stepped over as member iteration steps over them.
+    @Test func lookupSkipsStringValuesOfEveryLength() throws {
+        func check(_ text: String, asks: [String]) throws {
+            try withBytes(text) { raw in
+                let root = try JSONDocument(validating: raw).root
+                var decoded: [(String, Int)] = []
+                for m in root.members { decoded.append((m.name.string, m.value.start)) }
+                for want in asks {
+                    let expected = decoded.first { $0.0 == want }?.1
+                    let got = Array(want.utf8).withUnsafeBytes { root.member(named: ByteString($0))?.start }
+                    #expect(got == expected, "\(text): \(want)")
+                }
+            }
+        }
+        for valueLength in 0...40 {
+            let plain = String(repeating: "v", count: valueLength)
+            var values = [plain]
+            for at in 0..<valueLength {
+                let head = String(plain.prefix(at)), rest = String(plain.dropFirst(at + 1))
+                for piece in ["\\\"", "\\\\", "é", "\\u0041"] { values.append(head + piece + rest) }
+            }
+            for value in values {
+                for nameLength in 1...9 {
+                    let name = String(repeating: "k", count: nameLength)
+                    for pad in 0..<3 {
+                        let text = "{\"\(name)\": \"\(value)\", \"ri\": 7, \"z\": \"\(value)\"\(String(repeating: " ", count: pad))}"
+                        try check(text, asks: ["ri", "z", name, "zz", "r"])
+                    }
+                }
+            }
+            // Other separators and colons around the value.
+            for colon in [": ", ":", " : ", ":  ", ": \t"] {
+                for sep in [", ", ",", " , ", ",\n", ",  "] {
+                    for name in ["a", "abc", "abcdefg", "abcdefgh"] {
+                        let text = "{\"\(name)\"\(colon)\"\(plain)\"\(sep)\"ri\"\(colon)\"\(plain)\"\(sep)\"st\"\(colon)3}"
+                        try check(text, asks: ["ri", "st", name, "x"])
+                    }
+                }
+            }
+        }
+    }
+
     @Test func valueEndsAreFoundWhenAskedFor() throws {
         let text = #"{"a": {"b": [1, {"c": "x\"y"}], "d": "e"}, "f": [[]], "g": "h"}"#
         try withBytes(text) { raw in
