@@ -40,7 +40,8 @@ struct PrimitiveSlots {
             let word = b.loadUnaligned(fromByteOffset: key &+ 1, as: UInt64.self)
                 & (~0 &>> UInt64(truncatingIfNeeded: 56 &- 8 &* length))
             if let slot = Self.slot(word: word) {
-                if starts[slot] == 0 { starts[slot] = UInt32(truncatingIfNeeded: value &+ 1) }
+                // Unchecked (speed): `bucketTable`'s slots are 0...12 by construction.
+                if unsafe starts[unchecked: slot] == 0 { unsafe starts[unchecked: slot] = UInt32(truncatingIfNeeded: value &+ 1) }
                 return
             }
             if !hasBackslash(word) { return }
