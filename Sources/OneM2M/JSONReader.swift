@@ -353,6 +353,9 @@ public struct JSONValue {
     }
 
     /// Like `integer()`, also accepting a string of decimal digits (`"2"`; ACME accepts `op: "2"`).
+    #if !hasFeature(Embedded)
+    @inline(__always)  // hosts (speed): a kind check where it is used, not a call around `integer()`
+    #endif
     public func integerOrNumericString() throws(OneM2MError) -> Int64 {
         if kind == .string, let t = text {
             var it = t.makeIterator()
