@@ -97,6 +97,9 @@ public struct JSONValue {
 
     /// For a string: its contents as a zero-copy `ByteString` (escapes decoded when read);
     /// `nil` for other kinds.
+    #if !hasFeature(Embedded)
+    @inline(__always)  // hosts (speed)
+    #endif
     public var text: ByteString? {
         guard kind == .string else { return nil }
         // One scan finds the end and, usually, that there is nothing to unescape.
