@@ -310,6 +310,9 @@ public struct JSONValue {
 
     /// An integer number (`-?[0-9]+`, no fraction or exponent) as `Int64`.
     /// Throws `typeMismatch` for non-numbers, `notAnInteger`, or `integerOutOfRange`.
+    #if !hasFeature(Embedded)
+    @inline(__always)  // hosts (speed)
+    #endif
     public func integer() throws(OneM2MError) -> Int64 {
         guard kind == .number else { throw .typeMismatch(expected: .number) }
         #if !hasFeature(Embedded)
