@@ -204,6 +204,8 @@ func requiredText(_ object: inout PrimitiveFields, _ p: PrimitiveParameter) thro
 /// An optional string parameter.
 #if hasFeature(Embedded)
 @inline(never)  // one copy in Embedded builds (size)
+#else
+@inline(__always)  // hosts (speed)
 #endif
 func optionalText(_ object: inout PrimitiveFields, _ p: PrimitiveParameter) throws(OneM2MError) -> ByteString? {
     guard let v = present(&object, p) else { return nil }
@@ -234,6 +236,8 @@ func integerParameter<T: FixedWidthInteger>(_ v: JSONValue, _ p: PrimitiveParame
 /// one copy for `op`, `ty`, `rcn` and `rsc` instead of a specialisation per integer type.
 #if hasFeature(Embedded)
 @inline(never)  // one copy in Embedded builds (size)
+#else
+@inline(__always)  // hosts (speed)
 #endif
 func unsignedParameter(_ v: JSONValue, _ p: PrimitiveParameter, upTo limit: Int64) throws(OneM2MError) -> Int64 {
     let n: Int64
