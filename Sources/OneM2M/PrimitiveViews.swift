@@ -250,6 +250,8 @@ func unsignedParameter(_ v: JSONValue, _ p: PrimitiveParameter, upTo limit: Int6
 /// parameter is absent or null.
 #if hasFeature(Embedded)
 @inline(never)  // one copy in Embedded builds (size)
+#else
+@inline(__always)  // hosts (speed)
 #endif
 func codeParameter(_ object: inout PrimitiveFields, _ p: PrimitiveParameter, upTo limit: Int64) throws(OneM2MError) -> Int64 {
     guard let v = present(&object, p) else { return -1 }
