@@ -159,6 +159,9 @@ public struct JSONWriter {
     }
 
     /// `key` for one of the SDK's own names (plain ASCII): no scan.
+    #if !hasFeature(Embedded)
+    @inline(__always)  // hosts (speed)
+    #endif
     mutating func key(name: StaticString) throws(OneM2MError) {
         try key(measured: MeasuredText(name: name))
     }
@@ -371,6 +374,9 @@ public struct JSONWriter {
     /// needed), after checking that members may go here and that all of it fits. Returns where
     /// the run starts; the caller writes it with the `put` functions and ends it with
     /// `endMembers(at:members:)`. Nothing can fail in between, so the run is atomic.
+    #if !hasFeature(Embedded)
+    @inline(__always)  // hosts (speed)
+    #endif
     mutating func beginMembers(length: Int) throws(OneM2MError) -> Int {
         guard topIsObject, !awaitingValue else { throw .invalidWriterState }
         let sep = topIsNonEmpty ? 1 : 0
