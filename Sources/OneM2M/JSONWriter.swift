@@ -102,11 +102,17 @@ public struct JSONWriter {
     }
 
     /// Starts an object (`{`).
+    #if !hasFeature(Embedded)
+    @inline(__always)  // hosts (speed)
+    #endif
     public mutating func beginObject() throws(OneM2MError) {
         try begin(UInt8(ascii: "{"), object: true)
     }
 
     /// Ends the innermost object (`}`).
+    #if !hasFeature(Embedded)
+    @inline(__always)  // hosts (speed)
+    #endif
     public mutating func endObject() throws(OneM2MError) {
         try end(UInt8(ascii: "}"), object: true)
     }
