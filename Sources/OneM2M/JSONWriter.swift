@@ -286,6 +286,9 @@ public struct JSONWriter {
     /// Runs `body`, which must write exactly one value at the current position (for example
     /// an object `{...}` as a `pc`). The whole call is atomic: on any error, including a body
     /// that wrote no value or more than one, the writer is restored and the error rethrown.
+    #if !hasFeature(Embedded)
+    @inline(__always)  // hosts (speed)
+    #endif
     public mutating func content(_ body: (inout JSONWriter) throws(OneM2MError) -> Void) throws(OneM2MError) {
         _ = try valueSeparator()
         let saved = self
