@@ -461,6 +461,9 @@ public struct JSONWriter {
     }
 
     /// `member(_:content:)` with one of the SDK's own names.
+    #if !hasFeature(Embedded)
+    @inline(__always)  // hosts (speed)
+    #endif
     mutating func member(name: StaticString, content body: (inout JSONWriter) throws(OneM2MError) -> Void) throws(OneM2MError) {
         let saved = self
         do { try key(name: name); try content(body) } catch { self = saved; throw error }
