@@ -40,6 +40,9 @@ public struct JSONDocument {
     /// whitespace: well-formed UTF-8, all escapes (paired surrogates only), the number grammar,
     /// literals, and at most `maxDepth` nested containers (clamped to 1...64). Throws
     /// `malformedJSON` with the offending byte offset. Never allocates, never recurses.
+    #if !hasFeature(Embedded)
+    @inline(__always)  // hosts (speed)
+    #endif
     public init(validating bytes: UnsafeRawBufferPointer, maxDepth: Int = JSONDocument.defaultMaxDepth) throws(OneM2MError) {
         var slots = PrimitiveSlots()
         let start = try validateJSON(bytes, maxDepth: JSONDocument.clamp(maxDepth), slots: &slots)
