@@ -40,6 +40,9 @@ public struct JSONDocument {
     /// whitespace: well-formed UTF-8, all escapes (paired surrogates only), the number grammar,
     /// literals, and at most `maxDepth` nested containers (clamped to 1...64). Throws
     /// `malformedJSON` with the offending byte offset. Never allocates, never recurses.
+    #if !hasFeature(Embedded)
+    @inline(__always)  // hosts (speed)
+    #endif
     public init(validating bytes: UnsafeRawBufferPointer, maxDepth: Int = JSONDocument.defaultMaxDepth) throws(OneM2MError) {
         var slots = PrimitiveSlots()
         let start = try validateJSON(bytes, maxDepth: JSONDocument.clamp(maxDepth), slots: &slots)
@@ -97,6 +100,9 @@ public struct JSONValue {
 
     /// For a string: its contents as a zero-copy `ByteString` (escapes decoded when read);
     /// `nil` for other kinds.
+    #if !hasFeature(Embedded)
+    @inline(__always)  // hosts (speed)
+    #endif
     public var text: ByteString? {
         guard kind == .string else { return nil }
         // One scan finds the end and, usually, that there is nothing to unescape.
@@ -166,6 +172,43 @@ public struct JSONValue {
         // bytes hold its closing quote and no escape before it is compared and measured in one
         // vector register, without the general loop's bookkeeping; other names go there.
         if keyMask != 0, let b = p.baseAddress {
+            #if arch(x86_64) && canImport(_Builtin_intrinsics.intel)
+            // x86-64 hosts: the usual `": "` and a string value's opening quote after a name in
+            // one 4-byte compare, and the value's closing quote from one more mask when it lies
+            // in the next 16 bytes; anything else goes on as below. `i + 20 <= n`: the name's
+            // closing quote lies within i + 16, so the 4-byte load after it stays in the buffer.
+            while i &+ 20 <= n && b.load(fromByteOffset: i, as: UInt8.self) == UInt8(ascii: "\"") {
+                let v = b.loadUnaligned(fromByteOffset: i &+ 1, as: SIMD16<Int8>.self)
+                if unsafeBitCast(v, to: SIMD2<UInt64>.self)[0] & keyMask == key {
+                    return JSONValue(document: p, at: valueStart(p, i &+ want.count &+ 2))
+                }
+                let bits = specialMask(v)
+                guard bits != 0 else { break }
+                let k = i &+ 1 &+ bits.trailingZeroBitCount
+                let after = b.loadUnaligned(fromByteOffset: k, as: UInt32.self)
+                guard after == UInt32(littleEndian: 0x2220_3A22) else {
+                    // A plain name (the quick check compared it whole, so it is another name).
+                    guard b.load(fromByteOffset: k, as: UInt8.self) == UInt8(ascii: "\"") else { break }
+                    i = nextName(p, after: valueStart(p, k &+ 1))
+                    continue
+                }
+                // A string value from k + 3; its text from k + 4.
+                let t = k &+ 4
+                var e = -1
+                if t &+ 16 <= n {
+                    let vb = specialMask(b.loadUnaligned(fromByteOffset: t, as: SIMD16<Int8>.self))
+                    let q = t &+ vb.trailingZeroBitCount
+                    if vb != 0 && b.load(fromByteOffset: q, as: UInt8.self) == UInt8(ascii: "\"") { e = q &+ 1 }
+                }
+                if e < 0 { e = skipString(p, k &+ 3) }
+                if commaSpaceQuote(b, e, n) {
+                    i = e &+ 2
+                } else {
+                    let j = spaces(p, e)
+                    i = j < n && b.load(fromByteOffset: j, as: UInt8.self) == UInt8(ascii: ",") ? spaces(p, j &+ 1) : j
+                }
+            }
+            #else
             while i &+ 17 <= n && b.load(fromByteOffset: i, as: UInt8.self) == UInt8(ascii: "\"") {
                 let v = b.loadUnaligned(fromByteOffset: i &+ 1, as: SIMD16<Int8>.self)
                 if unsafeBitCast(v, to: SIMD2<UInt64>.self)[0] & keyMask == key {
@@ -183,6 +226,7 @@ public struct JSONValue {
                 guard k > i && b.load(fromByteOffset: k, as: UInt8.self) == UInt8(ascii: "\"") else { break }
                 i = nextName(p, after: valueStart(p, k &+ 1))
             }
+            #endif
         }
         #endif
         while i < n && p[i] == UInt8(ascii: "\"") {
@@ -269,6 +313,9 @@ public struct JSONValue {
 
     /// An integer number (`-?[0-9]+`, no fraction or exponent) as `Int64`.
     /// Throws `typeMismatch` for non-numbers, `notAnInteger`, or `integerOutOfRange`.
+    #if !hasFeature(Embedded)
+    @inline(__always)  // hosts (speed)
+    #endif
     public func integer() throws(OneM2MError) -> Int64 {
         guard kind == .number else { throw .typeMismatch(expected: .number) }
         #if !hasFeature(Embedded)
@@ -315,6 +362,9 @@ public struct JSONValue {
     }
 
     /// Like `integer()`, also accepting a string of decimal digits (`"2"`; ACME accepts `op: "2"`).
+    #if !hasFeature(Embedded)
+    @inline(__always)  // hosts (speed): a kind check where it is used, not a call around `integer()`
+    #endif
     public func integerOrNumericString() throws(OneM2MError) -> Int64 {
         if kind == .string, let t = text {
             var it = t.makeIterator()
@@ -536,8 +586,16 @@ func spaces(_ p: UnsafeRawBufferPointer, _ i: Int) -> Int {
 
 #if hasFeature(Embedded)
 @inline(never)  // one copy in Embedded builds (size)
+#else
+@inline(__always)
 #endif
 func kindOf(_ b: UInt8) -> JSONKind {
+    #if !hasFeature(Embedded)
+    // Hosts (speed): one load from `kindTable` instead of the switch's jump table (about 8
+    // instructions, several times a decode).
+    let raw = UnsafeRawPointer(kindTable.utf8Start).load(fromByteOffset: Int(b), as: UInt8.self) &- UInt8(ascii: "0")
+    return unsafeBitCast(raw, to: JSONKind.self)  // 0...5, a raw value of `JSONKind` by construction
+    #else
     switch b {
     case UInt8(ascii: "{"): return .object
     case UInt8(ascii: "["): return .array
@@ -546,7 +604,20 @@ func kindOf(_ b: UInt8) -> JSONKind {
     case UInt8(ascii: "n"): return .null
     default: return .number
     }
+    #endif
 }
+
+#if !hasFeature(Embedded)
+/// `kindOf` as data for hosts: per byte value (256 bytes, 64 a line), the raw value of the
+/// kind a value starting with that byte has, as an ASCII digit: `{` 0, `[` 1, `"` 2, `t` and
+/// `f` 4, `n` 5, every other byte 3 (a number).
+let kindTable: StaticString = """
+    3333333333333333333333333333333333233333333333333333333333333333\
+    3333333333333333333333333331333333333343333333533333433333303333\
+    3333333333333333333333333333333333333333333333333333333333333333\
+    3333333333333333333333333333333333333333333333333333333333333333
+    """
+#endif
 
 /// The offset of the first byte in `p[i..<n]` that a string scan must look at: `"`, `\`, a
 /// control character or a non-ASCII byte; `n` if there is none. Reads a machine word at a time

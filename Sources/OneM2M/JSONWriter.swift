@@ -102,11 +102,17 @@ public struct JSONWriter {
     }
 
     /// Starts an object (`{`).
+    #if !hasFeature(Embedded)
+    @inline(__always)  // hosts (speed)
+    #endif
     public mutating func beginObject() throws(OneM2MError) {
         try begin(UInt8(ascii: "{"), object: true)
     }
 
     /// Ends the innermost object (`}`).
+    #if !hasFeature(Embedded)
+    @inline(__always)  // hosts (speed)
+    #endif
     public mutating func endObject() throws(OneM2MError) {
         try end(UInt8(ascii: "}"), object: true)
     }
@@ -159,6 +165,9 @@ public struct JSONWriter {
     }
 
     /// `key` for one of the SDK's own names (plain ASCII): no scan.
+    #if !hasFeature(Embedded)
+    @inline(__always)  // hosts (speed)
+    #endif
     mutating func key(name: StaticString) throws(OneM2MError) {
         try key(measured: MeasuredText(name: name))
     }
@@ -283,6 +292,9 @@ public struct JSONWriter {
     /// Runs `body`, which must write exactly one value at the current position (for example
     /// an object `{...}` as a `pc`). The whole call is atomic: on any error, including a body
     /// that wrote no value or more than one, the writer is restored and the error rethrown.
+    #if !hasFeature(Embedded)
+    @inline(__always)  // hosts (speed)
+    #endif
     public mutating func content(_ body: (inout JSONWriter) throws(OneM2MError) -> Void) throws(OneM2MError) {
         _ = try valueSeparator()
         let saved = self
@@ -380,6 +392,9 @@ public struct JSONWriter {
     /// needed), after checking that members may go here and that all of it fits. Returns where
     /// the run starts; the caller writes it with the `put` functions and ends it with
     /// `endMembers(at:members:)`. Nothing can fail in between, so the run is atomic.
+    #if !hasFeature(Embedded)
+    @inline(__always)  // hosts (speed)
+    #endif
     mutating func beginMembers(length: Int) throws(OneM2MError) -> Int {
         guard topIsObject, !awaitingValue else { throw .invalidWriterState }
         let sep = topIsNonEmpty ? 1 : 0
@@ -455,6 +470,9 @@ public struct JSONWriter {
     }
 
     /// `member(_:content:)` with one of the SDK's own names.
+    #if !hasFeature(Embedded)
+    @inline(__always)  // hosts (speed)
+    #endif
     mutating func member(name: StaticString, content body: (inout JSONWriter) throws(OneM2MError) -> Void) throws(OneM2MError) {
         let saved = self
         do { try key(name: name); try content(body) } catch { self = saved; throw error }

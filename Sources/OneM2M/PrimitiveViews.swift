@@ -40,7 +40,8 @@ struct PrimitiveSlots {
             let word = b.loadUnaligned(fromByteOffset: key &+ 1, as: UInt64.self)
                 & (~0 &>> UInt64(truncatingIfNeeded: 56 &- 8 &* length))
             if let slot = Self.slot(word: word) {
-                if starts[slot] == 0 { starts[slot] = UInt32(truncatingIfNeeded: value &+ 1) }
+                // Unchecked (speed): `bucketTable`'s slots are 0...12 by construction.
+                if unsafe starts[unchecked: slot] == 0 { unsafe starts[unchecked: slot] = UInt32(truncatingIfNeeded: value &+ 1) }
                 return
             }
             if !hasBackslash(word) { return }
@@ -203,6 +204,8 @@ func requiredText(_ object: inout PrimitiveFields, _ p: PrimitiveParameter) thro
 /// An optional string parameter.
 #if hasFeature(Embedded)
 @inline(never)  // one copy in Embedded builds (size)
+#else
+@inline(__always)  // hosts (speed)
 #endif
 func optionalText(_ object: inout PrimitiveFields, _ p: PrimitiveParameter) throws(OneM2MError) -> ByteString? {
     guard let v = present(&object, p) else { return nil }
@@ -233,6 +236,8 @@ func integerParameter<T: FixedWidthInteger>(_ v: JSONValue, _ p: PrimitiveParame
 /// one copy for `op`, `ty`, `rcn` and `rsc` instead of a specialisation per integer type.
 #if hasFeature(Embedded)
 @inline(never)  // one copy in Embedded builds (size)
+#else
+@inline(__always)  // hosts (speed)
 #endif
 func unsignedParameter(_ v: JSONValue, _ p: PrimitiveParameter, upTo limit: Int64) throws(OneM2MError) -> Int64 {
     let n: Int64
@@ -245,6 +250,8 @@ func unsignedParameter(_ v: JSONValue, _ p: PrimitiveParameter, upTo limit: Int6
 /// parameter is absent or null.
 #if hasFeature(Embedded)
 @inline(never)  // one copy in Embedded builds (size)
+#else
+@inline(__always)  // hosts (speed)
 #endif
 func codeParameter(_ object: inout PrimitiveFields, _ p: PrimitiveParameter, upTo limit: Int64) throws(OneM2MError) -> Int64 {
     guard let v = present(&object, p) else { return -1 }

@@ -182,6 +182,9 @@ extension PrimitiveEncoding {
         try wrap(&w) { (w: inout JSONWriter) throws(OneM2MError) in try w.member(name: "pc", content: content) }
     }
 
+    #if !hasFeature(Embedded)
+    @inline(__always)  // hosts (speed)
+    #endif
     func wrap(_ w: inout JSONWriter, _ extra: (inout JSONWriter) throws(OneM2MError) -> Void) throws(OneM2MError) {
         let saved = w
         do {

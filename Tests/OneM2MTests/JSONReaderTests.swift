@@ -797,6 +797,53 @@ func walk(_ v: JSONValue) -> Int {
         }
     }
 
+    /// x86-64 hosts skip a member whose name is followed by `": "` and a string value with one
+    /// 4-byte compare and find the value's closing quote from one mask when it lies in the 16
+    /// bytes after its opening quote: string values of every length around those 16 bytes, with
+    /// an escape or a non-ASCII byte at every position, after names of every quick-check
+    /// length, at every distance from the document's end and with other separators, are
+    /// stepped over as member iteration steps over them.
+    @Test func lookupSkipsStringValuesOfEveryLength() throws {
+        func check(_ text: String, asks: [String]) throws {
+            try withBytes(text) { raw in
+                let root = try JSONDocument(validating: raw).root
+                var decoded: [(String, Int)] = []
+                for m in root.members { decoded.append((m.name.string, m.value.start)) }
+                for want in asks {
+                    let expected = decoded.first { $0.0 == want }?.1
+                    let got = Array(want.utf8).withUnsafeBytes { root.member(named: ByteString($0))?.start }
+                    #expect(got == expected, "\(text): \(want)")
+                }
+            }
+        }
+        for valueLength in 0...40 {
+            let plain = String(repeating: "v", count: valueLength)
+            var values = [plain]
+            for at in 0..<valueLength {
+                let head = String(plain.prefix(at)), rest = String(plain.dropFirst(at + 1))
+                for piece in ["\\\"", "\\\\", "é", "\\u0041"] { values.append(head + piece + rest) }
+            }
+            for value in values {
+                for nameLength in 1...9 {
+                    let name = String(repeating: "k", count: nameLength)
+                    for pad in 0..<3 {
+                        let text = "{\"\(name)\": \"\(value)\", \"ri\": 7, \"z\": \"\(value)\"\(String(repeating: " ", count: pad))}"
+                        try check(text, asks: ["ri", "z", name, "zz", "r"])
+                    }
+                }
+            }
+            // Other separators and colons around the value.
+            for colon in [": ", ":", " : ", ":  ", ": \t"] {
+                for sep in [", ", ",", " , ", ",\n", ",  "] {
+                    for name in ["a", "abc", "abcdefg", "abcdefgh"] {
+                        let text = "{\"\(name)\"\(colon)\"\(plain)\"\(sep)\"ri\"\(colon)\"\(plain)\"\(sep)\"st\"\(colon)3}"
+                        try check(text, asks: ["ri", "st", name, "x"])
+                    }
+                }
+            }
+        }
+    }
+
     @Test func valueEndsAreFoundWhenAskedFor() throws {
         let text = #"{"a": {"b": [1, {"c": "x\"y"}], "d": "e"}, "f": [[]], "g": "h"}"#
         try withBytes(text) { raw in
@@ -811,6 +858,77 @@ func walk(_ v: JSONValue) -> Int {
             var names: [String] = []
             for m in doc.root.members { names.append(m.name.string) }
             #expect(names == ["a", "f", "g"])
+        }
+    }
+
+    /// Hosts classify a value's first byte from a table: every byte value gives the kind the
+    /// grammar says (anything that does not start a container, string or literal is a number).
+    @Test func everyByteValueHasTheRightKind() {
+        for b in 0...255 {
+            let want: JSONKind
+            switch UInt8(b) {
+            case UInt8(ascii: "{"): want = .object
+            case UInt8(ascii: "["): want = .array
+            case UInt8(ascii: "\""): want = .string
+            case UInt8(ascii: "t"), UInt8(ascii: "f"): want = .bool
+            case UInt8(ascii: "n"): want = .null
+            default: want = .number
+            }
+            #expect(kindOf(UInt8(b)) == want, "byte \(b)")
+        }
+    }
+
+    /// The validator's inline integer check reads 8 bytes at once on 64-bit hosts while 8 are
+    /// left: every digit count from 1 to 12, at every distance from the document's end, in an
+    /// object, an array and alone, followed by a fraction, an exponent, a separator or a bad
+    /// byte, validates (or fails with the same error at the same offset) as the grammar says.
+    @Test func validatorIntegersOfEveryLengthAndEnding() {
+        func failure(_ text: String) -> (JSONSyntaxError, Int)? {
+            Array(text.utf8).withUnsafeBytes { raw -> (JSONSyntaxError, Int)? in
+                do throws(OneM2MError) {
+                    _ = try JSONDocument(validating: raw)
+                    return nil
+                } catch {
+                    if case .malformedJSON(let e, offset: let o) = error { return (e, o) }
+                    return nil
+                }
+            }
+        }
+        for digits in 1...12 {
+            let number = String((0..<digits).map { Character(String($0 % 9 + 1)) })
+            // A tail after the digits and the error it gives (offset within the tail), if any.
+            let tails: [(String, (JSONSyntaxError, Int)?)] = [
+                ("", nil), (" ", nil), (".5", nil), ("e3", nil), ("E-2", nil), ("0", nil), (".25e+1", nil),
+                (".", (.invalidNumber, 1)), ("e", (.invalidNumber, 1)), ("E+", (.invalidNumber, 2)),
+                (".x", (.invalidNumber, 1)), ("x", (.unexpectedCharacter, 0)), ("-", (.unexpectedCharacter, 0)),
+                ("/", (.unexpectedCharacter, 0)), (":", (.unexpectedCharacter, 0)), ("\u{7F}", (.unexpectedCharacter, 0)),
+            ]
+            for (tail, bad) in tails {
+                for pad in 0..<10 {
+                    let spaces = String(repeating: " ", count: pad)
+                    for (head, close) in [("{\"a\": ", "}"), ("[", "]"), ("[1, ", ", 2]"), ("{\"a\": 1, \"b\": ", ", \"c\": 2}")] {
+                        let doc = head + number + tail + spaces + close
+                        let got = failure(doc)
+                        if let (error, offset) = bad {
+                            #expect(got?.0 == error && got?.1 == head.utf8.count + digits + offset, "\(doc): \(String(describing: got))")
+                        } else {
+                            #expect(got == nil, "\(doc): \(String(describing: got))")
+                        }
+                        // Cut off after the number: the document ends inside its container.
+                        let cut = head + number + tail + spaces
+                        #expect(failure(cut)?.0 == (bad?.0 ?? .unexpectedEnd), "\(cut)")
+                    }
+                    // Alone: trailing bytes other than whitespace are trailing data.
+                    let alone = number + tail + spaces
+                    let got = failure(alone)
+                    if let (error, offset) = bad {
+                        let want: JSONSyntaxError = error == .unexpectedCharacter ? .trailingData : error
+                        #expect(got?.0 == want && got?.1 == digits + offset, "\(alone): \(String(describing: got))")
+                    } else {
+                        #expect(got == nil, "\(alone): \(String(describing: got))")
+                    }
+                }
+            }
         }
     }
 }
