@@ -490,8 +490,8 @@ if pair_cycles:
     w("The last rows come from [bench/clockprobe.c](../bench/clockprobe.c), run just before and after each run of our pair: the "
       "clock of a chain of dependent register adds, and how many adds of four independent chains the core completes per "
       "cycle for this thread. This is a shared machine: when another hardware thread on the same core is busy, the "
-      "second figure drops from about 3.5 to about 2 at the same clock, and the pair, which runs at about 3 "
-      "instructions per cycle, takes half as long again. The neighbour's load changes within seconds, so a reading "
+      "second figure drops from about 3.5 to about 2 at the same clock, and the pair takes up to half as long "
+      "again. The neighbour's load changes within seconds, so a reading "
       "taken before or after a run does not always describe the run itself.")
     w(f"Runs with at least {UNSHARED:.1f} adds per cycle both before and after: {len(unshared_ns)}"
       + (f", median p50 {fmt(med(unshared_ns))} ns per pair" if unshared_ns else "")
@@ -674,10 +674,10 @@ if pair_ns["ours"]:
                   "found when read) and the two `pc` member lookups, which check a short name with one load and skip "
                   "values with the same vector scan. Top-level names reach their parameter slots through a perfect hash "
                   "of the name's first word. Encoding writes the request's fixed parameters as one run in one reservation "
-                  "and the content from a template. What would move it: fewer instructions. On a core it has to itself the pair "
-                  "runs at about 3 instructions per cycle (below), so its time follows its instruction count; the "
-                  "validator's steps depend on each other (each token's scan starts where the previous one ended), but "
-                  "the processor overlaps them well enough. A structural index in the style "
+                  "and the content from a template. What would move it: fewer instructions, or more of them per cycle. The "
+                  "pair's time is its instruction count over the instructions per cycle the core completes for it (below): "
+                  "the validator's steps depend on each other (each token's scan starts where the previous one ended), "
+                  "and a busy neighbour on the core takes a share of its width. A structural index in the style "
                   "of simdjson was tried (session 8): 64-byte blocks classified into quote and structural bit masks "
                   "(Swift's SIMD types have no byte-mask-to-bits operation, so a multiply per 8 lanes), strings found by a "
                   "prefix XOR, tokens walked by clearing bits. It took about 6,600 instructions per decode instead of 3,300 "
@@ -688,7 +688,11 @@ if pair_ns["ours"]:
         lo = min(min(a[0], b[0]) for a, b in json_clocks)
         hi = max(max(a[0], b[0]) for a, b in json_clocks)
         s += (f" The clock ran at {lo:.2f} to {hi:.2f} GHz, and a pair took about {fmt(med(pair_cycles))} cycles (median "
-              "over the runs).")
+              "over the runs)")
+        if "encode" in callgrind and "decode" in callgrind:
+            pair_instructions = callgrind["encode"]["per_op"] + callgrind["decode"]["per_op"]
+            s += f", about {pair_instructions / med(pair_cycles):.1f} instructions per cycle"
+        s += "."
         if unshared_ns:
             s += (f" In the runs whose core-speed readings before and after both showed the core to itself (at least "
                   f"{UNSHARED:.1f} adds per cycle) a pair took {fmt(med(unshared_ns))} ns (median of {len(unshared_ns)}), "
