@@ -442,6 +442,19 @@ let validCorpus: [String] = [
 }
 
 /// True if the bytes contain an exponent of three or more digits (`e308`, `E-999`).
+/// The syntax error and offset `JSONDocument(validating:)` reports for `doc`, or nil when it is valid.
+func syntaxFailure(_ doc: [UInt8]) -> (JSONSyntaxError, Int)? {
+    doc.withUnsafeBytes { raw -> (JSONSyntaxError, Int)? in
+        do throws(OneM2MError) {
+            _ = try JSONDocument(validating: raw)
+            return nil
+        } catch {
+            if case .malformedJSON(let e, offset: let o) = error { return (e, o) }
+            return nil
+        }
+    }
+}
+
 func hasHugeExponent(_ b: [UInt8]) -> Bool {
     var i = 0
     while i < b.count {
@@ -608,17 +621,6 @@ func walk(_ v: JSONValue) -> Int {
     /// validate (or fail, at the same offset with the same error) as the definition says, and
     /// lookups, iteration and primitive slots see the same members.
     @Test func valueThenNameWithinOneVector() throws {
-        func failure(_ doc: [UInt8]) -> (JSONSyntaxError, Int)? {
-            doc.withUnsafeBytes { raw -> (JSONSyntaxError, Int)? in
-                do throws(OneM2MError) {
-                    _ = try JSONDocument(validating: raw)
-                    return nil
-                } catch {
-                    if case .malformedJSON(let e, offset: let o) = error { return (e, o) }
-                    return nil
-                }
-            }
-        }
         // A name piece, its decoded bytes, and the error (with its offset in the piece) if bad.
         let pieces: [([UInt8], [UInt8], (JSONSyntaxError, Int)?)] = [
             (Array("n".utf8), Array("n".utf8), nil),
@@ -642,7 +644,7 @@ func walk(_ v: JSONValue) -> Int {
                         let head = Array("{\"a\": \"".utf8) + value + Array("\", \"".utf8)
                         for tail in [", \"z\": 2}", "}"] {
                             let doc = head + raw + Array("\": 1".utf8) + Array(tail.utf8)
-                            let got = failure(doc)
+                            let got = syntaxFailure(doc)
                             if nameLength > 0, let (error, offset) = bad {
                                 #expect(got?.0 == error && got?.1 == head.count + at + offset,
                                         "value \(valueLength), name \(raw), tail \(tail): \(String(describing: got))")
@@ -669,14 +671,14 @@ func walk(_ v: JSONValue) -> Int {
             for sep in [",\"", " , \"", ",  \"", ",\n\"", ", \"", "  ,\"", ", "] {
                 let doc = Array("{\"a\": \"\(value)\"\(sep)b\": 1}".utf8)
                 if sep == ", " {
-                    #expect(failure(doc)?.0 == .invalidMemberName, "value \(valueLength), separator \(sep)")
+                    #expect(syntaxFailure(doc)?.0 == .invalidMemberName, "value \(valueLength), separator \(sep)")
                 } else {
-                    #expect(failure(doc) == nil, "value \(valueLength), separator \(sep)")
+                    #expect(syntaxFailure(doc) == nil, "value \(valueLength), separator \(sep)")
                 }
             }
             // Inside an array the same bytes are not a member.
-            #expect(failure(Array("[\"\(value)\", \"b\": 1]".utf8))?.0 == .unexpectedCharacter)
-            #expect(failure(Array("[\"\(value)\", \"b\"]".utf8)) == nil)
+            #expect(syntaxFailure(Array("[\"\(value)\", \"b\": 1]".utf8))?.0 == .unexpectedCharacter)
+            #expect(syntaxFailure(Array("[\"\(value)\", \"b\"]".utf8)) == nil)
         }
         // Top-level names noted while validating (the primitive slots), after values of every length.
         for valueLength in 0...20 {
@@ -883,17 +885,7 @@ func walk(_ v: JSONValue) -> Int {
     /// object, an array and alone, followed by a fraction, an exponent, a separator or a bad
     /// byte, validates (or fails with the same error at the same offset) as the grammar says.
     @Test func validatorIntegersOfEveryLengthAndEnding() {
-        func failure(_ text: String) -> (JSONSyntaxError, Int)? {
-            Array(text.utf8).withUnsafeBytes { raw -> (JSONSyntaxError, Int)? in
-                do throws(OneM2MError) {
-                    _ = try JSONDocument(validating: raw)
-                    return nil
-                } catch {
-                    if case .malformedJSON(let e, offset: let o) = error { return (e, o) }
-                    return nil
-                }
-            }
-        }
+        func failure(_ text: String) -> (JSONSyntaxError, Int)? { syntaxFailure(Array(text.utf8)) }
         for digits in 1...12 {
             let number = String((0..<digits).map { Character(String($0 % 9 + 1)) })
             // A tail after the digits and the error it gives (offset within the tail), if any.
