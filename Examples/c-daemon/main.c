@@ -47,9 +47,12 @@ static void on_notify(const char *json, size_t len, void *ctx) {
     printf("c-daemon: notification %d (%zu bytes): %.*s\n", seen->notifications, len, (int)(len > 160 ? 160 : len), json);
 }
 
-static int expect(const char *what, int err, int rsc, int want_rsc) {
-    printf("c-daemon: %s: %s, rsc %d\n", what, onem2m_strerror(err), rsc);
-    return err == ONEM2M_OK && rsc == want_rsc;
+/* rsc is read through the pointer, inside: the call that sets it is another argument of the same
+ * call, and C leaves the order in which arguments are evaluated open (gcc on x86-64 goes right to
+ * left, so a plain `rsc` argument would be read before the request ran). */
+static int expect(const char *what, int err, const int *rsc, int want_rsc) {
+    printf("c-daemon: %s: %s, rsc %d\n", what, onem2m_strerror(err), *rsc);
+    return err == ONEM2M_OK && *rsc == want_rsc;
 }
 
 /* "0a1B..." -> bytes; the length, or -1 if not an even number of hex digits or too long. */
@@ -160,14 +163,14 @@ int main(int argc, char **argv) {
     }
 
     int rsc = 0;
-    ok = ok && expect("register AE", onem2m_register_ae(c, "Ndaemon", name, 0, &rsc), rsc, 2001);
-    ok = ok && expect("create container", onem2m_create_container(c, ae_path, "readings", 0, &rsc), rsc, 2001);
+    ok = ok && expect("register AE", onem2m_register_ae(c, "Ndaemon", name, 0, &rsc), &rsc, 2001);
+    ok = ok && expect("create container", onem2m_create_container(c, ae_path, "readings", 0, &rsc), &rsc, 2001);
     err = onem2m_create_container(c, ae_path, "readings", 0, &rsc);
     printf("c-daemon: create the container again: %s, rsc %d\n", onem2m_strerror(err), rsc);
     ok = ok && err == ONEM2M_EREJECTED && rsc == 4105;
-    ok = ok && expect("create subscription", onem2m_create_subscription(c, cnt_path, "watch", 0, &rsc), rsc, 2001);
+    ok = ok && expect("create subscription", onem2m_create_subscription(c, cnt_path, "watch", 0, &rsc), &rsc, 2001);
     const char *reading = "{\"temperature\": 21.5}";
-    ok = ok && expect("create contentInstance", onem2m_create_content_instance(c, cnt_path, reading, strlen(reading), 0, &rsc), rsc, 2001);
+    ok = ok && expect("create contentInstance", onem2m_create_content_instance(c, cnt_path, reading, strlen(reading), 0, &rsc), &rsc, 2001);
 
     /* The CSE notifies the new reading; wait up to 10 s for it. */
     for (int i = 0; i < 100 && seen.readings == 0; i++) {
@@ -180,7 +183,7 @@ int main(int argc, char **argv) {
     printf("c-daemon: %d notification(s), %d with a reading\n", seen.notifications, seen.readings);
     ok = ok && seen.readings >= 1;
 
-    ok = ok && expect("deregister", onem2m_deregister(c, 0, &rsc), rsc, 2002);
+    ok = ok && expect("deregister", onem2m_deregister(c, 0, &rsc), &rsc, 2002);
     onem2m_destroy(c);
     printf("c-daemon: %s\n", ok ? "OK" : "FAILED");
     return ok ? 0 : 1;
