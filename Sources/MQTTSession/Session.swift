@@ -805,35 +805,28 @@ public struct MQTTSession: ~Copyable {
     }
 
     mutating func receivePublish(_ p: PublishView) -> SessionEvent? {
+        // The acknowledgement always fits: parseInbound reserved transmit room for it. One exit
+        // for duplicates and one for deliveries (each a copy of the event's construction).
+        let duplicate: Bool
         switch p.qos {
         case .atMostOnce:
-            statistics.messagesDelivered &+= 1
-            return .message(p)
+            duplicate = false
         case .atLeastOnce:
             let digest = Self.digest(p)
-            let duplicate = p.dup && isKnown(p.packetID, digest: digest, in: history)
-            guard queueSmall(.puback, packetID: p.packetID) else {
-                // Cannot happen: parseInbound reserved room. Deliver anyway; the broker resends.
-                return .message(p)
-            }
-            if duplicate {
-                statistics.duplicatesDiscarded &+= 1
-                return nil
-            }
-            remember(p.packetID, digest: digest)
-            statistics.messagesDelivered &+= 1
-            return .message(p)
+            duplicate = p.dup && isKnown(p.packetID, digest: digest, in: history)
+            _ = queueSmall(.puback, packetID: p.packetID)
+            if !duplicate { remember(p.packetID, digest: digest) }
         case .exactlyOnce:
-            let already = isKnown(p.packetID, digest: nil, in: qos2)
+            duplicate = isKnown(p.packetID, digest: nil, in: qos2)
             _ = queueSmall(.pubrec, packetID: p.packetID)
-            if already {
-                statistics.duplicatesDiscarded &+= 1
-                return nil
-            }
-            rememberQoS2(p.packetID, digest: 0)
-            statistics.messagesDelivered &+= 1
-            return .message(p)
+            if !duplicate { rememberQoS2(p.packetID, digest: 0) }
         }
+        if duplicate {
+            statistics.duplicatesDiscarded &+= 1
+            return nil
+        }
+        statistics.messagesDelivered &+= 1
+        return .message(p)
     }
 
     /// Plain loops rather than generic algorithms on the hot path: unspecialised (debug)
