@@ -1,4 +1,5 @@
 import MQTTPacket
+@_spi(Session) import MQTTPacket
 
 /// A sans-I/O MQTT 3.1.1 client session: QoS 0/1 publish out, QoS 0/1/2 in, subscriptions,
 /// keep-alive, replay of unacknowledged publications after reconnect, duplicate detection.
@@ -134,8 +135,11 @@ public struct MQTTSession: ~Copyable {
         let n: Int
         let out = UnsafeMutableRawBufferPointer(start: tx, count: txCount)
         do {
-            n = try withConnectOptions(clean: clean) { (o) throws(PacketError) -> Int in
-                try PacketEncoder.connect(o, into: out)
+            let keepAlive = configuration.keepAliveSeconds
+            n = try withConnectFields { (id, user, pass) throws(PacketError) -> Int in
+                try PacketEncoder.connect(
+                    clientID: id, cleanSession: clean, keepAliveSeconds: keepAlive, userName: user,
+                    password: pass, into: out)
             }
         } catch {
             if case .bufferTooSmall(let needed) = error { throw .packetTooLarge(needed: needed) }
@@ -157,12 +161,12 @@ public struct MQTTSession: ~Copyable {
 
     /// `mutating` only so that `self` is passed by address (non-mutating, `connect` copied the
     /// whole session first).
-    private mutating func withConnectOptions<R>(clean: Bool, _ body: (ConnectOptions) throws(PacketError) -> R) throws(PacketError) -> R {
+    private mutating func withConnectFields<R>(
+        _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer?, UnsafeRawBufferPointer?) throws(PacketError) -> R
+    ) throws(PacketError) -> R {
         try withOptionalBytes(configuration.userName) { (user) throws(PacketError) -> R in
             try withOptionalBytes(configuration.password) { (pass) throws(PacketError) -> R in
-                try withBytes(configuration.clientID) { (id) throws(PacketError) -> R in
-                    try body(ConnectOptions(clientID: id, cleanSession: clean, keepAliveSeconds: configuration.keepAliveSeconds, userName: user, password: pass))
-                }
+                try withBytes(configuration.clientID) { (id) throws(PacketError) -> R in try body(id, user, pass) }
             }
         }
     }
