@@ -79,8 +79,12 @@ public struct MQTTClient<T: Transport, Clock: MonotonicClock>: ~Copyable {
     var nextAttemptAt: Int = 0
     var backoff: Int = 0
     var jitterState: UInt32
-    /// A `.disconnected` event to report right after the `.connectionFailed` that caused it.
-    var pendingDisconnect: ClientEvent? = nil
+    /// A `.disconnected` event to report right after the `.connectionFailed` that caused it:
+    /// its error and retry delay, valid while `disconnectPending`. Plain fields, not a
+    /// `ClientEvent?`: each store and test of an optional event moved the whole event.
+    var disconnectPending = false
+    var pendingError: ClientError = .notConnected
+    var pendingRetry = 0
     /// Inside `holdingOutput`: operations queue their packets and write nothing.
     public private(set) var isHoldingOutput = false
 
@@ -111,7 +115,7 @@ public struct MQTTClient<T: Transport, Clock: MonotonicClock>: ~Copyable {
     ) throws(ClientError) -> Bool {
         let deadline = clock.nowMilliseconds() &+ timeoutMilliseconds
         wantConnection = true
-        pendingDisconnect = nil
+        disconnectPending = false
         try open(cleanSession: cleanSession, timeoutMilliseconds: timeoutMilliseconds)
         while true {
             let left = Self.milliseconds(from: clock.nowMilliseconds(), until: deadline)
@@ -123,7 +127,7 @@ public struct MQTTClient<T: Transport, Clock: MonotonicClock>: ~Copyable {
                 backoff = reconnectPolicy.initialDelayMilliseconds
                 return present
             case .session(.connectionFailed(let err)):
-                pendingDisconnect = nil
+                disconnectPending = false
                 closeTransport()
                 throw .session(err)
             case .disconnected(let err, _):
@@ -261,10 +265,7 @@ public struct MQTTClient<T: Transport, Clock: MonotonicClock>: ~Copyable {
     /// The next event from bytes already received (or a report already due), without any I/O:
     /// nothing is written, read or waited for. Returns nil when more input is needed.
     public mutating func nextBufferedEvent() -> ClientEvent? {
-        if let d = pendingDisconnect {
-            pendingDisconnect = nil
-            return d
-        }
+        if let d = takePendingDisconnect() { return d }
         guard isOpen, let event = session.nextEvent(now: clock.nowMilliseconds()) else { return nil }
         return report(event)
     }
@@ -273,7 +274,9 @@ public struct MQTTClient<T: Transport, Clock: MonotonicClock>: ~Copyable {
     @inline(never)
     mutating func report(_ event: SessionEvent) -> ClientEvent {
         if case .connectionFailed(let err) = event {
-            pendingDisconnect = lose(.session(err))
+            pendingError = .session(err)
+            pendingRetry = lose()
+            disconnectPending = true
         } else if case .connected = event {
             backoff = reconnectPolicy.initialDelayMilliseconds
         }
@@ -329,10 +332,7 @@ public struct MQTTClient<T: Transport, Clock: MonotonicClock>: ~Copyable {
     /// Out of line: `connect`, `subscribeAndWait` and `poll` share this one loop.
     @inline(never)
     mutating func nextEvent(timeoutMilliseconds: Int, reconnect: Bool) throws(ClientError) -> ClientEvent? {
-        if let d = pendingDisconnect {
-            pendingDisconnect = nil
-            return d
-        }
+        if let d = takePendingDisconnect() { return d }
         let deadline = clock.nowMilliseconds() &+ max(0, timeoutMilliseconds)
         var timersRun = false
         // Every failure leaves the loop to the one `lose` at the end.
@@ -398,7 +398,7 @@ public struct MQTTClient<T: Transport, Clock: MonotonicClock>: ~Copyable {
                 return nil
             }
         }
-        return lose(failure)
+        return .disconnected(failure, retryInMilliseconds: lose())
     }
 
     /// `millisecondsLeft(from:until:)` (out of line there: its compares were inlined at
@@ -426,12 +426,22 @@ public struct MQTTClient<T: Transport, Clock: MonotonicClock>: ~Copyable {
         return nil
     }
 
+    /// Closes the transport after a failure and returns the delay before the next attempt
+    /// (-1: none), for the `.disconnected` event.
     @inline(never)
-    mutating func lose(_ error: ClientError) -> ClientEvent {
+    mutating func lose() -> Int {
         closeTransport()
         let retry = reconnectPolicy.enabled && wantConnection ? nextBackoff() : -1
         nextAttemptAt = clock.nowMilliseconds() &+ max(0, retry)
-        return .disconnected(error, retryInMilliseconds: retry)
+        return retry
+    }
+
+    /// The `.disconnected` event `report` left to hand out next, if any.
+    @inline(__always)
+    mutating func takePendingDisconnect() -> ClientEvent? {
+        guard disconnectPending else { return nil }
+        disconnectPending = false
+        return .disconnected(pendingError, retryInMilliseconds: pendingRetry)
     }
 
     /// Exponential back-off with up to 25 % jitter so a fleet does not reconnect in step.
