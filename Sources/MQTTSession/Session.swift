@@ -866,8 +866,9 @@ public struct MQTTSession: ~Copyable {
 
     @inline(never)  // two callers (connect, onConnected): one copy of its loops
     mutating func clearInboundHistory() {
-        for i in history.slots { history[i] = InboundRecord() }
-        for i in qos2.slots { qos2[i] = InboundRecord() }
+        // `qos2` follows `history` in the arena, records of one type (`SessionLayout`): one
+        // loop clears both.
+        history.baseAddress.unsafelyUnwrapped.update(repeating: InboundRecord(), count: history.count &+ qos2.count)
         historyNext = 0
     }
 
