@@ -267,12 +267,16 @@ public struct MQTTClient<T: Transport, Clock: MonotonicClock>: ~Copyable {
     public mutating func nextBufferedEvent() -> ClientEvent? {
         if let d = takePendingDisconnect() { return d }
         guard isOpen, let event = session.nextEvent(now: clock.nowMilliseconds()) else { return nil }
-        return report(event)
+        note(event)
+        return .session(event)
     }
 
-    /// Out of line, as `lose`: `nextEvent` and `nextBufferedEvent` (inlined into its callers) share them.
+    /// What a session event changes in the client (a failure closes the connection and leaves
+    /// a `.disconnected` to report next). Out of line, as `lose`: `nextEvent` and
+    /// `nextBufferedEvent` (inlined into its callers) share it; they wrap the event themselves
+    /// (returning it from here copied the whole event once more).
     @inline(never)
-    mutating func report(_ event: SessionEvent) -> ClientEvent {
+    mutating func note(_ event: SessionEvent) {
         if case .connectionFailed(let err) = event {
             pendingError = .session(err)
             pendingRetry = lose()
@@ -280,7 +284,6 @@ public struct MQTTClient<T: Transport, Clock: MonotonicClock>: ~Copyable {
         } else if case .connected = event {
             backoff = reconnectPolicy.initialDelayMilliseconds
         }
-        return .session(event)
     }
 
     /// Runs `body` with output held: what it publishes (or subscribes) is queued and leaves in
@@ -359,7 +362,10 @@ public struct MQTTClient<T: Transport, Clock: MonotonicClock>: ~Copyable {
             // 1. Write what is queued (never blocking here).
             if let e = writeSome() { failure = e; break loop }
             // 2. Hand out the next event the session has ready.
-            if let event = session.nextEvent(now: clock.nowMilliseconds()) { return report(event) }
+            if let event = session.nextEvent(now: clock.nowMilliseconds()) {
+                note(event)
+                return .session(event)
+            }
             if let e = writeSome() { failure = e; break loop }
             // 3. Wait for input, writability or the session's next timer. Nothing below changes
             // the session's deadline unless bytes arrive (and then the loop starts over).
