@@ -690,15 +690,7 @@ public struct MQTTSession: ~Copyable {
             let body = UnsafeRawBufferPointer(rebasing: available[header.headerLength..<header.packetLength])
             rxStart &+= header.packetLength  // the whole packet is buffered
             statistics.packetsReceived &+= 1
-            let decoded: ServerPacket?
-            do throws(PacketError) {
-                decoded = try PacketDecoder.decodeFromServer(header: header, body: body)
-            } catch {
-                throw .protocolViolation(error)
-            }
-            // CONNECT, SUBSCRIBE and UNSUBSCRIBE never come from a broker.
-            guard let packet = decoded else { throw .unexpectedPacket(type: header.typeCode) }
-            if let e = try handle(packet, now: now) { return e }
+            if let e = try handle(header, body) { return e }
         }
     }
 
@@ -738,47 +730,66 @@ public struct MQTTSession: ~Copyable {
         return .packetTooLarge(needed: header.packetLength)
     }
 
-    mutating func handle(_ packet: ServerPacket, now: Int) throws(SessionError) -> SessionEvent? {
-        let id = packet.packetID
-        switch packet.typeCode {
+    /// Decodes a packet from the server and acts on it, in one switch on its type: each case
+    /// checks its body as `PacketDecoder.decodeFromServer` does (same helpers, same errors, as
+    /// `protocolViolation`), then handles it. No `ServerPacket` record and no second switch.
+    mutating func handle(_ header: FixedHeader, _ body: UnsafeRawBufferPointer) throws(SessionError) -> SessionEvent? {
+        let type = header.typeCode
+        if body.count != header.remainingLength { throw .protocolViolation(.lengthMismatch) }
+        switch type {
         case 2:  // CONNACK
+            let (present, code) = try checked { () throws(PacketError) in try PacketDecoder.connackFields(body) }
             guard state == .connecting else { throw .unexpectedPacket(type: 2) }
-            let present = packet.sessionPresent
-            if packet.returnCode != .accepted { throw .connectionRefused(packet.returnCode) }
+            if code != .accepted { throw .connectionRefused(code) }
             state = .connected
             onConnected(sessionPresent: present)
             return .connected(sessionPresent: present)
         case 3:  // PUBLISH
+            let message = try checked { () throws(PacketError) in try PacketDecoder.publishFields(flags: header.flags, body) }
             guard state == .connected || state == .disconnecting else { throw .unexpectedPacket(type: 3) }
-            return receivePublish(packet.message)
-        case 4:  // PUBACK
-            for i in outbound.slots where outbound[i].state == .awaitingAck && outbound[i].packetID == id {
-                outbound[i] = OutboundRecord()
-                pumpReplays()
-                return .published(packetID: id)
+            return receivePublish(message)
+        case 4, 5, 6, 7, 9, 11:
+            let id: UInt16
+            var codes = UnsafeRawBufferPointer(start: nil, count: 0)
+            if type == 9 {
+                (id, codes) = try checked { () throws(PacketError) in try PacketDecoder.subackFields(body) }
+            } else {
+                id = try checked { () throws(PacketError) in try PacketDecoder.acknowledgedID(body) }
             }
-        case 6:  // PUBREL
-            // QoS 2 receive, method A: delivered on PUBLISH, released here (MQTT 4.3.3).
-            forgetQoS2(id)
-            _ = queueSmall(.pubcomp, packetID: id)
-            return nil
-        case 9, 11:  // SUBACK, UNSUBACK: one search of the pending table serves both.
-            let subscribe = packet.typeCode == 9
-            for i in pending.slots where pending[i].packetID == id && pending[i].isSubscribe == subscribe && !pending[i].abandoned {
-                let expected = Int(pending[i].filterCount)
-                pending[i] = PendingAck()
-                if !subscribe { return .unsubscribed(packetID: id) }
-                let codes = packet.message.payload
-                if codes.count != expected { throw .protocolViolation(.lengthMismatch) }
-                return .subscribed(packetID: id, returnCodes: codes)
+            switch type {
+            case 4:  // PUBACK
+                for i in outbound.slots where outbound[i].state == .awaitingAck && outbound[i].packetID == id {
+                    outbound[i] = OutboundRecord()
+                    pumpReplays()
+                    return .published(packetID: id)
+                }
+            case 6:  // PUBREL
+                // QoS 2 receive, method A: delivered on PUBLISH, released here (MQTT 4.3.3).
+                forgetQoS2(id)
+                _ = queueSmall(.pubcomp, packetID: id)
+                return nil
+            case 9, 11:  // SUBACK, UNSUBACK: one search of the pending table serves both.
+                let subscribe = type == 9
+                for i in pending.slots where pending[i].packetID == id && pending[i].isSubscribe == subscribe && !pending[i].abandoned {
+                    let expected = Int(pending[i].filterCount)
+                    pending[i] = PendingAck()
+                    if !subscribe { return .unsubscribed(packetID: id) }
+                    if codes.count != expected { throw .protocolViolation(.lengthMismatch) }
+                    return .subscribed(packetID: id, returnCodes: codes)
+                }
+            default:  // PUBREC, PUBCOMP: we never publish at QoS 2.
+                break
             }
-        case 13:  // PINGRESP
-            pingOutstanding = false
+        case 12, 13, 14:
+            try checked { () throws(PacketError) in try PacketDecoder.emptyBody(body) }
+            // PINGREQ and DISCONNECT never come from a broker.
+            if type != 13 { throw .unexpectedPacket(type: type) }
+            pingOutstanding = false  // PINGRESP
             return nil
-        case 5, 7:  // PUBREC, PUBCOMP: we never publish at QoS 2.
-            break
-        default:  // PINGREQ, DISCONNECT (CONNECT, SUBSCRIBE, UNSUBSCRIBE are not decoded)
-            throw .unexpectedPacket(type: packet.typeCode)
+        case 1, 8, 10:  // CONNECT, SUBSCRIBE and UNSUBSCRIBE never come from a broker.
+            throw .unexpectedPacket(type: type)
+        default:
+            throw .protocolViolation(.reservedPacketType(type))
         }
         // An acknowledgement of nothing we wait for (PUBACK, SUBACK, UNSUBACK), or PUBREC/PUBCOMP.
         statistics.unknownAcknowledgements &+= 1
@@ -915,6 +926,12 @@ let digestMultiplier: UInt = 0x9E37_79B1
 /// oneM2M client bounds its request timeouts with it too.)
 @_spi(Loops) @inline(never)
 public func boundedTimeout(_ t: Int) -> Int { t < 0 ? 0 : min(t, 1 << (Int.bitWidth == 64 ? 40 : 30)) }
+
+/// A decoder's error as the session reports it: the server broke the protocol.
+@inline(__always)
+func checked<T>(_ decode: () throws(PacketError) -> T) throws(SessionError) -> T {
+    do { return try decode() } catch { throw .protocolViolation(error) }
+}
 
 /// Wrap-safe ordering of publication sequence numbers.
 @inline(__always)

@@ -1155,6 +1155,17 @@ struct SessionTests {
         ("F0 00", .reservedPacketType(15)),
         ("00 00", .reservedPacketType(0)),
         ("30 03 00 05 61", .truncated),
+        // Each type's body is checked before the session looks at its state (a CONNACK while
+        // connected, a SUBACK of nothing pending): the malformation is what is reported.
+        ("20 02 02 00", .reservedBitsSet),
+        ("20 02 01 05", .reservedBitsSet),
+        ("20 02 00 06", .invalidReturnCode(6)),
+        ("20 03 00 00 00", .lengthMismatch),
+        ("90 03 00 09 03", .invalidSubackCode(3)),
+        ("90 02 00 09", .emptyPayload),
+        ("90 01 00", .truncated),
+        ("B0 02 00 00", .zeroPacketIdentifier),
+        ("70 01 00", .lengthMismatch),
     ])
     func malformedPacketFromServer(_ h: String, _ expected: PacketError) throws {
         var s = makeSession()
