@@ -17,13 +17,11 @@ import MQTTPacket
 public struct MQTTSession: ~Copyable {
     public enum State: Sendable, Equatable { case disconnected, connecting, connected, disconnecting }
 
-    public private(set) var state: State = .disconnected
     public private(set) var statistics = SessionStatistics()
     public var configuration: SessionConfiguration
     public let capacities: SessionCapacities
 
     let arena: UnsafeMutableRawBufferPointer
-    let ownsArena: Bool
     let outbound: UnsafeMutableBufferPointer<OutboundRecord>
     let pending: UnsafeMutableBufferPointer<PendingAck>
     let history: UnsafeMutableBufferPointer<InboundRecord>
@@ -58,6 +56,8 @@ public struct MQTTSession: ~Copyable {
     /// False only when no stored publication waits to be (re)sent, so the common case skips
     /// the scan of the outbound table.
     var mayHaveUnsent = false
+    public private(set) var state: State = .disconnected
+    let ownsArena: Bool
 
     /// A session over a caller-provided arena of at least `capacities.arenaBytes` bytes,
     /// 8-byte aligned (for example a static buffer in a C daemon). The caller keeps it alive.
