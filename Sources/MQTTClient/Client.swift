@@ -73,18 +73,19 @@ public struct MQTTClient<T: Transport, Clock: MonotonicClock>: ~Copyable {
     public let clock: Clock
     public var reconnectPolicy: ReconnectPolicy
 
-    /// Whether the transport is open (it may still be waiting for CONNACK).
-    public private(set) var isOpen = false
-    var wantConnection = false
     var nextAttemptAt: Int = 0
     var backoff: Int = 0
     var jitterState: UInt32
     /// A `.disconnected` event to report right after the `.connectionFailed` that caused it:
     /// its error and retry delay, valid while `disconnectPending`. Plain fields, not a
     /// `ClientEvent?`: each store and test of an optional event moved the whole event.
-    var disconnectPending = false
-    var pendingError: ClientError = .notConnected
     var pendingRetry = 0
+    var pendingError: ClientError = .notConnected
+    // The flags last, together (no padding between words).
+    var disconnectPending = false
+    /// Whether the transport is open (it may still be waiting for CONNACK).
+    public private(set) var isOpen = false
+    var wantConnection = false
     /// Inside `holdingOutput`: operations queue their packets and write nothing.
     public private(set) var isHoldingOutput = false
 
