@@ -406,9 +406,11 @@ public struct MQTTSession: ~Copyable {
     /// Oldest and newest live copies, as (offset of oldest, end of newest).
     mutating func storeBounds() -> (head: Int, tail: Int)? {
         var oldest = -1, newest = -1
+        var first: UInt32 = 0, last: UInt32 = 0  // their sequence numbers
         for i in outbound.slots where outbound[i].state == .awaitingAck {
-            if oldest < 0 || precedes(outbound[i].sequence, outbound[oldest].sequence) { oldest = i }
-            if newest < 0 || precedes(outbound[newest].sequence, outbound[i].sequence) { newest = i }
+            let q = outbound[i].sequence
+            if oldest < 0 || precedes(q, first) { oldest = i; first = q }
+            if newest < 0 || precedes(last, q) { newest = i; last = q }
         }
         guard oldest >= 0 else { return nil }
         // A copy lies inside the store (at most 2^30 bytes): its end cannot overflow.
