@@ -306,6 +306,7 @@ public struct MQTTClient<T: Transport, Clock: MonotonicClock>: ~Copyable {
 
     /// Writes what is queued as far as the transport takes it without blocking, unless output
     /// is being held.
+    @inline(never)  // after every operation: one copy
     public mutating func writeUnlessHeld() {
         if !isHoldingOutput { _ = try? flush(timeoutMilliseconds: 0) }
     }
