@@ -73,14 +73,19 @@ public struct MQTTClient<T: Transport, Clock: MonotonicClock>: ~Copyable {
     public let clock: Clock
     public var reconnectPolicy: ReconnectPolicy
 
-    /// Whether the transport is open (it may still be waiting for CONNACK).
-    public private(set) var isOpen = false
-    var wantConnection = false
     var nextAttemptAt: Int = 0
     var backoff: Int = 0
     var jitterState: UInt32
-    /// A `.disconnected` event to report right after the `.connectionFailed` that caused it.
-    var pendingDisconnect: ClientEvent? = nil
+    /// A `.disconnected` event to report right after the `.connectionFailed` that caused it:
+    /// its error and retry delay, valid while `disconnectPending`. Plain fields, not a
+    /// `ClientEvent?`: each store and test of an optional event moved the whole event.
+    var pendingRetry = 0
+    var pendingError: ClientError = .notConnected
+    // The flags last, together (no padding between words).
+    var disconnectPending = false
+    /// Whether the transport is open (it may still be waiting for CONNACK).
+    public private(set) var isOpen = false
+    var wantConnection = false
     /// Inside `holdingOutput`: operations queue their packets and write nothing.
     public private(set) var isHoldingOutput = false
 
@@ -111,7 +116,7 @@ public struct MQTTClient<T: Transport, Clock: MonotonicClock>: ~Copyable {
     ) throws(ClientError) -> Bool {
         let deadline = clock.nowMilliseconds() &+ timeoutMilliseconds
         wantConnection = true
-        pendingDisconnect = nil
+        disconnectPending = false
         try open(cleanSession: cleanSession, timeoutMilliseconds: timeoutMilliseconds)
         while true {
             let left = Self.milliseconds(from: clock.nowMilliseconds(), until: deadline)
@@ -123,7 +128,7 @@ public struct MQTTClient<T: Transport, Clock: MonotonicClock>: ~Copyable {
                 backoff = reconnectPolicy.initialDelayMilliseconds
                 return present
             case .session(.connectionFailed(let err)):
-                pendingDisconnect = nil
+                disconnectPending = false
                 closeTransport()
                 throw .session(err)
             case .disconnected(let err, _):
@@ -261,23 +266,25 @@ public struct MQTTClient<T: Transport, Clock: MonotonicClock>: ~Copyable {
     /// The next event from bytes already received (or a report already due), without any I/O:
     /// nothing is written, read or waited for. Returns nil when more input is needed.
     public mutating func nextBufferedEvent() -> ClientEvent? {
-        if let d = pendingDisconnect {
-            pendingDisconnect = nil
-            return d
-        }
+        if let d = takePendingDisconnect() { return d }
         guard isOpen, let event = session.nextEvent(now: clock.nowMilliseconds()) else { return nil }
-        return report(event)
+        note(event)
+        return .session(event)
     }
 
-    /// Out of line, as `lose`: `nextEvent` and `nextBufferedEvent` (inlined into its callers) share them.
+    /// What a session event changes in the client (a failure closes the connection and leaves
+    /// a `.disconnected` to report next). Out of line, as `lose`: `nextEvent` and
+    /// `nextBufferedEvent` (inlined into its callers) share it; they wrap the event themselves
+    /// (returning it from here copied the whole event once more).
     @inline(never)
-    mutating func report(_ event: SessionEvent) -> ClientEvent {
+    mutating func note(_ event: SessionEvent) {
         if case .connectionFailed(let err) = event {
-            pendingDisconnect = lose(.session(err))
+            pendingError = .session(err)
+            pendingRetry = lose()
+            disconnectPending = true
         } else if case .connected = event {
             backoff = reconnectPolicy.initialDelayMilliseconds
         }
-        return .session(event)
     }
 
     /// Runs `body` with output held: what it publishes (or subscribes) is queued and leaves in
@@ -299,6 +306,7 @@ public struct MQTTClient<T: Transport, Clock: MonotonicClock>: ~Copyable {
 
     /// Writes what is queued as far as the transport takes it without blocking, unless output
     /// is being held.
+    @inline(never)  // after every operation: one copy
     public mutating func writeUnlessHeld() {
         if !isHoldingOutput { _ = try? flush(timeoutMilliseconds: 0) }
     }
@@ -329,10 +337,7 @@ public struct MQTTClient<T: Transport, Clock: MonotonicClock>: ~Copyable {
     /// Out of line: `connect`, `subscribeAndWait` and `poll` share this one loop.
     @inline(never)
     mutating func nextEvent(timeoutMilliseconds: Int, reconnect: Bool) throws(ClientError) -> ClientEvent? {
-        if let d = pendingDisconnect {
-            pendingDisconnect = nil
-            return d
-        }
+        if let d = takePendingDisconnect() { return d }
         let deadline = clock.nowMilliseconds() &+ max(0, timeoutMilliseconds)
         var timersRun = false
         // Every failure leaves the loop to the one `lose` at the end.
@@ -359,7 +364,10 @@ public struct MQTTClient<T: Transport, Clock: MonotonicClock>: ~Copyable {
             // 1. Write what is queued (never blocking here).
             if let e = writeSome() { failure = e; break loop }
             // 2. Hand out the next event the session has ready.
-            if let event = session.nextEvent(now: clock.nowMilliseconds()) { return report(event) }
+            if let event = session.nextEvent(now: clock.nowMilliseconds()) {
+                note(event)
+                return .session(event)
+            }
             if let e = writeSome() { failure = e; break loop }
             // 3. Wait for input, writability or the session's next timer. Nothing below changes
             // the session's deadline unless bytes arrive (and then the loop starts over).
@@ -398,7 +406,7 @@ public struct MQTTClient<T: Transport, Clock: MonotonicClock>: ~Copyable {
                 return nil
             }
         }
-        return lose(failure)
+        return .disconnected(failure, retryInMilliseconds: lose())
     }
 
     /// `millisecondsLeft(from:until:)` (out of line there: its compares were inlined at
@@ -426,12 +434,22 @@ public struct MQTTClient<T: Transport, Clock: MonotonicClock>: ~Copyable {
         return nil
     }
 
+    /// Closes the transport after a failure and returns the delay before the next attempt
+    /// (-1: none), for the `.disconnected` event.
     @inline(never)
-    mutating func lose(_ error: ClientError) -> ClientEvent {
+    mutating func lose() -> Int {
         closeTransport()
         let retry = reconnectPolicy.enabled && wantConnection ? nextBackoff() : -1
         nextAttemptAt = clock.nowMilliseconds() &+ max(0, retry)
-        return .disconnected(error, retryInMilliseconds: retry)
+        return retry
+    }
+
+    /// The `.disconnected` event `report` left to hand out next, if any.
+    @inline(__always)
+    mutating func takePendingDisconnect() -> ClientEvent? {
+        guard disconnectPending else { return nil }
+        disconnectPending = false
+        return .disconnected(pendingError, retryInMilliseconds: pendingRetry)
     }
 
     /// Exponential back-off with up to 25 % jitter so a fleet does not reconnect in step.

@@ -222,59 +222,93 @@ public enum PacketDecoder {
         // Plain offsets into the body, each checked against its length before it is read, with
         // the errors ByteReader gives (`truncated` for a field cut off): every case reads its
         // body to the end, so nothing can be left over.
-        let n = body.count
-        if n != header.remainingLength { throw .lengthMismatch }
+        if body.count != header.remainingLength { throw .lengthMismatch }
         let type = header.typeCode
         var p = ServerPacket(typeCode: type)
         switch type {
         case 1, 8, 10: return nil
         case 2:
-            if n != 2 { throw .lengthMismatch }
-            let ack = body[0]
-            if ack & 0xFE != 0 { throw .reservedBitsSet }
-            let code = body[1]
-            guard let rc = ConnectReturnCode(rawValue: code) else { throw .invalidReturnCode(code) }
-            // MQTT 3.2.2.2: a refused connection must have session present 0.
-            if rc != .accepted && ack != 0 { throw .reservedBitsSet }
-            p.sessionPresent = ack == 1
-            p.returnCode = rc
-        case 3:
-            let qosBits = (header.flags >> 1) & 0x03
-            guard let qos = QoS(rawValue: qosBits) else { throw .invalidQoS }
-            let dup = header.flags & 0x08 != 0
-            if qos == .atMostOnce && dup { throw .invalidQoS }  // MQTT 3.3.1-2
-            if n < 2 { throw .truncated }
-            // The topic's end: at most 2 + 0xFFFF, so it cannot overflow (`&+`).
-            var at = 2 &+ (Int(body[0]) << 8 | Int(body[1]))
-            if at > n { throw .truncated }
-            let topic = UnsafeRawBufferPointer(rebasing: body[2..<at])
-            try validateTopicName(topic)
-            if qos != .atMostOnce {
-                if n &- at < 2 { throw .truncated }
-                p.message.packetID = try packetIdentifier(body, at: at)
-                at &+= 2
-            }
-            p.message.topic = topic
-            p.message.payload = UnsafeRawBufferPointer(rebasing: body[at..<n])
-            p.message.qos = qos
-            p.message.dup = dup
-            p.message.retain = header.flags & 1 != 0
-        case 4, 5, 6, 7, 11:
-            if n != 2 { throw .lengthMismatch }
-            p.message.packetID = try packetIdentifier(body, at: 0)
+            let (present, code) = try connackFields(body)
+            p.sessionPresent = present
+            p.returnCode = code
+        case 3: p.message = try publishFields(flags: header.flags, body)
+        case 4, 5, 6, 7, 11: p.message.packetID = try acknowledgedID(body)
         case 9:
-            if n < 2 { throw .truncated }
-            p.message.packetID = try packetIdentifier(body, at: 0)
-            let codes = UnsafeRawBufferPointer(rebasing: body[2..<n])
-            if codes.isEmpty { throw .emptyPayload }
-            for c in codes where !(c <= 2 || c == 0x80) { throw .invalidSubackCode(c) }
+            let (id, codes) = try subackFields(body)
+            p.message.packetID = id
             p.message.payload = codes
-        case 12, 13, 14:
-            if n != 0 { throw .lengthMismatch }
+        case 12, 13, 14: try emptyBody(body)
         default:
             throw .reservedPacketType(type)
         }
         return p
+    }
+
+    // The body of each server packet, checked as `decodeFromServer` checks it. SPI: the session
+    // decodes and handles each type in one switch (no `ServerPacket` record in between); every
+    // one is inlined into both.
+
+    /// CONNACK: session present and return code.
+    @_spi(Session) @inline(__always)
+    public static func connackFields(_ body: UnsafeRawBufferPointer) throws(PacketError) -> (Bool, ConnectReturnCode) {
+        if body.count != 2 { throw .lengthMismatch }
+        let ack = body[0]
+        if ack & 0xFE != 0 { throw .reservedBitsSet }
+        let code = body[1]
+        guard let rc = ConnectReturnCode(rawValue: code) else { throw .invalidReturnCode(code) }
+        // MQTT 3.2.2.2: a refused connection must have session present 0.
+        if rc != .accepted && ack != 0 { throw .reservedBitsSet }
+        return (ack == 1, rc)
+    }
+
+    /// PUBLISH with these fixed-header flags.
+    @_spi(Session) @inline(__always)
+    public static func publishFields(flags: UInt8, _ body: UnsafeRawBufferPointer) throws(PacketError) -> PublishView {
+        let n = body.count
+        let qosBits = (flags >> 1) & 0x03
+        guard let qos = QoS(rawValue: qosBits) else { throw .invalidQoS }
+        let dup = flags & 0x08 != 0
+        if qos == .atMostOnce && dup { throw .invalidQoS }  // MQTT 3.3.1-2
+        if n < 2 { throw .truncated }
+        // The topic's end: at most 2 + 0xFFFF, so it cannot overflow (`&+`).
+        var at = 2 &+ (Int(body[0]) << 8 | Int(body[1]))
+        if at > n { throw .truncated }
+        let topic = UnsafeRawBufferPointer(rebasing: body[2..<at])
+        try validateTopicName(topic)
+        var id: UInt16 = 0
+        if qos != .atMostOnce {
+            if n &- at < 2 { throw .truncated }
+            id = try packetIdentifier(body, at: at)
+            at &+= 2
+        }
+        return PublishView(
+            topic: topic, payload: UnsafeRawBufferPointer(rebasing: body[at..<n]), qos: qos, dup: dup,
+            retain: flags & 1 != 0, packetID: id)
+    }
+
+    /// PUBACK, PUBREC, PUBREL, PUBCOMP, UNSUBACK: the packet identifier.
+    @_spi(Session) @inline(__always)
+    public static func acknowledgedID(_ body: UnsafeRawBufferPointer) throws(PacketError) -> UInt16 {
+        if body.count != 2 { throw .lengthMismatch }
+        return try packetIdentifier(body, at: 0)
+    }
+
+    /// SUBACK: the packet identifier and the return codes.
+    @_spi(Session) @inline(__always)
+    public static func subackFields(_ body: UnsafeRawBufferPointer) throws(PacketError) -> (UInt16, UnsafeRawBufferPointer) {
+        let n = body.count
+        if n < 2 { throw .truncated }
+        let id = try packetIdentifier(body, at: 0)
+        let codes = UnsafeRawBufferPointer(rebasing: body[2..<n])
+        if codes.isEmpty { throw .emptyPayload }
+        for c in codes where !(c <= 2 || c == 0x80) { throw .invalidSubackCode(c) }
+        return (id, codes)
+    }
+
+    /// PINGREQ, PINGRESP, DISCONNECT: nothing.
+    @_spi(Session) @inline(__always)
+    public static func emptyBody(_ body: UnsafeRawBufferPointer) throws(PacketError) {
+        if body.count != 0 { throw .lengthMismatch }
     }
 
     /// The non-zero packet identifier at `at` (two bytes there, checked by the caller).

@@ -102,27 +102,52 @@ public enum PacketEncoder {
 
     /// CONNECT (MQTT 3.1).
     public static func connect(_ o: ConnectOptions, into buffer: UnsafeMutableRawBufferPointer) throws(PacketError) -> Int {
-        try checkString(o.clientID)
+        try connect(
+            clientID: o.clientID, cleanSession: o.cleanSession, keepAliveSeconds: o.keepAliveSeconds, userName: o.userName,
+            password: o.password, willTopic: o.willTopic, willMessage: o.willMessage, willQoS: o.willQoS,
+            willRetain: o.willRetain, into: buffer)
+    }
+
+    /// CONNECT without a Will, as a session sends it (SPI: `MQTTSession.connect`). The Will's
+    /// code is left out of the session's copy of the encoder.
+    @_spi(Session)
+    public static func connect(
+        clientID: UnsafeRawBufferPointer, cleanSession: Bool, keepAliveSeconds: UInt16, userName: UnsafeRawBufferPointer?,
+        password: UnsafeRawBufferPointer?, into buffer: UnsafeMutableRawBufferPointer
+    ) throws(PacketError) -> Int {
+        try connect(
+            clientID: clientID, cleanSession: cleanSession, keepAliveSeconds: keepAliveSeconds, userName: userName,
+            password: password, willTopic: nil, willMessage: nil, willQoS: .atMostOnce, willRetain: false, into: buffer)
+    }
+
+    /// Both forms of CONNECT: inlined into each, so the one without a Will drops its code.
+    @inline(__always)
+    static func connect(
+        clientID: UnsafeRawBufferPointer, cleanSession: Bool, keepAliveSeconds: UInt16, userName: UnsafeRawBufferPointer?,
+        password: UnsafeRawBufferPointer?, willTopic: UnsafeRawBufferPointer?, willMessage: UnsafeRawBufferPointer?,
+        willQoS: QoS, willRetain: Bool, into buffer: UnsafeMutableRawBufferPointer
+    ) throws(PacketError) -> Int {
+        try checkString(clientID)
         // Every field is checked to be at most 0xFFFF bytes before it is counted, so the sum
         // stays below 2^19 and wraps-free (`&+`: no overflow checks).
-        var remaining = 12 &+ o.clientID.count
-        var flags: UInt8 = o.cleanSession ? 0x02 : 0
-        if let t = o.willTopic {
+        var remaining = 12 &+ clientID.count
+        var flags: UInt8 = cleanSession ? 0x02 : 0
+        if let t = willTopic {
             try validateTopicName(t)
             if t.count > 0xFFFF { throw .lengthTooLarge }
-            let m = o.willMessage ?? UnsafeRawBufferPointer(start: nil, count: 0)
+            let m = willMessage ?? UnsafeRawBufferPointer(start: nil, count: 0)
             if m.count > 0xFFFF { throw .lengthTooLarge }
             remaining &+= 4 &+ t.count &+ m.count
-            flags |= 0x04 | (o.willQoS.rawValue << 3) | (o.willRetain ? 0x20 : 0)
+            flags |= 0x04 | (willQoS.rawValue << 3) | (willRetain ? 0x20 : 0)
         }
-        if let u = o.userName {
+        if let u = userName {
             try checkString(u)
             remaining &+= 2 &+ u.count
             flags |= 0x80
         }
-        if let p = o.password {
+        if let p = password {
             // MQTT 3.1.2.9: a password requires a user name.
-            if o.userName == nil { throw .reservedBitsSet }
+            if userName == nil { throw .reservedBitsSet }
             if p.count > 0xFFFF { throw .lengthTooLarge }
             remaining &+= 2 &+ p.count
             flags |= 0x40
@@ -135,14 +160,14 @@ public enum PacketEncoder {
         w.byte(UInt8(ascii: "M")); w.byte(UInt8(ascii: "Q")); w.byte(UInt8(ascii: "T")); w.byte(UInt8(ascii: "T"))
         w.byte(4)  // protocol level 4 = MQTT 3.1.1
         w.byte(flags)
-        w.uint16(o.keepAliveSeconds)
-        w.lengthPrefixed(o.clientID)
-        if let t = o.willTopic {
+        w.uint16(keepAliveSeconds)
+        w.lengthPrefixed(clientID)
+        if let t = willTopic {
             w.lengthPrefixed(t)
-            w.lengthPrefixed(o.willMessage ?? UnsafeRawBufferPointer(start: nil, count: 0))
+            w.lengthPrefixed(willMessage ?? UnsafeRawBufferPointer(start: nil, count: 0))
         }
-        if let u = o.userName { w.lengthPrefixed(u) }
-        if let p = o.password { w.lengthPrefixed(p) }
+        if let u = userName { w.lengthPrefixed(u) }
+        if let p = password { w.lengthPrefixed(p) }
         return w.count
     }
 

@@ -82,19 +82,21 @@ struct SessionLayout {
 public struct SessionConfiguration: Sendable {
     /// MQTT client identifier: `A::<AE-ID>` for an AE, `C::<CSE-ID>` for a CSE (TS-0010 6.3).
     public var clientID: [UInt8]
-    /// Keep-alive in seconds; 0 disables keep-alive.
-    public var keepAliveSeconds: UInt16
     /// How long to wait for a PINGRESP before declaring the connection dead (used as at most
     /// 2^40 ms, about 34 years, on 64-bit targets and 2^30 ms, about 12 days, on 32-bit ones;
     /// a negative value as 0).
     public var pingTimeoutMilliseconds: Int
     /// How long to wait for CONNACK after CONNECT (bounded like `pingTimeoutMilliseconds`).
     public var connectTimeoutMilliseconds: Int
-    /// Clean Session flag for normal connects (TS-0010 6.3: false).
-    public var cleanSession: Bool
     /// Optional credentials (MQTT 3.1.2.8/3.1.2.9).
     public var userName: [UInt8]?
     public var password: [UInt8]?
+    // The small fields last, together (no padding between words: a configuration is copied
+    // field by field).
+    /// Keep-alive in seconds; 0 disables keep-alive.
+    public var keepAliveSeconds: UInt16
+    /// Clean Session flag for normal connects (TS-0010 6.3: false).
+    public var cleanSession: Bool
     /// What to do with unacknowledged publications when the broker has lost our session.
     public var sessionLossPolicy: SessionLossPolicy
 

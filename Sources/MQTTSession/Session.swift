@@ -1,4 +1,5 @@
 import MQTTPacket
+@_spi(Session) import MQTTPacket
 
 /// A sans-I/O MQTT 3.1.1 client session: QoS 0/1 publish out, QoS 0/1/2 in, subscriptions,
 /// keep-alive, replay of unacknowledged publications after reconnect, duplicate detection.
@@ -16,13 +17,11 @@ import MQTTPacket
 public struct MQTTSession: ~Copyable {
     public enum State: Sendable, Equatable { case disconnected, connecting, connected, disconnecting }
 
-    public private(set) var state: State = .disconnected
     public private(set) var statistics = SessionStatistics()
     public var configuration: SessionConfiguration
     public let capacities: SessionCapacities
 
     let arena: UnsafeMutableRawBufferPointer
-    let ownsArena: Bool
     let outbound: UnsafeMutableBufferPointer<OutboundRecord>
     let pending: UnsafeMutableBufferPointer<PendingAck>
     let history: UnsafeMutableBufferPointer<InboundRecord>
@@ -57,6 +56,8 @@ public struct MQTTSession: ~Copyable {
     /// False only when no stored publication waits to be (re)sent, so the common case skips
     /// the scan of the outbound table.
     var mayHaveUnsent = false
+    public private(set) var state: State = .disconnected
+    let ownsArena: Bool
 
     /// A session over a caller-provided arena of at least `capacities.arenaBytes` bytes,
     /// 8-byte aligned (for example a static buffer in a C daemon). The caller keeps it alive.
@@ -134,8 +135,11 @@ public struct MQTTSession: ~Copyable {
         let n: Int
         let out = UnsafeMutableRawBufferPointer(start: tx, count: txCount)
         do {
-            n = try withConnectOptions(clean: clean) { (o) throws(PacketError) -> Int in
-                try PacketEncoder.connect(o, into: out)
+            let keepAlive = configuration.keepAliveSeconds
+            n = try withConnectFields { (id, user, pass) throws(PacketError) -> Int in
+                try PacketEncoder.connect(
+                    clientID: id, cleanSession: clean, keepAliveSeconds: keepAlive, userName: user,
+                    password: pass, into: out)
             }
         } catch {
             if case .bufferTooSmall(let needed) = error { throw .packetTooLarge(needed: needed) }
@@ -157,12 +161,12 @@ public struct MQTTSession: ~Copyable {
 
     /// `mutating` only so that `self` is passed by address (non-mutating, `connect` copied the
     /// whole session first).
-    private mutating func withConnectOptions<R>(clean: Bool, _ body: (ConnectOptions) throws(PacketError) -> R) throws(PacketError) -> R {
+    private mutating func withConnectFields<R>(
+        _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer?, UnsafeRawBufferPointer?) throws(PacketError) -> R
+    ) throws(PacketError) -> R {
         try withOptionalBytes(configuration.userName) { (user) throws(PacketError) -> R in
             try withOptionalBytes(configuration.password) { (pass) throws(PacketError) -> R in
-                try withBytes(configuration.clientID) { (id) throws(PacketError) -> R in
-                    try body(ConnectOptions(clientID: id, cleanSession: clean, keepAliveSeconds: configuration.keepAliveSeconds, userName: user, password: pass))
-                }
+                try withBytes(configuration.clientID) { (id) throws(PacketError) -> R in try body(id, user, pass) }
             }
         }
     }
@@ -402,9 +406,11 @@ public struct MQTTSession: ~Copyable {
     /// Oldest and newest live copies, as (offset of oldest, end of newest).
     mutating func storeBounds() -> (head: Int, tail: Int)? {
         var oldest = -1, newest = -1
+        var first: UInt32 = 0, last: UInt32 = 0  // their sequence numbers
         for i in outbound.slots where outbound[i].state == .awaitingAck {
-            if oldest < 0 || precedes(outbound[i].sequence, outbound[oldest].sequence) { oldest = i }
-            if newest < 0 || precedes(outbound[newest].sequence, outbound[i].sequence) { newest = i }
+            let q = outbound[i].sequence
+            if oldest < 0 || precedes(q, first) { oldest = i; first = q }
+            if newest < 0 || precedes(last, q) { newest = i; last = q }
         }
         guard oldest >= 0 else { return nil }
         // A copy lies inside the store (at most 2^30 bytes): its end cannot overflow.
@@ -686,15 +692,7 @@ public struct MQTTSession: ~Copyable {
             let body = UnsafeRawBufferPointer(rebasing: available[header.headerLength..<header.packetLength])
             rxStart &+= header.packetLength  // the whole packet is buffered
             statistics.packetsReceived &+= 1
-            let decoded: ServerPacket?
-            do throws(PacketError) {
-                decoded = try PacketDecoder.decodeFromServer(header: header, body: body)
-            } catch {
-                throw .protocolViolation(error)
-            }
-            // CONNECT, SUBSCRIBE and UNSUBSCRIBE never come from a broker.
-            guard let packet = decoded else { throw .unexpectedPacket(type: header.typeCode) }
-            if let e = try handle(packet, now: now) { return e }
+            if let e = try handle(header, body) { return e }
         }
     }
 
@@ -734,47 +732,66 @@ public struct MQTTSession: ~Copyable {
         return .packetTooLarge(needed: header.packetLength)
     }
 
-    mutating func handle(_ packet: ServerPacket, now: Int) throws(SessionError) -> SessionEvent? {
-        let id = packet.packetID
-        switch packet.typeCode {
+    /// Decodes a packet from the server and acts on it, in one switch on its type: each case
+    /// checks its body as `PacketDecoder.decodeFromServer` does (same helpers, same errors, as
+    /// `protocolViolation`), then handles it. No `ServerPacket` record and no second switch.
+    mutating func handle(_ header: FixedHeader, _ body: UnsafeRawBufferPointer) throws(SessionError) -> SessionEvent? {
+        let type = header.typeCode
+        if body.count != header.remainingLength { throw .protocolViolation(.lengthMismatch) }
+        switch type {
         case 2:  // CONNACK
+            let (present, code) = try checked { () throws(PacketError) in try PacketDecoder.connackFields(body) }
             guard state == .connecting else { throw .unexpectedPacket(type: 2) }
-            let present = packet.sessionPresent
-            if packet.returnCode != .accepted { throw .connectionRefused(packet.returnCode) }
+            if code != .accepted { throw .connectionRefused(code) }
             state = .connected
             onConnected(sessionPresent: present)
             return .connected(sessionPresent: present)
         case 3:  // PUBLISH
+            let message = try checked { () throws(PacketError) in try PacketDecoder.publishFields(flags: header.flags, body) }
             guard state == .connected || state == .disconnecting else { throw .unexpectedPacket(type: 3) }
-            return receivePublish(packet.message)
-        case 4:  // PUBACK
-            for i in outbound.slots where outbound[i].state == .awaitingAck && outbound[i].packetID == id {
-                outbound[i] = OutboundRecord()
-                pumpReplays()
-                return .published(packetID: id)
+            return receivePublish(message)
+        case 4, 5, 6, 7, 9, 11:
+            let id: UInt16
+            var codes = UnsafeRawBufferPointer(start: nil, count: 0)
+            if type == 9 {
+                (id, codes) = try checked { () throws(PacketError) in try PacketDecoder.subackFields(body) }
+            } else {
+                id = try checked { () throws(PacketError) in try PacketDecoder.acknowledgedID(body) }
             }
-        case 6:  // PUBREL
-            // QoS 2 receive, method A: delivered on PUBLISH, released here (MQTT 4.3.3).
-            forgetQoS2(id)
-            _ = queueSmall(.pubcomp, packetID: id)
-            return nil
-        case 9, 11:  // SUBACK, UNSUBACK: one search of the pending table serves both.
-            let subscribe = packet.typeCode == 9
-            for i in pending.slots where pending[i].packetID == id && pending[i].isSubscribe == subscribe && !pending[i].abandoned {
-                let expected = Int(pending[i].filterCount)
-                pending[i] = PendingAck()
-                if !subscribe { return .unsubscribed(packetID: id) }
-                let codes = packet.message.payload
-                if codes.count != expected { throw .protocolViolation(.lengthMismatch) }
-                return .subscribed(packetID: id, returnCodes: codes)
+            switch type {
+            case 4:  // PUBACK
+                for i in outbound.slots where outbound[i].state == .awaitingAck && outbound[i].packetID == id {
+                    outbound[i] = OutboundRecord()
+                    pumpReplays()
+                    return .published(packetID: id)
+                }
+            case 6:  // PUBREL
+                // QoS 2 receive, method A: delivered on PUBLISH, released here (MQTT 4.3.3).
+                forgetQoS2(id)
+                _ = queueSmall(.pubcomp, packetID: id)
+                return nil
+            case 9, 11:  // SUBACK, UNSUBACK: one search of the pending table serves both.
+                let subscribe = type == 9
+                for i in pending.slots where pending[i].packetID == id && pending[i].isSubscribe == subscribe && !pending[i].abandoned {
+                    let expected = Int(pending[i].filterCount)
+                    pending[i] = PendingAck()
+                    if !subscribe { return .unsubscribed(packetID: id) }
+                    if codes.count != expected { throw .protocolViolation(.lengthMismatch) }
+                    return .subscribed(packetID: id, returnCodes: codes)
+                }
+            default:  // PUBREC, PUBCOMP: we never publish at QoS 2.
+                break
             }
-        case 13:  // PINGRESP
-            pingOutstanding = false
+        case 12, 13, 14:
+            try checked { () throws(PacketError) in try PacketDecoder.emptyBody(body) }
+            // PINGREQ and DISCONNECT never come from a broker.
+            if type != 13 { throw .unexpectedPacket(type: type) }
+            pingOutstanding = false  // PINGRESP
             return nil
-        case 5, 7:  // PUBREC, PUBCOMP: we never publish at QoS 2.
-            break
-        default:  // PINGREQ, DISCONNECT (CONNECT, SUBSCRIBE, UNSUBSCRIBE are not decoded)
-            throw .unexpectedPacket(type: packet.typeCode)
+        case 1, 8, 10:  // CONNECT, SUBSCRIBE and UNSUBSCRIBE never come from a broker.
+            throw .unexpectedPacket(type: type)
+        default:
+            throw .protocolViolation(.reservedPacketType(type))
         }
         // An acknowledgement of nothing we wait for (PUBACK, SUBACK, UNSUBACK), or PUBREC/PUBCOMP.
         statistics.unknownAcknowledgements &+= 1
@@ -805,35 +822,28 @@ public struct MQTTSession: ~Copyable {
     }
 
     mutating func receivePublish(_ p: PublishView) -> SessionEvent? {
+        // The acknowledgement always fits: parseInbound reserved transmit room for it. One exit
+        // for duplicates and one for deliveries (each a copy of the event's construction).
+        let duplicate: Bool
         switch p.qos {
         case .atMostOnce:
-            statistics.messagesDelivered &+= 1
-            return .message(p)
+            duplicate = false
         case .atLeastOnce:
             let digest = Self.digest(p)
-            let duplicate = p.dup && isKnown(p.packetID, digest: digest, in: history)
-            guard queueSmall(.puback, packetID: p.packetID) else {
-                // Cannot happen: parseInbound reserved room. Deliver anyway; the broker resends.
-                return .message(p)
-            }
-            if duplicate {
-                statistics.duplicatesDiscarded &+= 1
-                return nil
-            }
-            remember(p.packetID, digest: digest)
-            statistics.messagesDelivered &+= 1
-            return .message(p)
+            duplicate = p.dup && isKnown(p.packetID, digest: digest, in: history)
+            _ = queueSmall(.puback, packetID: p.packetID)
+            if !duplicate { remember(p.packetID, digest: digest) }
         case .exactlyOnce:
-            let already = isKnown(p.packetID, digest: nil, in: qos2)
+            duplicate = isKnown(p.packetID, digest: nil, in: qos2)
             _ = queueSmall(.pubrec, packetID: p.packetID)
-            if already {
-                statistics.duplicatesDiscarded &+= 1
-                return nil
-            }
-            rememberQoS2(p.packetID, digest: 0)
-            statistics.messagesDelivered &+= 1
-            return .message(p)
+            if !duplicate { rememberQoS2(p.packetID, digest: 0) }
         }
+        if duplicate {
+            statistics.duplicatesDiscarded &+= 1
+            return nil
+        }
+        statistics.messagesDelivered &+= 1
+        return .message(p)
     }
 
     /// Plain loops rather than generic algorithms on the hot path: unspecialised (debug)
@@ -869,8 +879,9 @@ public struct MQTTSession: ~Copyable {
 
     @inline(never)  // two callers (connect, onConnected): one copy of its loops
     mutating func clearInboundHistory() {
-        for i in history.slots { history[i] = InboundRecord() }
-        for i in qos2.slots { qos2[i] = InboundRecord() }
+        // `qos2` follows `history` in the arena, records of one type (`SessionLayout`): one
+        // loop clears both.
+        history.baseAddress.unsafelyUnwrapped.update(repeating: InboundRecord(), count: history.count &+ qos2.count)
         historyNext = 0
     }
 
@@ -917,6 +928,12 @@ let digestMultiplier: UInt = 0x9E37_79B1
 /// oneM2M client bounds its request timeouts with it too.)
 @_spi(Loops) @inline(never)
 public func boundedTimeout(_ t: Int) -> Int { t < 0 ? 0 : min(t, 1 << (Int.bitWidth == 64 ? 40 : 30)) }
+
+/// A decoder's error as the session reports it: the server broke the protocol.
+@inline(__always)
+func checked<T>(_ decode: () throws(PacketError) -> T) throws(SessionError) -> T {
+    do { return try decode() } catch { throw .protocolViolation(error) }
+}
 
 /// Wrap-safe ordering of publication sequence numbers.
 @inline(__always)

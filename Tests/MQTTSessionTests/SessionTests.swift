@@ -620,6 +620,36 @@ struct SessionTests {
         #expect(feed(&s, publishBytes("r", [5], qos: .atLeastOnce, dup: true, id: 3)) == [.msg("r", [5], qos: 1, dup: true, id: 3)])
     }
 
+    @Test func lostBrokerSessionForgetsEveryInboundRecord() throws {
+        // Both tables full (the QoS 2 one ends where the transmit buffer starts in the arena),
+        // then a reconnect without a broker session: every id is new again, in both tables, and
+        // the CONNECT of a clean connect (written before the tables are cleared) is intact.
+        let caps = SessionCapacities(inboundHistory: 3)
+        var s = makeSession(config(), caps)
+        establish(&s)
+        for id: UInt16 in 1...3 {
+            #expect(feed(&s, publishBytes("a", [UInt8(id)], qos: .atLeastOnce, id: id)) == [.msg("a", [UInt8(id)], qos: 1, id: id)])
+            #expect(feed(&s, publishBytes("b", [UInt8(id)], qos: .exactlyOnce, id: 10 + id)) == [.msg("b", [UInt8(id)], qos: 2, id: 10 + id)])
+        }
+        _ = sent(&s)
+        #expect(feed(&s, publishBytes("a", [3], qos: .atLeastOnce, dup: true, id: 3)) == [])
+        #expect(feed(&s, publishBytes("b", [3], qos: .exactlyOnce, dup: true, id: 13)) == [])
+        _ = sent(&s)
+        s.connectionLost()
+        establish(&s, present: false)
+        for id: UInt16 in 1...3 {
+            #expect(feed(&s, publishBytes("a", [UInt8(id)], qos: .atLeastOnce, dup: true, id: id)) == [.msg("a", [UInt8(id)], qos: 1, dup: true, id: id)])
+            #expect(feed(&s, publishBytes("b", [UInt8(id)], qos: .exactlyOnce, dup: true, id: 10 + id)) == [.msg("b", [UInt8(id)], qos: 2, dup: true, id: 10 + id)])
+        }
+        _ = sent(&s)
+        s.connectionLost()
+        try s.connect(now: 0, cleanSession: true)
+        #expect(sent(&s) == [.connect(clientID: utf8("A::ae1"), clean: true, keepAlive: 10, user: nil, password: nil)])
+        #expect(feed(&s, connackBytes(present: false)) == [.connected(false)])
+        #expect(feed(&s, publishBytes("a", [3], qos: .atLeastOnce, dup: true, id: 3)) == [.msg("a", [3], qos: 1, dup: true, id: 3)])
+        #expect(feed(&s, publishBytes("b", [3], qos: .exactlyOnce, dup: true, id: 13)) == [.msg("b", [3], qos: 2, dup: true, id: 13)])
+    }
+
     @Test func inboundQoS2ExactlyOnce() {
         var s = makeSession()
         establish(&s)
@@ -1125,6 +1155,17 @@ struct SessionTests {
         ("F0 00", .reservedPacketType(15)),
         ("00 00", .reservedPacketType(0)),
         ("30 03 00 05 61", .truncated),
+        // Each type's body is checked before the session looks at its state (a CONNACK while
+        // connected, a SUBACK of nothing pending): the malformation is what is reported.
+        ("20 02 02 00", .reservedBitsSet),
+        ("20 02 01 05", .reservedBitsSet),
+        ("20 02 00 06", .invalidReturnCode(6)),
+        ("20 03 00 00 00", .lengthMismatch),
+        ("90 03 00 09 03", .invalidSubackCode(3)),
+        ("90 02 00 09", .emptyPayload),
+        ("90 01 00", .truncated),
+        ("B0 02 00 00", .zeroPacketIdentifier),
+        ("70 01 00", .lengthMismatch),
     ])
     func malformedPacketFromServer(_ h: String, _ expected: PacketError) throws {
         var s = makeSession()
