@@ -285,6 +285,68 @@ import Testing
         #expect(throws: OneM2MError.invalidWriterState) { _ = try render { w in try w.beginObject(); try w.fill(template: "1") } }
     }
 
+    #if (arch(x86_64) || arch(arm64))
+    @Test func copyRawCopiesEveryLengthExactly() {
+        // Every length through the move sizes (1-3, 4-7, 8-16, 17-64, longer), at offsets that
+        // leave the destination's bytes around the copy to check.
+        for n in 0...100 {
+            let src = (0..<n).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ 1) }
+            var dst = [UInt8](repeating: 0xEE, count: n + 6)
+            src.withUnsafeBytes { s in
+                dst.withUnsafeMutableBytes { d in
+                    copyRaw(d.baseAddress! + 3, s.baseAddress ?? UnsafeRawPointer(d.baseAddress!), n)
+                }
+            }
+            #expect(Array(dst[3..<(3 + n)]) == src, "length \(n)")
+            #expect(dst[0..<3].allSatisfy { $0 == 0xEE } && dst[(3 + n)...].allSatisfy { $0 == 0xEE }, "length \(n)")
+        }
+    }
+    #endif
+
+    @Test func fillFitsExactlyOrLeavesTheWriterAsItWas() throws {
+        // Plain arguments of many lengths, escaped ones, and escaped contents of a document:
+        // at every capacity the template is written whole or not at all.
+        func quoted(_ s: String) -> String {
+            var out = "\""
+            for u in s.unicodeScalars {
+                switch u {
+                case "\"": out += "\\\""
+                case "\\": out += "\\\\"
+                case "\u{1}": out += "\\u0001"
+                default: out.unicodeScalars.append(u)
+                }
+            }
+            return out + "\""
+        }
+        var args = (0...40).map { String(repeating: "x", count: $0) }
+        args += ["x\"y", "\\", "\u{1}", "é€𝄞"]
+        for a in args {
+            for capacity in 0...(a.utf8.count * 2 + 60) {
+                var storage = [UInt8](repeating: 0, count: capacity)
+                let want = "[" + #"{"m2m:cin":{"cnf":"text/plain:0","con":"# + quoted(a) + "}}"
+                let bytes = Array(a.utf8)
+                try storage.withUnsafeMutableBytes { buf in
+                    var w = JSONWriter(buffer: buf)
+                    guard capacity > 0 else { return }
+                    try w.beginArray()
+                    do {
+                        try bytes.withUnsafeBytes { b in try w.fill(template: ContentTemplate.contentInstance, ByteString(b)) }
+                        #expect(String(decoding: w.written, as: UTF8.self) == want, "\(a) in \(capacity)")
+                    } catch OneM2MError.bufferTooSmall {
+                        #expect(w.count == 1 && capacity < want.utf8.count, "\(a) in \(capacity)")
+                    }
+                }
+            }
+        }
+        // A document's escaped text is copied as it is, before and after a literal run.
+        let doc = Array(#"["a\"b\u0041"]"#.utf8)
+        let out = try doc.withUnsafeBytes { raw in
+            let text = try JSONDocument(validating: raw).root[0]!.text!
+            return try render { w in try w.fill(template: #"[%,"-",%]"#, text, text) }
+        }
+        #expect(out == #"["a\"b\u0041","-","a\"b\u0041"]"#)
+    }
+
     @Test func everySDKTemplateIsJSONOnceFilled() throws {
         let all: [StaticString] = [
             ContentTemplate.contentInstance, ContentTemplate.namedContentInstance, ContentTemplate.container,
