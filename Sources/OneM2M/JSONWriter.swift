@@ -315,6 +315,24 @@ public struct JSONWriter {
         if depth == watchDepth { watchCount &+= 1 }
     }
 
+    #if !hasFeature(Embedded)
+    /// `content(_:)` for a caller that restores the whole writer itself on any error (hosts,
+    /// speed: the primitive encoders): the same checks (`body` writes exactly one value at the
+    /// current position, else `invalidWriterState`), without a copy of the writer.
+    @inline(__always)
+    mutating func contentRestoredByCaller(_ body: (inout JSONWriter) throws(OneM2MError) -> Void) throws(OneM2MError) {
+        _ = try valueSeparator()
+        let savedDepth = depth, savedWatchDepth = watchDepth, savedWatchCount = watchCount
+        watchDepth = depth
+        watchCount = 0
+        try body(&self)
+        guard depth == savedDepth, watchCount == 1 else { throw .invalidWriterState }
+        watchDepth = savedWatchDepth
+        watchCount = savedWatchCount
+        if depth == watchDepth { watchCount &+= 1 }
+    }
+    #endif
+
     // MARK: Members (key + value, atomic)
 
     /// Writes `"key":"value"` atomically.
