@@ -577,7 +577,20 @@ public struct JSONWriter {
             ob.storeBytes(of: UInt8(ascii: "\""), toByteOffset: at &+ 1 &+ m.length, as: UInt8.self)
             return at &+ 2 &+ m.length
         }
+        return put(escaped: m, at: at)
+        #else
+        return put(escaped: m, at: at)
         #endif
+    }
+
+    /// `put(_:at:)` for text that needs escaping (and the rest of Embedded builds' `put`): out
+    /// of line on hosts, so that the plain copy inlined where it is used stays small.
+    #if !hasFeature(Embedded)
+    @inline(never)
+    #else
+    @inline(__always)
+    #endif
+    mutating func put(escaped m: MeasuredText, at: Int) -> Int {
         buffer[at] = UInt8(ascii: "\"")
         #if hasFeature(Embedded)
         if let plain = m.plain { copyBytes(plain, buffer, at &+ 1) } else { _ = writeEscaped(m.text, at &+ 1) }
