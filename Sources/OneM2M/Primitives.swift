@@ -23,6 +23,9 @@ public struct RequestPrimitive: PrimitiveEncoding {
     public var resultContent: ResultContent?
 
     /// Creates a request primitive; optional parameters default to absent.
+    #if !hasFeature(Embedded)
+    @inlinable  // hosts (speed): built in place in the caller, not by a call that copies it out
+    #endif
     public init(operation: Operation, to: ByteString, from: ByteString?, requestIdentifier: ByteString,
                 releaseVersion: ReleaseVersion = .r3, resourceType: ResourceType? = nil,
                 originatingTimestamp: Int64? = nil, requestExpiration: RequestExpiration? = nil,
