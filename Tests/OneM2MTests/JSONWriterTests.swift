@@ -347,6 +347,34 @@ import Testing
         #expect(out == #"["a\"b\u0041","-","a\"b\u0041"]"#)
     }
 
+    @Test func oneArgumentFillWritesWhatTheGeneralFormWrites() throws {
+        // The one-argument form (one placeholder and a plain text in one pass on hosts) against
+        // the general form with the defaults spelled out, for every SDK template (0-3
+        // placeholders) and plain, escaped, empty and long texts, as the root and in an array.
+        let all: [StaticString] = [
+            ContentTemplate.contentInstance, ContentTemplate.namedContentInstance, ContentTemplate.container,
+            ContentTemplate.ae, ContentTemplate.aeWithPointOfAccess, ContentTemplate.subscription, ContentTemplate.empty,
+            "%", "[%]", "[%,%]", "0",
+        ]
+        let texts = ["21.5", "", "x\"y", "\u{1}", "é", String(repeating: "a", count: 70)]
+        for t in all {
+            for text in texts {
+                let bytes = Array(text.utf8)
+                let one = try bytes.withUnsafeBytes { b in try render { w in try w.fill(template: t, ByteString(b)) } }
+                let general = try bytes.withUnsafeBytes { b in
+                    try render { w in try w.fill(template: t, ByteString(b), .empty, .empty) }
+                }
+                #expect(one == general, "\(t) with \(text)")
+                let inArray = try bytes.withUnsafeBytes { b in
+                    try render { w in try w.beginArray(); try w.integer(1); try w.fill(template: t, ByteString(b)); try w.endArray() }
+                }
+                #expect(inArray == "[1," + general + "]", "\(t) with \(text)")
+            }
+        }
+        #expect(try render { w in try w.fill(template: "[%,%]", "a") } == #"["a",""]"#)
+        #expect(throws: OneM2MError.invalidWriterState) { _ = try render { w in try w.beginObject(); try w.fill(template: "%", "a") } }
+    }
+
     @Test func everySDKTemplateIsJSONOnceFilled() throws {
         let all: [StaticString] = [
             ContentTemplate.contentInstance, ContentTemplate.namedContentInstance, ContentTemplate.container,
