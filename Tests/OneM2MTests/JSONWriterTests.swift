@@ -320,20 +320,32 @@ import Testing
         }
         var args = (0...40).map { String(repeating: "x", count: $0) }
         args += ["x\"y", "\\", "\u{1}", "é€𝄞"]
-        for a in args {
+        // As the first element of an array (no comma) and after one (a comma), with one argument
+        // and with all three.
+        for (a, (afterOne, three)) in args.flatMap({ a in [(false, false), (true, false), (false, true), (true, true)].map { (a, $0) } }) {
+            let start = afterOne ? "[1," : "["
             for capacity in 0...(a.utf8.count * 2 + 60) {
                 var storage = [UInt8](repeating: 0, count: capacity)
-                let want = "[" + #"{"m2m:cin":{"cnf":"text/plain:0","con":"# + quoted(a) + "}}"
+                let want = start + #"{"m2m:cin":{"cnf":"text/plain:0","con":"# + quoted(a) + "}}"
                 let bytes = Array(a.utf8)
                 try storage.withUnsafeMutableBytes { buf in
                     var w = JSONWriter(buffer: buf)
-                    guard capacity > 0 else { return }
+                    guard capacity >= start.utf8.count else { return }
                     try w.beginArray()
+                    if afterOne { try w.integer(1) }
+                    let before = w.count
                     do {
-                        try bytes.withUnsafeBytes { b in try w.fill(template: ContentTemplate.contentInstance, ByteString(b)) }
+                        try bytes.withUnsafeBytes { b in
+                            if three {
+                                try w.fill(template: ContentTemplate.contentInstance, ByteString(b), .empty, .empty)
+                            } else {
+                                try w.fill(template: ContentTemplate.contentInstance, ByteString(b))
+                            }
+                        }
                         #expect(String(decoding: w.written, as: UTF8.self) == want, "\(a) in \(capacity)")
                     } catch OneM2MError.bufferTooSmall {
-                        #expect(w.count == 1 && capacity < want.utf8.count, "\(a) in \(capacity)")
+                        #expect(w.count == before && capacity < want.utf8.count, "\(a) in \(capacity)")
+                        if capacity > w.count { try w.endArray() }  // the writer carries on
                     }
                 }
             }
