@@ -231,6 +231,31 @@ import Testing
 }
 
 @Suite struct JSONTemplateTests {
+    #if (arch(x86_64) || arch(arm64))
+    /// The one-argument fill's check: the first `%` and whether it is the only one, for templates
+    /// of 0-80 bytes (the 64-bit mask covers 16-64) with none, one, or two at every position.
+    @Test func onlyPlaceholderFindsTheFirstAndCountsOne() {
+        var storage = [UInt8](repeating: 0, count: 8)
+        storage.withUnsafeMutableBytes { buf in
+            let w = JSONWriter(buffer: buf)
+            for n in 0...80 {
+                let plain = (0..<n).map { [UInt8(ascii: "$"), UInt8(ascii: "&"), 0xA5, UInt8(ascii: "a")][$0 % 4] }
+                for k in -1..<n {
+                    for k2 in -1..<n where k2 == -1 || k2 > k {
+                        var t = plain
+                        if k >= 0 { t[k] = UInt8(ascii: "%") }
+                        if k2 >= 0 { t[k2] = UInt8(ascii: "%") }
+                        let first = t.firstIndex(of: UInt8(ascii: "%")) ?? n
+                        let one = t.filter { $0 == UInt8(ascii: "%") }.count == 1
+                        let got = t.withUnsafeBytes { w.onlyPlaceholder(in: $0) }
+                        #expect(got.first == first && got.one == one, "% at \(k), \(k2) of \(n)")
+                    }
+                }
+            }
+        }
+    }
+    #endif
+
     /// The placeholder search reads a word at a time: a `%` at every position, after every
     /// start, with other bytes (`$`, `&`, `%` + 0x80) that differ from it in one bit.
     @Test func placeholderSearchFindsEveryPosition() {
