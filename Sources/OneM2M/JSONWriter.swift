@@ -316,6 +316,21 @@ public struct JSONWriter {
     }
 
     #if !hasFeature(Embedded)
+    /// `key(name:)` for a name given with its quotes and colon (`"pc":`, plain ASCII; hosts,
+    /// speed): the bytes copied as they are, no measured text built.
+    @inline(__always)
+    mutating func key(quotedWithColon bytes: StaticString) throws(OneM2MError) {
+        guard topIsObject, !awaitingValue else { throw .invalidWriterState }
+        let raw = staticBytes(bytes)
+        let sep = topIsNonEmpty ? 1 : 0
+        let at = try reserve(sep, raw.count)
+        emitSeparator(sep)
+        count = put(raw: raw, at: at)
+        if depth == watchDepth { watchCount &+= 1 }
+        nonEmptyBits |= 1
+        awaitingValue = true
+    }
+
     /// `content(_:)` for a caller that restores the whole writer itself on any error (hosts,
     /// speed: the primitive encoders): the same checks (`body` writes exactly one value at the
     /// current position, else `invalidWriterState`), without a copy of the writer.

@@ -191,7 +191,7 @@ extension PrimitiveEncoding {
         do {
             try w.beginObject()
             try writeParameters(into: &w)
-            try w.key(name: "pc")
+            try w.key(quotedWithColon: #""pc":"#)
             try w.contentRestoredByCaller(content)
             try w.endObject()
         } catch { w = saved; throw error }
