@@ -315,6 +315,39 @@ public struct JSONWriter {
         if depth == watchDepth { watchCount &+= 1 }
     }
 
+    #if !hasFeature(Embedded)
+    /// `key(name:)` for a name given with its quotes and colon (`"pc":`, plain ASCII; hosts,
+    /// speed): the bytes copied as they are, no measured text built.
+    @inline(__always)
+    mutating func key(quotedWithColon bytes: StaticString) throws(OneM2MError) {
+        guard topIsObject, !awaitingValue else { throw .invalidWriterState }
+        let raw = staticBytes(bytes)
+        let sep = topIsNonEmpty ? 1 : 0
+        let at = try reserve(sep, raw.count)
+        emitSeparator(sep)
+        count = put(raw: raw, at: at)
+        if depth == watchDepth { watchCount &+= 1 }
+        nonEmptyBits |= 1
+        awaitingValue = true
+    }
+
+    /// `content(_:)` for a caller that restores the whole writer itself on any error (hosts,
+    /// speed: the primitive encoders): the same checks (`body` writes exactly one value at the
+    /// current position, else `invalidWriterState`), without a copy of the writer.
+    @inline(__always)
+    mutating func contentRestoredByCaller(_ body: (inout JSONWriter) throws(OneM2MError) -> Void) throws(OneM2MError) {
+        _ = try valueSeparator()
+        let savedDepth = depth, savedWatchDepth = watchDepth, savedWatchCount = watchCount
+        watchDepth = depth
+        watchCount = 0
+        try body(&self)
+        guard depth == savedDepth, watchCount == 1 else { throw .invalidWriterState }
+        watchDepth = savedWatchDepth
+        watchCount = savedWatchCount
+        if depth == watchDepth { watchCount &+= 1 }
+    }
+    #endif
+
     // MARK: Members (key + value, atomic)
 
     /// Writes `"key":"value"` atomically.
@@ -420,9 +453,11 @@ public struct JSONWriter {
     #else
     /// Copies bytes into reserved room at `at`; returns the offset after them. (Hosts optimize
     /// for speed: inlined, a static name's copy folds to a move or two.)
+    /// The room was reserved before (`reserve`, `beginMember`, `beginMembers`), so the copy
+    /// goes over base addresses without a second check.
     @inline(__always)
     func put(raw bytes: UnsafeRawBufferPointer, at: Int) -> Int {
-        copyBytesInline(bytes, buffer, at)
+        if let ob = buffer.baseAddress, let src = bytes.baseAddress { copyRaw(ob + at, src, bytes.count) }
         return at &+ bytes.count
     }
     #endif
@@ -439,6 +474,17 @@ public struct JSONWriter {
     func put(code value: Int, at: Int) -> Int {
         let end = at &+ JSONWriter.codeLength(value)
         var v = value, k = end
+        #if !hasFeature(Embedded)
+        // Hosts (speed): into the reserved room over the base address (no check per digit).
+        if let ob = buffer.baseAddress {
+            repeat {
+                k &-= 1
+                ob.storeBytes(of: UInt8(truncatingIfNeeded: 0x30 &+ v % 10), toByteOffset: k, as: UInt8.self)
+                v /= 10
+            } while k > at
+            return end
+        }
+        #endif
         repeat {
             k &-= 1
             buffer[k] = UInt8(truncatingIfNeeded: 0x30 + v % 10)
@@ -538,6 +584,28 @@ public struct JSONWriter {
     @inline(__always)  // hosts (speed)
     #endif
     mutating func put(_ m: MeasuredText, at: Int) -> Int {
+        #if !hasFeature(Embedded)
+        // Hosts (speed): plain text into the reserved room over base addresses (no checks).
+        if let ob = buffer.baseAddress, let plain = m.plain {
+            ob.storeBytes(of: UInt8(ascii: "\""), toByteOffset: at, as: UInt8.self)
+            if let src = plain.baseAddress { copyRaw(ob + (at &+ 1), src, plain.count) }
+            ob.storeBytes(of: UInt8(ascii: "\""), toByteOffset: at &+ 1 &+ m.length, as: UInt8.self)
+            return at &+ 2 &+ m.length
+        }
+        return put(escaped: m, at: at)
+        #else
+        return put(escaped: m, at: at)
+        #endif
+    }
+
+    /// `put(_:at:)` for text that needs escaping (and the rest of Embedded builds' `put`): out
+    /// of line on hosts, so that the plain copy inlined where it is used stays small.
+    #if !hasFeature(Embedded)
+    @inline(never)
+    #else
+    @inline(__always)
+    #endif
+    mutating func put(escaped m: MeasuredText, at: Int) -> Int {
         buffer[at] = UInt8(ascii: "\"")
         #if hasFeature(Embedded)
         if let plain = m.plain { copyBytes(plain, buffer, at &+ 1) } else { _ = writeEscaped(m.text, at &+ 1) }
@@ -561,6 +629,42 @@ public struct JSONWriter {
     public mutating func fill(template: StaticString, _ s0: ByteString = .empty, _ s1: ByteString = .empty, _ s2: ByteString = .empty) throws(OneM2MError) {
         let t = staticBytes(template)
         let sep = try valueSeparator()
+        #if (arch(x86_64) || arch(arm64)) && !hasFeature(Embedded)
+        // 64-bit hosts (speed): the same pass over base addresses, with the copies inlined (no call, no
+        // second room check) and a plain argument written straight from its bytes.
+        if let tb = t.baseAddress, let ob = buffer.baseAddress {
+            let room = buffer.count
+            var o = count &+ sep
+            var run = 0, k = 0
+            while true {
+                let i = placeholder(in: t, from: run)
+                let len = i &- run
+                guard len <= room &- o else { throw .bufferTooSmall }
+                copyRaw(ob + o, tb + run, len)
+                o &+= len
+                if i == t.count { break }
+                let s = k == 0 ? s0 : k == 1 ? s1 : s2
+                if case .raw(let b) = s.storage, let bb = b.baseAddress, isPlain(b) {
+                    let n = b.count
+                    guard n <= room &- o &- 2 else { throw .bufferTooSmall }
+                    ob.storeBytes(of: UInt8(ascii: "\""), toByteOffset: o, as: UInt8.self)
+                    copyRaw(ob + (o &+ 1), bb, n)
+                    ob.storeBytes(of: UInt8(ascii: "\""), toByteOffset: o &+ 1 &+ n, as: UInt8.self)
+                    o &+= n &+ 2
+                } else {
+                    let m = try measure(s)
+                    guard m.length <= room &- o &- 2 else { throw .bufferTooSmall }
+                    o = put(m, at: o)
+                }
+                k &+= 1
+                run = i &+ 1
+            }
+            emitSeparator(sep)
+            count = o
+            placeValue()
+            return
+        }
+        #endif
         // One pass, each piece checked for room before it is written; `count` moves only at
         // the end, so a template that does not fit leaves the document as it was.
         // `o` stays within the buffer and `run` <= `i` <= the template's size: no overflow.
@@ -582,6 +686,66 @@ public struct JSONWriter {
         count = o
         placeValue()
     }
+
+    #if (arch(x86_64) || arch(arm64)) && !hasFeature(Embedded)
+    /// `fill(template:_:_:_:)` with one argument, the same bytes and errors (64-bit hosts,
+    /// speed): no default arguments to build and pass, and a template with one placeholder and
+    /// a plain argument (the usual `pc`) in one reservation and three copies. Anything else goes
+    /// to the general form.
+    @_spi(Templates) @inline(never)
+    public mutating func fill(template: StaticString, _ s0: ByteString) throws(OneM2MError) {
+        let t = staticBytes(template)
+        let (i, one) = onlyPlaceholder(in: t)
+        guard let tb = t.baseAddress, let ob = buffer.baseAddress, one,
+              case .raw(let text) = s0.storage, isPlain(text) else {
+            try fill(template: template, s0, .empty, .empty)
+            return
+        }
+        let sep = try valueSeparator()
+        let o = count &+ sep
+        // The template without its `%`, the text and its two quotes: `t.count + 1 + n` bytes
+        // (`count` + `sep` <= the buffer's size: the room below is not negative).
+        let n = text.count
+        guard n <= buffer.count &- o &- t.count &- 1 else { throw .bufferTooSmall }
+        copyRaw(ob + o, tb, i)
+        var at = o &+ i
+        ob.storeBytes(of: UInt8(ascii: "\""), toByteOffset: at, as: UInt8.self)
+        if let src = text.baseAddress { copyRaw(ob + (at &+ 1), src, n) }
+        at &+= n &+ 1
+        ob.storeBytes(of: UInt8(ascii: "\""), toByteOffset: at, as: UInt8.self)
+        copyRaw(ob + (at &+ 1), tb + (i &+ 1), t.count &- i &- 1)
+        emitSeparator(sep)
+        count = at &+ t.count &- i
+        placeValue()
+    }
+    #endif
+
+    #if (arch(x86_64) || arch(arm64)) && !hasFeature(Embedded)
+    /// The offset of the first `%` in `t` (or `t.count`), and whether it is the only one (64-bit
+    /// hosts). x86-64 reads a template of 16 to 64 bytes as one 64-bit mask of its `%` bytes
+    /// (overlapping 16-byte loads), other templates are searched twice.
+    @inline(__always)
+    func onlyPlaceholder(in t: UnsafeRawBufferPointer) -> (first: Int, one: Bool) {
+        #if arch(x86_64) && canImport(_Builtin_intrinsics.intel)
+        let n = t.count
+        if n >= 16 && n <= 64, let base = t.baseAddress {
+            var mask: UInt64 = 0
+            var at = 0
+            while at &+ 16 <= n {
+                mask |= UInt64(percentMask(base.loadUnaligned(fromByteOffset: at, as: SIMD16<Int8>.self))) &<< UInt64(at)
+                at &+= 16
+            }
+            if at < n {
+                let last = n &- 16
+                mask |= UInt64(percentMask(base.loadUnaligned(fromByteOffset: last, as: SIMD16<Int8>.self))) &<< UInt64(last)
+            }
+            return (mask == 0 ? n : mask.trailingZeroBitCount, mask != 0 && mask & (mask &- 1) == 0)
+        }
+        #endif
+        let i = placeholder(in: t, from: 0)
+        return (i, i < t.count && placeholder(in: t, from: i &+ 1) == t.count)
+    }
+    #endif
 
     /// The offset of the next `%` in `t` from `i` (or `t.count`), a word at a time.
     #if hasFeature(Embedded)
@@ -711,3 +875,39 @@ public struct JSONWriter {
 func hexDigit(_ v: UInt8) -> UInt8 {
     v < 10 ? UInt8(ascii: "0") &+ v : UInt8(ascii: "a") &+ (v &- 10)
 }
+
+#if !hasFeature(Embedded)
+/// Copies `n` bytes from `from` to `to` (hosts, speed): `copyBytesInline` over base addresses
+/// for callers that have checked the room themselves (no precondition, no buffer arithmetic).
+/// Short runs in two overlapping moves, up to 64 bytes in overlapping 16-byte vectors.
+@inline(__always)
+func copyRaw(_ to: UnsafeMutableRawPointer, _ from: UnsafeRawPointer, _ n: Int) {
+    if n >= 8 && n <= 16 {
+        let a = from.loadUnaligned(as: UInt64.self), b = from.loadUnaligned(fromByteOffset: n &- 8, as: UInt64.self)
+        to.storeBytes(of: a, as: UInt64.self)
+        to.storeBytes(of: b, toByteOffset: n &- 8, as: UInt64.self)
+    } else if n >= 4 && n < 8 {
+        let a = from.loadUnaligned(as: UInt32.self), b = from.loadUnaligned(fromByteOffset: n &- 4, as: UInt32.self)
+        to.storeBytes(of: a, as: UInt32.self)
+        to.storeBytes(of: b, toByteOffset: n &- 4, as: UInt32.self)
+    } else if n < 4 {
+        guard n > 0 else { return }
+        to.storeBytes(of: from.load(as: UInt8.self), as: UInt8.self)
+        if n > 1 { to.storeBytes(of: from.load(fromByteOffset: n &- 1, as: UInt8.self), toByteOffset: n &- 1, as: UInt8.self) }
+        if n > 2 { to.storeBytes(of: from.load(fromByteOffset: 1, as: UInt8.self), toByteOffset: 1, as: UInt8.self) }
+    } else if n <= 64 {
+        typealias V = SIMD16<UInt8>
+        let a = from.loadUnaligned(as: V.self), b = from.loadUnaligned(fromByteOffset: n &- 16, as: V.self)
+        if n > 32 {
+            let c = from.loadUnaligned(fromByteOffset: 16, as: V.self)
+            let e = from.loadUnaligned(fromByteOffset: n &- 32, as: V.self)
+            to.storeBytes(of: c, toByteOffset: 16, as: V.self)
+            to.storeBytes(of: e, toByteOffset: n &- 32, as: V.self)
+        }
+        to.storeBytes(of: a, as: V.self)
+        to.storeBytes(of: b, toByteOffset: n &- 16, as: V.self)
+    } else {
+        to.copyMemory(from: from, byteCount: n)
+    }
+}
+#endif

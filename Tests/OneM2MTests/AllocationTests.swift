@@ -1,6 +1,6 @@
 import Testing
 import TestSupport
-@testable import OneM2M
+@testable @_spi(Templates) import OneM2M
 
 /// DESIGN rule 2: encoding a request and decoding a response, notification or topic allocate
 /// nothing. Buffers are prepared outside the measured closures; `#expect` stays outside too.
@@ -44,6 +44,12 @@ import TestSupport
                                                 try w.endObject()
                                             }
                                             checksum &+= w.count
+                                            // The client's contentInstance: pc from a template.
+                                            var w3 = JSONWriter(buffer: buf)
+                                            try req.encode(into: &w3) { (w: inout JSONWriter) throws(OneM2MError) in
+                                                try w.fill(template: ContentTemplate.contentInstance, "21.5")
+                                            }
+                                            checksum &+= w3.count
                                             let r = try ResponsePrimitiveView(decoding: resp)
                                             checksum &+= Int(r.statusCode.rawValue)
                                             if r.requestIdentifier == "smoke-224b7645e3" { checksum &+= 1 }

@@ -231,6 +231,31 @@ import Testing
 }
 
 @Suite struct JSONTemplateTests {
+    #if (arch(x86_64) || arch(arm64))
+    /// The one-argument fill's check: the first `%` and whether it is the only one, for templates
+    /// of 0-80 bytes (the 64-bit mask covers 16-64) with none, one, or two at every position.
+    @Test func onlyPlaceholderFindsTheFirstAndCountsOne() {
+        var storage = [UInt8](repeating: 0, count: 8)
+        storage.withUnsafeMutableBytes { buf in
+            let w = JSONWriter(buffer: buf)
+            for n in 0...80 {
+                let plain = (0..<n).map { [UInt8(ascii: "$"), UInt8(ascii: "&"), 0xA5, UInt8(ascii: "a")][$0 % 4] }
+                for k in -1..<n {
+                    for k2 in -1..<n where k2 == -1 || k2 > k {
+                        var t = plain
+                        if k >= 0 { t[k] = UInt8(ascii: "%") }
+                        if k2 >= 0 { t[k2] = UInt8(ascii: "%") }
+                        let first = t.firstIndex(of: UInt8(ascii: "%")) ?? n
+                        let one = t.filter { $0 == UInt8(ascii: "%") }.count == 1
+                        let got = t.withUnsafeBytes { w.onlyPlaceholder(in: $0) }
+                        #expect(got.first == first && got.one == one, "% at \(k), \(k2) of \(n)")
+                    }
+                }
+            }
+        }
+    }
+    #endif
+
     /// The placeholder search reads a word at a time: a `%` at every position, after every
     /// start, with other bytes (`$`, `&`, `%` + 0x80) that differ from it in one bit.
     @Test func placeholderSearchFindsEveryPosition() {
@@ -283,6 +308,108 @@ import Testing
         }
         // Not after a key-less position in an object.
         #expect(throws: OneM2MError.invalidWriterState) { _ = try render { w in try w.beginObject(); try w.fill(template: "1") } }
+    }
+
+    #if (arch(x86_64) || arch(arm64))
+    @Test func copyRawCopiesEveryLengthExactly() {
+        // Every length through the move sizes (1-3, 4-7, 8-16, 17-64, longer), at offsets that
+        // leave the destination's bytes around the copy to check.
+        for n in 0...100 {
+            let src = (0..<n).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ 1) }
+            var dst = [UInt8](repeating: 0xEE, count: n + 6)
+            src.withUnsafeBytes { s in
+                dst.withUnsafeMutableBytes { d in
+                    copyRaw(d.baseAddress! + 3, s.baseAddress ?? UnsafeRawPointer(d.baseAddress!), n)
+                }
+            }
+            #expect(Array(dst[3..<(3 + n)]) == src, "length \(n)")
+            #expect(dst[0..<3].allSatisfy { $0 == 0xEE } && dst[(3 + n)...].allSatisfy { $0 == 0xEE }, "length \(n)")
+        }
+    }
+    #endif
+
+    @Test func fillFitsExactlyOrLeavesTheWriterAsItWas() throws {
+        // Plain arguments of many lengths, escaped ones, and escaped contents of a document:
+        // at every capacity the template is written whole or not at all.
+        func quoted(_ s: String) -> String {
+            var out = "\""
+            for u in s.unicodeScalars {
+                switch u {
+                case "\"": out += "\\\""
+                case "\\": out += "\\\\"
+                case "\u{1}": out += "\\u0001"
+                default: out.unicodeScalars.append(u)
+                }
+            }
+            return out + "\""
+        }
+        var args = (0...40).map { String(repeating: "x", count: $0) }
+        args += ["x\"y", "\\", "\u{1}", "é€𝄞"]
+        // As the first element of an array (no comma) and after one (a comma), with one argument
+        // and with all three.
+        for (a, (afterOne, three)) in args.flatMap({ a in [(false, false), (true, false), (false, true), (true, true)].map { (a, $0) } }) {
+            let start = afterOne ? "[1," : "["
+            for capacity in 0...(a.utf8.count * 2 + 60) {
+                var storage = [UInt8](repeating: 0, count: capacity)
+                let want = start + #"{"m2m:cin":{"cnf":"text/plain:0","con":"# + quoted(a) + "}}"
+                let bytes = Array(a.utf8)
+                try storage.withUnsafeMutableBytes { buf in
+                    var w = JSONWriter(buffer: buf)
+                    guard capacity >= start.utf8.count else { return }
+                    try w.beginArray()
+                    if afterOne { try w.integer(1) }
+                    let before = w.count
+                    do {
+                        try bytes.withUnsafeBytes { b in
+                            if three {
+                                try w.fill(template: ContentTemplate.contentInstance, ByteString(b), .empty, .empty)
+                            } else {
+                                try w.fill(template: ContentTemplate.contentInstance, ByteString(b))
+                            }
+                        }
+                        #expect(String(decoding: w.written, as: UTF8.self) == want, "\(a) in \(capacity)")
+                    } catch OneM2MError.bufferTooSmall {
+                        #expect(w.count == before && capacity < want.utf8.count, "\(a) in \(capacity)")
+                        if capacity > w.count { try w.endArray() }  // the writer carries on
+                    }
+                }
+            }
+        }
+        // A document's escaped text is copied as it is, before and after a literal run.
+        let doc = Array(#"["a\"b\u0041"]"#.utf8)
+        let out = try doc.withUnsafeBytes { raw in
+            let text = try JSONDocument(validating: raw).root[0]!.text!
+            return try render { w in try w.fill(template: #"[%,"-",%]"#, text, text) }
+        }
+        #expect(out == #"["a\"b\u0041","-","a\"b\u0041"]"#)
+    }
+
+    @Test func oneArgumentFillWritesWhatTheGeneralFormWrites() throws {
+        // The one-argument form (one placeholder and a plain text in one pass on hosts) against
+        // the general form with the defaults spelled out, for every SDK template (0-3
+        // placeholders) and plain, escaped, empty and long texts, as the root and in an array.
+        let all: [StaticString] = [
+            ContentTemplate.contentInstance, ContentTemplate.namedContentInstance, ContentTemplate.container,
+            ContentTemplate.ae, ContentTemplate.aeWithPointOfAccess, ContentTemplate.subscription, ContentTemplate.empty,
+            "%", "[%]", "[%,%]", "0",
+        ]
+        let texts = ["21.5", "", "x\"y", "\u{1}", "é", String(repeating: "a", count: 70)]
+        for t in all {
+            for text in texts {
+                let bytes = Array(text.utf8)
+                let one = try bytes.withUnsafeBytes { b in try render { w in try w.fill(template: t, ByteString(b)) } }
+                let general = try bytes.withUnsafeBytes { b in
+                    try render { w in try w.fill(template: t, ByteString(b), .empty, .empty) }
+                }
+                #expect(one == general, "\(t) with \(text)")
+                let inArray = try bytes.withUnsafeBytes { b in
+                    try render { w in try w.beginArray(); try w.integer(1); try w.fill(template: t, ByteString(b)); try w.endArray() }
+                }
+                #expect(inArray == "[1," + general + "]", "\(t) with \(text)")
+            }
+        }
+        #expect(try render { w in try w.fill(template: "[%,%]", "a") } == #"["a",""]"#)
+        #expect(throws: OneM2MError.invalidWriterState) { _ = try render { w in try w.beginObject(); try w.fill(template: "%", "a") } }
     }
 
     @Test func everySDKTemplateIsJSONOnceFilled() throws {

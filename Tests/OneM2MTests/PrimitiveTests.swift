@@ -195,6 +195,34 @@ func responseError(_ text: String) -> OneM2MError? {
             #expect(w.count == 0)
         }
     }
+
+    @Test func contentThatWritesNoneOrTwoValuesLeavesTheWriterAsItWas() throws {
+        let req = RequestPrimitive(operation: .create, to: "cse-in/cnt", from: "Cae1", requestIdentifier: "r1",
+                                   resourceType: .contentInstance)
+        // No value, two values, an unclosed object, a failing body.
+        let errors: [OneM2MError] = [.invalidWriterState, .invalidWriterState, .invalidWriterState, .integerOutOfRange]
+        for (shape, error) in errors.enumerated() {
+            func body(_ w: inout JSONWriter) throws(OneM2MError) {
+                switch shape {
+                case 0: break
+                case 1: try w.integer(1); try w.integer(2)
+                case 2: try w.beginObject()
+                default: throw .integerOutOfRange
+                }
+            }
+            let out = try render { w in
+                try w.beginArray()
+                try w.integer(7)
+                let before = w.count
+                #expect(caught { () throws(OneM2MError) in try req.encode(into: &w, content: body) } == error)
+                #expect(w.count == before && w.depth == 1)
+                // The writer carries on as if the call had not happened.
+                try req.encode(into: &w) { (w: inout JSONWriter) throws(OneM2MError) in try w.integer(3) }
+                try w.endArray()
+            }
+            #expect(out == #"[7,{"op":1,"to":"cse-in/cnt","fr":"Cae1","rqi":"r1","rvi":"3","ty":4,"pc":3}]"#)
+        }
+    }
 }
 
 @Suite struct PrimitiveDecodingTests {
