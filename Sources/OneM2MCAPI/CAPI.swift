@@ -125,19 +125,21 @@ struct Content {
 /// (the payloads' spare bits) and copying it were about 300 B. One object around the parameters
 /// (`encode` per kind was three copies of it). Not atomic like `encode`: on an error the whole
 /// publish is abandoned anyway; and the `pc` is one `fill`, so it needs no `JSONWriter.content` check.
+/// The C API's primitives never carry `ot`, `rqet` or `rcn`: `writeFixedParameters` writes all
+/// they have and links no timestamp code.
 func writePrimitive(
     _ request: UnsafePointer<RequestPrimitive>?, _ content: UnsafePointer<Content>?, _ response: UnsafePointer<ResponsePrimitive>?,
     into w: inout JSONWriter
 ) throws(OneM2MError) {
     try w.beginObject()
     if let r = request {
-        try r.pointee.writeParameters(into: &w)
+        try r.pointee.writeFixedParameters(into: &w)
         if let c = content, let template = c.pointee.template {
             try w.key("pc")
             try w.fill(template: template, c.pointee.s0, c.pointee.s1, c.pointee.s2)
         }
     } else if let r = response {
-        try r.pointee.writeParameters(into: &w)
+        try r.pointee.writeFixedParameters(into: &w)
     }
     try w.endObject()
 }
