@@ -108,6 +108,15 @@ func cBytes(_ s: UnsafePointer<CChar>?, limit: Int = 4096) -> ByteString? {
     return ByteString(UnsafeRawBufferPointer(start: UnsafeRawPointer(s), count: n))
 }
 
+/// The length of an optional string setting of `onem2m_config`: `absent` for NULL, -1 if it is
+/// empty or longer than `limit`. Out of line: one copy for the four settings `onem2m_create` reads.
+@inline(never)
+func settingLength(_ s: UnsafePointer<CChar>?, limit: Int, absent: Int) -> Int {
+    guard let s else { return absent }
+    guard let n = cLength(s, limit: limit), n > 0 else { return -1 }
+    return n
+}
+
 let clientMagic: UInt32 = 0x4F4E_454D  // "ONEM"
 
 /// The `pc` of a request: a `ContentTemplate` and the strings for its `%`s, or no template for
@@ -489,18 +498,15 @@ public func onem2mCreate(
     out.pointee = nil
     let c = cfg.pointee
     let limit = Int(ONEM2M_MAX_ID)
-    guard let aeID = c.ae_id, let aeLength = cLength(aeID, limit: limit), aeLength > 0 else { return ONEM2M_EINVAL.rawValue }
-    var cseIDLength = 5, cseNameLength = 6
-    if let s = c.cse_id { guard let n = cLength(s, limit: limit), n > 0 else { return ONEM2M_EINVAL.rawValue }; cseIDLength = n }
-    if let s = c.cse_name { guard let n = cLength(s, limit: limit), n > 0 else { return ONEM2M_EINVAL.rawValue }; cseNameLength = n }
+    // Every string setting measured by one call each (`ae_id` is required: absent is -1).
+    let aeLength = settingLength(c.ae_id, limit: limit, absent: -1)
+    let cseIDLength = settingLength(c.cse_id, limit: limit, absent: 5)
+    let cseNameLength = settingLength(c.cse_name, limit: limit, absent: 6)
+    let poaLength = settingLength(c.point_of_access, limit: Int(ONEM2M_MAX_TLS_STRING), absent: 0)
+    guard aeLength > 0 && cseIDLength > 0 && cseNameLength > 0 && poaLength >= 0 else { return ONEM2M_EINVAL.rawValue }
     let caps = capacities(c)
     guard caps.isValid else { return ONEM2M_EINVAL.rawValue }
     guard let tls = TLSConfiguration(c) else { return ONEM2M_EINVAL.rawValue }
-    var poaLength = 0
-    if let s = c.point_of_access {
-        guard let n = cLength(s, limit: Int(ONEM2M_MAX_TLS_STRING)), n > 0 else { return ONEM2M_EINVAL.rawValue }
-        poaLength = n
-    }
     let layout = CLayout(caps)
     guard let arena, arenaLength >= layout.total, UInt(bitPattern: arena) % 8 == 0 else { return ONEM2M_EARENA.rawValue }
 
@@ -510,7 +516,7 @@ public func onem2mCreate(
         let source = s.map { UnsafeRawPointer($0) } ?? UnsafeRawPointer(fallback.utf8Start)
         (ids + slot * Int(CLayout.idBytes)).copyMemory(from: source, byteCount: n)
     }
-    store(aeID, "", aeLength, at: 0)
+    store(c.ae_id, "", aeLength, at: 0)
     store(c.cse_id, "id-in", cseIDLength, at: 1)
     store(c.cse_name, "cse-in", cseNameLength, at: 2)
 
