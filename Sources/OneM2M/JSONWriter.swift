@@ -168,7 +168,7 @@ public struct JSONWriter {
     #if !hasFeature(Embedded)
     @inline(__always)  // hosts (speed)
     #endif
-    mutating func key(name: StaticString) throws(OneM2MError) {
+    @_spi(Templates) public mutating func key(name: StaticString) throws(OneM2MError) {
         try key(measured: MeasuredText(name: name))
     }
 
@@ -367,16 +367,16 @@ public struct JSONWriter {
     }
 
     /// `"name":"value"` with one of the SDK's own names.
-    @inline(never)
-    mutating func member(name: StaticString, _ value: ByteString) throws(OneM2MError) {
+    @_spi(Templates) @inline(never)
+    public mutating func member(name: StaticString, _ value: ByteString) throws(OneM2MError) {
         let v = try measure(value)
         let at = try beginMember(name: name, valueLength: v.length + 2)
         count = put(v, at: at)
     }
 
     /// `"name":<integer>` with one of the SDK's own names.
-    @inline(never)
-    mutating func member(name: StaticString, integer value: Int) throws(OneM2MError) {
+    @_spi(Templates) @inline(never)
+    public mutating func member(name: StaticString, integer value: Int) throws(OneM2MError) {
         let magnitude = UInt64(value.magnitude)
         let digits = decimalDigitCount(magnitude)
         var at = try beginMember(name: name, valueLength: digits &+ (value < 0 ? 1 : 0))
