@@ -811,7 +811,7 @@ func specialIndex(_ v: SIMD16<Int8>) -> Int {
 @inline(__always)
 func scanWords(_ b: UnsafeRawPointer, _ i: Int, _ n: Int) -> Int {
     var j = i
-    #if _endian(little)
+    #if _endian(little) && !hasFeature(Embedded)  // Embedded builds (size): the byte loop alone
     // Wrapping adds: j <= n, and n (a buffer's count) is far below Int.max.
     while j &+ MemoryLayout<UInt>.size <= n {
         let flags = specialBytes(b.loadUnaligned(fromByteOffset: j, as: UInt.self))
