@@ -598,6 +598,7 @@ public struct JSONWriter {
                 j &+= 16
             }
             #endif
+            #if !hasFeature(Embedded)  // Embedded builds (size): the byte loop below alone
             let ones = UInt(truncatingIfNeeded: 0x0101_0101_0101_0101 as UInt64)
             while j &+ MemoryLayout<UInt>.size <= t.count {
                 let x = base.loadUnaligned(fromByteOffset: j, as: UInt.self) ^ (ones &* 0x25)
@@ -610,6 +611,7 @@ public struct JSONWriter {
                 #endif
                 j &+= MemoryLayout<UInt>.size
             }
+            #endif
         }
         while j < t.count && t[j] != UInt8(ascii: "%") { j &+= 1 }
         return j
