@@ -246,6 +246,7 @@ public struct ByteString: ExpressibleByStringLiteral, Sequence, Equatable {
 func bytesEqual(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Bool {
     guard a.count == b.count else { return false }
     var i = 0
+    #if !hasFeature(Embedded)  // Embedded builds (size): the byte loop below alone
     if let pa = a.baseAddress, let pb = b.baseAddress {
         // A word at a time (identifiers are often 8 to 24 bytes); the last word overlaps.
         let n = a.count, w = MemoryLayout<UInt>.size
@@ -257,6 +258,7 @@ func bytesEqual(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Boo
             return pa.loadUnaligned(fromByteOffset: n - w, as: UInt.self) == pb.loadUnaligned(fromByteOffset: n - w, as: UInt.self)
         }
     }
+    #endif
     while i < a.count {
         if a[i] != b[i] { return false }
         i += 1
