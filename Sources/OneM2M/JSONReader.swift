@@ -270,6 +270,12 @@ public struct JSONValue {
             #endif
             if nameEnd < 0 { nameEnd = stringEnd(p, i, &escaped) }
             let matched: Bool
+            #if hasFeature(Embedded)
+            // Embedded builds (size): one comparison by `==` for both cases (plain bytes are
+            // compared as they are there); the same matches as the two cases below.
+            matched = (plain || escaped)
+                && ByteString(jsonStringContents: UnsafeRawBufferPointer(rebasing: p[(i + 1)..<(nameEnd - 1)])) == name
+            #else
             if !escaped {
                 // Without escapes a name matches on its bytes; the quick check above already
                 // compared them when it applies (`&+`: i < n and probe <= 17, no overflow).
@@ -278,6 +284,7 @@ public struct JSONValue {
             } else {
                 matched = ByteString(jsonStringContents: UnsafeRawBufferPointer(rebasing: p[(i + 1)..<(nameEnd - 1)])) == name
             }
+            #endif
             let v = valueStart(p, nameEnd)
             if matched { return JSONValue(document: p, at: v) }
             #if hasFeature(Embedded)
