@@ -96,6 +96,9 @@ public struct JSONWriter {
         return count &+ separator
     }
 
+    #if hasFeature(Embedded)
+    @inline(never)  // one copy in Embedded builds (size)
+    #endif
     mutating func emitSeparator(_ separator: Int) {
         if separator == 1 { buffer[count] = UInt8(ascii: ",") }
         count &+= separator
