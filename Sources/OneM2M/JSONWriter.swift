@@ -530,8 +530,17 @@ public struct JSONWriter {
     @inline(__always)  // hosts (speed): a call returns the measured text through memory
     #endif
     mutating func measure(_ text: ByteString) throws(OneM2MError) -> MeasuredText {
+        #if hasFeature(Embedded)
+        // Embedded builds (size): one scan, the escaped length; plain bytes that need no escape
+        // (the same length) are copied as they are, as `writeEscaped` would write them.
+        if case .jsonEscaped(let b) = text.storage { return MeasuredText(text: text, plain: b, length: b.count) }
+        let length = try escapedLength(text)
+        if case .raw(let b) = text.storage, length == b.count { return MeasuredText(text: text, plain: b, length: length) }
+        return MeasuredText(text: text, plain: nil, length: length)
+        #else
         if let plain = verbatim(text) { return MeasuredText(text: text, plain: plain, length: plain.count) }
         return MeasuredText(text: text, plain: nil, length: try escapedLength(text))
+        #endif
     }
 
     /// Writes `"text"` at `at` (room already reserved); returns the offset after it.
