@@ -117,12 +117,14 @@ public struct JSONValue {
                 return ByteString(UnsafeRawBufferPointer(start: b + (start &+ 1), count: close &- start &- 1))
             }
         }
-        #else
+        #elseif !hasFeature(Embedded)
         let close = plainEnd(document, start + 1, knownEnd >= 0 ? knownEnd : document.count)
         if close < document.count && document[close] == UInt8(ascii: "\"") {
             return ByteString(UnsafeRawBufferPointer(rebasing: document[(start + 1)..<close]))
         }
         #endif
+        // Embedded builds (size): always here; `init(jsonStringContents:)` stores plain text as
+        // plain bytes, as the scan above would have.
         return ByteString(jsonStringContents: UnsafeRawBufferPointer(rebasing: document[(start + 1)..<(end - 1)]))
     }
 
