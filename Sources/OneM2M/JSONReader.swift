@@ -631,8 +631,8 @@ let kindTable: StaticString = """
 /// read vectors instead: 16 bytes at a time, the last ones as a vector that overlaps bytes
 /// already seen, and 8 to 15 bytes as two overlapping words in one vector.
 func plainEnd(_ p: UnsafeRawBufferPointer, _ i: Int, _ n: Int) -> Int {
-    #if _endian(little) && !hasFeature(Embedded)
     var j = i
+    #if _endian(little)
     if let base = p.baseAddress {
         #if (arch(x86_64) || arch(arm64)) && !hasFeature(Embedded)
         // 64-bit hosts (speed): vectors down to 8 bytes, like the words below. Wrapping
@@ -692,12 +692,8 @@ func plainEnd(_ p: UnsafeRawBufferPointer, _ i: Int, _ n: Int) -> Int {
             return k < 4 ? j + k : n - 4 + (k - 4)
         }
     }
-    return scanBytes(p, j, n)
-    #else
-    // Embedded builds (size): the byte loop alone; the word-at-a-time scan cost about 140 B of
-    // armv7 code in this one out-of-line copy (the validator keeps its own word scan).
-    return scanBytes(p, i, n)
     #endif
+    return scanBytes(p, j, n)
 }
 
 /// `plainEnd` over a base address, for the validator's and the member lookup's string scans,
