@@ -109,6 +109,9 @@ public struct ByteString: ExpressibleByStringLiteral, Sequence, Equatable {
         @usableFromInline var pending: UInt32 = 0
         @usableFromInline var pendingCount: Int = 0
 
+        #if hasFeature(Embedded)
+        @inline(never)  // one copy in Embedded builds (size: every loop over logical bytes inlined it)
+        #endif
         @usableFromInline
         init(_ storage: Storage) {
             switch storage {
