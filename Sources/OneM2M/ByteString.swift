@@ -99,6 +99,9 @@ public struct ByteString: ExpressibleByStringLiteral, Sequence, Equatable {
     }
 
     /// An iterator over the logical UTF-8 bytes.
+    #if hasFeature(Embedded)
+    @inline(never)  // one copy in Embedded builds (size)
+    #endif
     public func makeIterator() -> Iterator { Iterator(storage) }
 
     /// Yields the logical UTF-8 bytes of a `ByteString`, decoding JSON escapes on the fly.
@@ -109,9 +112,6 @@ public struct ByteString: ExpressibleByStringLiteral, Sequence, Equatable {
         @usableFromInline var pending: UInt32 = 0
         @usableFromInline var pendingCount: Int = 0
 
-        #if hasFeature(Embedded)
-        @inline(never)  // one copy in Embedded builds (size: every loop over logical bytes inlined it)
-        #endif
         @usableFromInline
         init(_ storage: Storage) {
             switch storage {
