@@ -74,6 +74,9 @@ public struct JSONValue {
     public let kind: JSONKind
 
     /// Offset one past the value's last byte (found by scanning the value unless known).
+    #if hasFeature(Embedded)
+    @inline(never)  // one copy in Embedded builds (size)
+    #endif
     public var end: Int { knownEnd >= 0 ? knownEnd : skipValue(document, start) }
 
     /// A value starting at `i` in a validated document; its end is found only when needed, so
