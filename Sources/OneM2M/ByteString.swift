@@ -99,6 +99,9 @@ public struct ByteString: ExpressibleByStringLiteral, Sequence, Equatable {
     }
 
     /// An iterator over the logical UTF-8 bytes.
+    #if hasFeature(Embedded)
+    @inline(never)  // one copy in Embedded builds (size)
+    #endif
     public func makeIterator() -> Iterator { Iterator(storage) }
 
     /// Yields the logical UTF-8 bytes of a `ByteString`, decoding JSON escapes on the fly.
@@ -246,6 +249,7 @@ public struct ByteString: ExpressibleByStringLiteral, Sequence, Equatable {
 func bytesEqual(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Bool {
     guard a.count == b.count else { return false }
     var i = 0
+    #if !hasFeature(Embedded)  // Embedded builds (size): the byte loop below alone
     if let pa = a.baseAddress, let pb = b.baseAddress {
         // A word at a time (identifiers are often 8 to 24 bytes); the last word overlaps.
         let n = a.count, w = MemoryLayout<UInt>.size
@@ -257,6 +261,7 @@ func bytesEqual(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Boo
             return pa.loadUnaligned(fromByteOffset: n - w, as: UInt.self) == pb.loadUnaligned(fromByteOffset: n - w, as: UInt.self)
         }
     }
+    #endif
     while i < a.count {
         if a[i] != b[i] { return false }
         i += 1
@@ -420,7 +425,15 @@ func writeZeroPadded(_ value: Int, width: Int, _ out: UnsafeMutableRawBufferPoin
 
 /// Copies bytes into `out` at `offset` (the caller checked the space).
 func copyBytes(_ src: UnsafeRawBufferPointer, _ out: UnsafeMutableRawBufferPointer, _ offset: Int) {
+    #if hasFeature(Embedded)
+    // Embedded builds (size): one memcpy call; the short-copy branches of `copyBytesInline`
+    // (speed) cost about 90 B of armv7 code in this one shared copy routine.
+    guard let from = src.baseAddress, let to = out.baseAddress, !src.isEmpty else { return }
+    precondition(offset >= 0 && offset + src.count <= out.count)
+    (to + offset).copyMemory(from: from, byteCount: src.count)
+    #else
     copyBytesInline(src, out, offset)
+    #endif
 }
 
 /// `copyBytes`, inlined: where the length is a constant (a static name) it folds to a move or two.

@@ -74,6 +74,9 @@ public struct JSONValue {
     public let kind: JSONKind
 
     /// Offset one past the value's last byte (found by scanning the value unless known).
+    #if hasFeature(Embedded)
+    @inline(never)  // one copy in Embedded builds (size)
+    #endif
     public var end: Int { knownEnd >= 0 ? knownEnd : skipValue(document, start) }
 
     /// A value starting at `i` in a validated document; its end is found only when needed, so
@@ -117,12 +120,14 @@ public struct JSONValue {
                 return ByteString(UnsafeRawBufferPointer(start: b + (start &+ 1), count: close &- start &- 1))
             }
         }
-        #else
+        #elseif !hasFeature(Embedded)
         let close = plainEnd(document, start + 1, knownEnd >= 0 ? knownEnd : document.count)
         if close < document.count && document[close] == UInt8(ascii: "\"") {
             return ByteString(UnsafeRawBufferPointer(rebasing: document[(start + 1)..<close]))
         }
         #endif
+        // Embedded builds (size): always here; `init(jsonStringContents:)` stores plain text as
+        // plain bytes, as the scan above would have.
         return ByteString(jsonStringContents: UnsafeRawBufferPointer(rebasing: document[(start + 1)..<(end - 1)]))
     }
 
@@ -270,6 +275,12 @@ public struct JSONValue {
             #endif
             if nameEnd < 0 { nameEnd = stringEnd(p, i, &escaped) }
             let matched: Bool
+            #if hasFeature(Embedded)
+            // Embedded builds (size): one comparison by `==` for both cases (plain bytes are
+            // compared as they are there); the same matches as the two cases below.
+            matched = (plain || escaped)
+                && ByteString(jsonStringContents: UnsafeRawBufferPointer(rebasing: p[(i + 1)..<(nameEnd - 1)])) == name
+            #else
             if !escaped {
                 // Without escapes a name matches on its bytes; the quick check above already
                 // compared them when it applies (`&+`: i < n and probe <= 17, no overflow).
@@ -278,6 +289,7 @@ public struct JSONValue {
             } else {
                 matched = ByteString(jsonStringContents: UnsafeRawBufferPointer(rebasing: p[(i + 1)..<(nameEnd - 1)])) == name
             }
+            #endif
             let v = valueStart(p, nameEnd)
             if matched { return JSONValue(document: p, at: v) }
             #if hasFeature(Embedded)
@@ -573,15 +585,11 @@ func valueStart(_ p: UnsafeRawBufferPointer, _ i: Int) -> Int {
 #endif
 func spaces(_ p: UnsafeRawBufferPointer, _ i: Int) -> Int {
     guard let b = p.baseAddress else { return i }
-    #if hasFeature(Embedded)
-    return blanks(b, i, p.count)
-    #else
-    // Hosts (speed): outside strings, a validated document's bytes up to 0x20 are all
-    // whitespace, so one comparison a byte tells them apart.
+    // Outside strings, a validated document's bytes up to 0x20 are all whitespace, so one
+    // comparison a byte tells them apart (hosts: speed; Embedded builds: size).
     var j = i
     while j < p.count && b.load(fromByteOffset: j, as: UInt8.self) <= 0x20 { j &+= 1 }
     return j
-    #endif
 }
 
 #if hasFeature(Embedded)
@@ -807,7 +815,7 @@ func specialIndex(_ v: SIMD16<Int8>) -> Int {
 @inline(__always)
 func scanWords(_ b: UnsafeRawPointer, _ i: Int, _ n: Int) -> Int {
     var j = i
-    #if _endian(little)
+    #if _endian(little) && !hasFeature(Embedded)  // Embedded builds (size): the byte loop alone
     // Wrapping adds: j <= n, and n (a buffer's count) is far below Int.max.
     while j &+ MemoryLayout<UInt>.size <= n {
         let flags = specialBytes(b.loadUnaligned(fromByteOffset: j, as: UInt.self))

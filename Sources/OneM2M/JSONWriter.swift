@@ -96,6 +96,9 @@ public struct JSONWriter {
         return count &+ separator
     }
 
+    #if hasFeature(Embedded)
+    @inline(never)  // one copy in Embedded builds (size)
+    #endif
     mutating func emitSeparator(_ separator: Int) {
         if separator == 1 { buffer[count] = UInt8(ascii: ",") }
         count &+= separator
@@ -168,7 +171,7 @@ public struct JSONWriter {
     #if !hasFeature(Embedded)
     @inline(__always)  // hosts (speed)
     #endif
-    mutating func key(name: StaticString) throws(OneM2MError) {
+    @_spi(Templates) public mutating func key(name: StaticString) throws(OneM2MError) {
         try key(measured: MeasuredText(name: name))
     }
 
@@ -400,16 +403,16 @@ public struct JSONWriter {
     }
 
     /// `"name":"value"` with one of the SDK's own names.
-    @inline(never)
-    mutating func member(name: StaticString, _ value: ByteString) throws(OneM2MError) {
+    @_spi(Templates) @inline(never)
+    public mutating func member(name: StaticString, _ value: ByteString) throws(OneM2MError) {
         let v = try measure(value)
         let at = try beginMember(name: name, valueLength: v.length + 2)
         count = put(v, at: at)
     }
 
     /// `"name":<integer>` with one of the SDK's own names.
-    @inline(never)
-    mutating func member(name: StaticString, integer value: Int) throws(OneM2MError) {
+    @_spi(Templates) @inline(never)
+    public mutating func member(name: StaticString, integer value: Int) throws(OneM2MError) {
         let magnitude = UInt64(value.magnitude)
         let digits = decimalDigitCount(magnitude)
         var at = try beginMember(name: name, valueLength: digits &+ (value < 0 ? 1 : 0))
@@ -573,8 +576,17 @@ public struct JSONWriter {
     @inline(__always)  // hosts (speed): a call returns the measured text through memory
     #endif
     mutating func measure(_ text: ByteString) throws(OneM2MError) -> MeasuredText {
+        #if hasFeature(Embedded)
+        // Embedded builds (size): one scan, the escaped length; plain bytes that need no escape
+        // (the same length) are copied as they are, as `writeEscaped` would write them.
+        if case .jsonEscaped(let b) = text.storage { return MeasuredText(text: text, plain: b, length: b.count) }
+        let length = try escapedLength(text)
+        if case .raw(let b) = text.storage, length == b.count { return MeasuredText(text: text, plain: b, length: length) }
+        return MeasuredText(text: text, plain: nil, length: length)
+        #else
         if let plain = verbatim(text) { return MeasuredText(text: text, plain: plain, length: plain.count) }
         return MeasuredText(text: text, plain: nil, length: try escapedLength(text))
+        #endif
     }
 
     /// Writes `"text"` at `at` (room already reserved); returns the offset after it.
@@ -762,6 +774,7 @@ public struct JSONWriter {
                 j &+= 16
             }
             #endif
+            #if !hasFeature(Embedded)  // Embedded builds (size): the byte loop below alone
             let ones = UInt(truncatingIfNeeded: 0x0101_0101_0101_0101 as UInt64)
             while j &+ MemoryLayout<UInt>.size <= t.count {
                 let x = base.loadUnaligned(fromByteOffset: j, as: UInt.self) ^ (ones &* 0x25)
@@ -774,6 +787,7 @@ public struct JSONWriter {
                 #endif
                 j &+= MemoryLayout<UInt>.size
             }
+            #endif
         }
         while j < t.count && t[j] != UInt8(ascii: "%") { j &+= 1 }
         return j

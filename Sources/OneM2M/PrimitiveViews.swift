@@ -78,17 +78,9 @@ struct PrimitiveSlots {
     /// closing quote), compared on unescaped bytes (Embedded builds; hosts look names up in
     /// `record`).
     func slot(forKeyAt k: Int, end: Int, in p: UnsafeRawBufferPointer) -> Int? {
-        #if _endian(little)
-        // Wrapping arithmetic: k < end <= p.count, far below Int.max; `length` may be 0...7.
-        let length = end &- k &- 2
-        if length <= 7 && k &+ 9 <= p.count, let b = p.baseAddress {
-            // The name and its closing quote in one load.
-            let word = b.loadUnaligned(fromByteOffset: k &+ 1, as: UInt64.self) & (~0 &>> UInt64(truncatingIfNeeded: 56 &- 8 &* length))
-            if !hasBackslash(word) { return Self.slot(word: word) }
-        }
-        #endif
-        // Escaped, longer, or too near the buffer's end for the load: compared decoded.
-        return Self.slot(decodedNameAt: k, end: end, in: p)
+        // Every name compared decoded (size: the word load's path cost more code than it saved
+        // time; hosts look names up in `record`).
+        Self.slot(decodedNameAt: k, end: end, in: p)
     }
     #endif
 

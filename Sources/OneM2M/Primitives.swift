@@ -49,6 +49,17 @@ public struct RequestPrimitive: PrimitiveEncoding {
     /// Throws `missingParameter(.resourceType)` for a CREATE without `ty` and
     /// `invalidParameter(.resourceType)` for `ty` on any other operation (ACME answers both 4000).
     public func writeParameters(into w: inout JSONWriter) throws(OneM2MError) {
+        try writeFixedParameters(into: &w)
+        try writeOptionalParameters(into: &w)
+    }
+
+    /// `writeParameters` up to `ty`: op, to, fr, rqi, rvi, ty. For writers whose primitives never
+    /// carry `ot`, `rqet` or `rcn` (the C API): a call of this links none of the timestamp and
+    /// digit-string code those need (about 1 KB of armv7 code in a C daemon).
+    #if !hasFeature(Embedded)
+    @inline(__always)  // hosts (speed): `writeParameters` stays one body
+    #endif
+    @_spi(Templates) public func writeFixedParameters(into w: inout JSONWriter) throws(OneM2MError) {
         // TS-0004 7.1.1.1: ty is mandatory for CREATE and not applicable otherwise.
         if operation == .create && resourceType == nil { throw .missingParameter(.resourceType) }
         if operation != .create && resourceType != nil { throw .invalidParameter(.resourceType) }
@@ -96,6 +107,13 @@ public struct RequestPrimitive: PrimitiveEncoding {
         }
         w.endMembers(at: at, members: 4 &+ (from == nil ? 0 : 1) &+ (ty < 0 ? 0 : 1))
         #endif
+    }
+
+    /// `writeParameters` after `ty`: ot, rqet, rcn.
+    #if !hasFeature(Embedded)
+    @inline(__always)  // hosts (speed)
+    #endif
+    func writeOptionalParameters(into w: inout JSONWriter) throws(OneM2MError) {
         // Key then value, not the atomic `member` forms (each saves and restores the writer):
         // this method is not atomic by itself, its callers restore or abandon the writer.
         if let ot = originatingTimestamp {
@@ -145,15 +163,24 @@ public struct ResponsePrimitive: PrimitiveEncoding {
 
     /// Writes the parameters as members in the order rsc, rqi, rvi, fr, to, ot.
     public func writeParameters(into w: inout JSONWriter) throws(OneM2MError) {
+        try writeFixedParameters(into: &w)
+        if let ot = originatingTimestamp {
+            try w.member("ot", timestamp: ot, includeFraction: ot % 1_000_000 != 0)
+        }
+    }
+
+    /// `writeParameters` without `ot`: rsc, rqi, rvi, fr, to. For writers whose responses never
+    /// carry `ot` (the C API, `OneM2MClient`'s answers): no timestamp code linked.
+    #if !hasFeature(Embedded)
+    @inline(__always)  // hosts (speed)
+    #endif
+    @_spi(Templates) public func writeFixedParameters(into w: inout JSONWriter) throws(OneM2MError) {
         try w.member(name: "rsc", integer: Int(statusCode.rawValue))
         // TS-0010 6.5.2: rsc and rqi; FINDINGS: ACME drops a response without rvi.
         if let rqi = requestIdentifier { try w.member(name: "rqi", rqi) }
         try w.member(name: "rvi", ByteString(releaseVersion.text))
         if let fr = from { try w.member(name: "fr", fr) }
         if let to = to { try w.member(name: "to", to) }
-        if let ot = originatingTimestamp {
-            try w.member("ot", timestamp: ot, includeFraction: ot % 1_000_000 != 0)
-        }
     }
 
 

@@ -17,17 +17,18 @@ public enum RequestIdentifier {
             shift &-= 4
         }
         out[8] = UInt8(ascii: "-")
-        var digits = 0
+        // The digits from the last position backwards (one pass of divisions, not a counting
+        // pass first), then moved up behind the `-`. A UInt32 has at most 10 digits: `at` stays
+        // within 8...18.
         var v = number
-        // A UInt32 has at most 10 digits: the index arithmetic below stays within 8...18.
-        repeat { digits &+= 1; v /= 10 } while v > 0
-        v = number
-        var at = 9 &+ digits &- 1
+        var at = maximumLength &- 1
         repeat {
             out[at] = 48 &+ UInt8(truncatingIfNeeded: v % 10)
             v /= 10
             at &-= 1
         } while v > 0
+        let digits = maximumLength &- 1 &- at
+        (out.baseAddress! + 9).copyMemory(from: out.baseAddress! + (at &+ 1), byteCount: digits)
         return 9 &+ digits
     }
 

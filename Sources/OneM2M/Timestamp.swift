@@ -111,11 +111,10 @@ public enum OneM2MTimestamp {
         // Escaped (or a one-character literal): unescape into 24 bytes first.
         var storage: (UInt64, UInt64, UInt64) = (0, 0, 0)
         return try withUnsafeMutableBytes(of: &storage) { (b) throws(OneM2MError) -> Int64 in
-            var n = 0
-            for byte in text {
-                guard n < maximumLength else { throw .invalidTimestamp(.format) }
-                b[n] = byte
-                n &+= 1  // n < maximumLength
+            // `copy` (shared) throws when more than `maximumLength` bytes would not fit.
+            let n: Int
+            do throws(OneM2MError) { n = try text.copy(into: UnsafeMutableRawBufferPointer(rebasing: b[0..<maximumLength])) } catch {
+                throw .invalidTimestamp(.format)
             }
             return try parse(bytes: UnsafeRawBufferPointer(rebasing: b[0..<n]))
         }

@@ -248,6 +248,9 @@ struct ByteSink {
 
     init(_ buffer: UnsafeMutableRawBufferPointer) { self.buffer = buffer }
 
+    #if hasFeature(Embedded)
+    @inline(never)  // one copy in Embedded builds (size: the topic writers inlined it at each byte)
+    #endif
     mutating func append(_ b: UInt8) throws(OneM2MError) {
         guard count < buffer.count else { throw .bufferTooSmall }
         buffer[count] = b

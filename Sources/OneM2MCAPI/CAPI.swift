@@ -108,6 +108,15 @@ func cBytes(_ s: UnsafePointer<CChar>?, limit: Int = 4096) -> ByteString? {
     return ByteString(UnsafeRawBufferPointer(start: UnsafeRawPointer(s), count: n))
 }
 
+/// The length of an optional string setting of `onem2m_config`: `absent` for NULL, -1 if it is
+/// empty or longer than `limit`. Out of line: one copy for the four settings `onem2m_create` reads.
+@inline(never)
+func settingLength(_ s: UnsafePointer<CChar>?, limit: Int, absent: Int) -> Int {
+    guard let s else { return absent }
+    guard let n = cLength(s, limit: limit), n > 0 else { return -1 }
+    return n
+}
+
 let clientMagic: UInt32 = 0x4F4E_454D  // "ONEM"
 
 /// The `pc` of a request: a `ContentTemplate` and the strings for its `%`s, or no template for
@@ -125,19 +134,21 @@ struct Content {
 /// (the payloads' spare bits) and copying it were about 300 B. One object around the parameters
 /// (`encode` per kind was three copies of it). Not atomic like `encode`: on an error the whole
 /// publish is abandoned anyway; and the `pc` is one `fill`, so it needs no `JSONWriter.content` check.
+/// The C API's primitives never carry `ot`, `rqet` or `rcn`: `writeFixedParameters` writes all
+/// they have and links no timestamp code.
 func writePrimitive(
     _ request: UnsafePointer<RequestPrimitive>?, _ content: UnsafePointer<Content>?, _ response: UnsafePointer<ResponsePrimitive>?,
     into w: inout JSONWriter
 ) throws(OneM2MError) {
     try w.beginObject()
     if let r = request {
-        try r.pointee.writeParameters(into: &w)
+        try r.pointee.writeFixedParameters(into: &w)
         if let c = content, let template = c.pointee.template {
             try w.key("pc")
             try w.fill(template: template, c.pointee.s0, c.pointee.s1, c.pointee.s2)
         }
     } else if let r = response {
-        try r.pointee.writeParameters(into: &w)
+        try r.pointee.writeFixedParameters(into: &w)
     }
     try w.endObject()
 }
@@ -487,27 +498,25 @@ public func onem2mCreate(
     out.pointee = nil
     let c = cfg.pointee
     let limit = Int(ONEM2M_MAX_ID)
-    guard let aeID = c.ae_id, let aeLength = cLength(aeID, limit: limit), aeLength > 0 else { return ONEM2M_EINVAL.rawValue }
-    var cseIDLength = 5, cseNameLength = 6
-    if let s = c.cse_id { guard let n = cLength(s, limit: limit), n > 0 else { return ONEM2M_EINVAL.rawValue }; cseIDLength = n }
-    if let s = c.cse_name { guard let n = cLength(s, limit: limit), n > 0 else { return ONEM2M_EINVAL.rawValue }; cseNameLength = n }
+    // Every string setting measured by one call each (`ae_id` is required: absent is -1).
+    let aeLength = settingLength(c.ae_id, limit: limit, absent: -1)
+    let cseIDLength = settingLength(c.cse_id, limit: limit, absent: 5)
+    let cseNameLength = settingLength(c.cse_name, limit: limit, absent: 6)
+    let poaLength = settingLength(c.point_of_access, limit: Int(ONEM2M_MAX_TLS_STRING), absent: 0)
+    guard aeLength > 0 && cseIDLength > 0 && cseNameLength > 0 && poaLength >= 0 else { return ONEM2M_EINVAL.rawValue }
     let caps = capacities(c)
     guard caps.isValid else { return ONEM2M_EINVAL.rawValue }
     guard let tls = TLSConfiguration(c) else { return ONEM2M_EINVAL.rawValue }
-    var poaLength = 0
-    if let s = c.point_of_access {
-        guard let n = cLength(s, limit: Int(ONEM2M_MAX_TLS_STRING)), n > 0 else { return ONEM2M_EINVAL.rawValue }
-        poaLength = n
-    }
     let layout = CLayout(caps)
     guard let arena, arenaLength >= layout.total, UInt(bitPattern: arena) % 8 == 0 else { return ONEM2M_EARENA.rawValue }
 
     let ids = arena + layout.ids  // 3 * CLayout.idBytes
     func store(_ s: UnsafePointer<CChar>?, _ fallback: StaticString, _ n: Int, at slot: Int) {
-        let dst = ids + slot * Int(CLayout.idBytes)
-        if let s { dst.copyMemory(from: s, byteCount: n) } else { dst.copyMemory(from: fallback.utf8Start, byteCount: n) }
+        // The source picked first: one copy call, not one per branch (three stores inlined).
+        let source = s.map { UnsafeRawPointer($0) } ?? UnsafeRawPointer(fallback.utf8Start)
+        (ids + slot * Int(CLayout.idBytes)).copyMemory(from: source, byteCount: n)
     }
-    store(aeID, "", aeLength, at: 0)
+    store(c.ae_id, "", aeLength, at: 0)
     store(c.cse_id, "id-in", cseIDLength, at: 1)
     store(c.cse_name, "cse-in", cseNameLength, at: 2)
 

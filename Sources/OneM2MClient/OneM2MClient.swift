@@ -1,7 +1,7 @@
 import MQTTClient
 import MQTTPacket
 @_spi(Loops) import MQTTSession
-import OneM2M
+@_spi(Templates) import OneM2M
 
 /// A request addressed to this AE (NOTIFY from the CSE, including subscription verification).
 /// Views are valid only during the handler call.
@@ -313,7 +313,7 @@ public struct OneM2MClient<T: Transport, Clock: MonotonicClock, Wall: WallClock>
             do throws(OneM2MError) {
                 try w.beginObject()
                 try primitive.writeParameters(into: &w)
-                if hasContent { try w.key("pc") }
+                if hasContent { try w.key(name: "pc") }
             } catch { return error }
             return nil
         }

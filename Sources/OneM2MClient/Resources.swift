@@ -57,16 +57,16 @@ extension OneM2MClient {
         return try withBytes(cse) { (to) throws(OneM2MClientError) -> RequestID in
             try send(.create, to: ByteString(to), resourceType: .ae, registration: true) { (w: inout JSONWriter) throws(OneM2MError) in
                 try w.beginObject()
-                try w.key("m2m:ae")
+                try w.key(name: "m2m:ae")
                 try w.beginObject()
-                try w.member("rn", name)
-                try w.member("api", appID)
-                try w.key("rr")  // key + value: a failed request is abandoned whole, no save/restore needed
+                try w.member(name: "rn", name)
+                try w.member(name: "api", appID)
+                try w.key(name: "rr")  // key + value: a failed request is abandoned whole, no save/restore needed
                 try w.bool(requestReachable)
-                try w.key("srv")
+                try w.key(name: "srv")
                 try w.fill(template: "[%]", ByteString(version.text))  // one call for the array of one string
                 if let pointOfAccess {
-                    try w.key("poa")
+                    try w.key(name: "poa")
                     try w.beginArray()
                     try pointOfAccess(&w)
                     try w.endArray()
@@ -82,10 +82,10 @@ extension OneM2MClient {
     public mutating func createContainer(under parent: ByteString, name: ByteString, maxInstances: Int? = nil) throws(OneM2MClientError) -> RequestID {
         try send(.create, to: parent, resourceType: .container) { (w: inout JSONWriter) throws(OneM2MError) in
             try w.beginObject()
-            try w.key("m2m:cnt")
+            try w.key(name: "m2m:cnt")
             try w.beginObject()
-            try w.member("rn", name)
-            if let mni = maxInstances { try w.member("mni", integer: mni) }
+            try w.member(name: "rn", name)
+            if let mni = maxInstances { try w.member(name: "mni", integer: mni) }
             try w.endObject()
             try w.endObject()
         }
@@ -151,16 +151,16 @@ extension OneM2MClient {
     ) throws(OneM2MClientError) -> RequestID {
         try send(.create, to: parent, resourceType: .subscription) { (w: inout JSONWriter) throws(OneM2MError) in
             try w.beginObject()
-            try w.key("m2m:sub")
+            try w.key(name: "m2m:sub")
             try w.beginObject()
-            try w.member("rn", name)
-            try w.key("nu")
+            try w.member(name: "rn", name)
+            try w.key(name: "nu")
             try w.beginArray()
             try notificationURIs(&w)
             try w.endArray()
-            try w.key("enc")
+            try w.key(name: "enc")
             try w.beginObject()
-            try w.key("net")
+            try w.key(name: "net")
             try w.beginArray()
             for n in eventTypes { try w.integer(n) }
             try w.endArray()

@@ -90,6 +90,40 @@ func oneM2MChecks(_ c: inout Checks) {
     }
     c.expect(cin == bytes(#"{"op":1,"to":"cse-in/ae1/cnt","fr":"Cae1","rqi":"req-0001","rvi":"3","ty":4,"ot":"20261121T230105,177134","rqet":"10000","pc":{"m2m:cin":{"cnf":"text/plain:0","con":"21.5"}}}"#),
              "CREATE contentInstance request encodes byte-exact")
+    // String values as `measure` sizes them (Embedded builds: one escaped-length scan): plain
+    // ASCII, a quote, a backslash, control bytes, valid UTF-8 (copied as it is), text still
+    // escaped from a document (copied as it is), and invalid UTF-8 (refused, nothing written).
+    let strings = rendered { (w) throws(OneM2MError) in
+        try w.beginArray()
+        try w.string("plain")
+        try w.string("q\"b\\s")
+        try w.string("\u{1}\n\t")
+        try w.string("caf\u{E9} \u{20AC} \u{1F600}")
+        let nonASCII = hex("C3 A9 E2 82 AC")
+        let failure: OneM2MError? = nonASCII.withUnsafeBytes { raw in
+            do throws(OneM2MError) { try w.string(ByteString(raw)); return nil } catch { return error }
+        }
+        if let failure { throw failure }
+        try withLiteral(#"["a\u0062\"c"]"#) { (raw) throws(OneM2MError) in
+            let doc = try JSONDocument(validating: raw)
+            if let t = doc.root[0]?.text { try w.string(t) }
+        }
+        try w.endArray()
+    }
+    var expected = bytes(#"["plain","q\"b\\s","\u0001\n\t","caf"#)
+    expected += hex("C3 A9 20 E2 82 AC 20 F0 9F 98 80") + bytes(#"",""#) + hex("C3 A9 E2 82 AC") + bytes(#"","a\u0062\"c"]"#)
+    c.expect(strings == expected, "string values: escapes, control bytes, UTF-8 and escaped document text byte-exact")
+    c.expect(oneM2MError { () throws(OneM2MError) in
+        var raw = [UInt8](repeating: 0, count: 64)
+        let invalid = hex("61 C0 AF")
+        let r: OneM2MError? = raw.withUnsafeMutableBytes { b in
+            var w = JSONWriter(buffer: b)
+            return invalid.withUnsafeBytes { i in
+                do throws(OneM2MError) { try w.string(ByteString(i)); return nil } catch { return w.count == 0 ? error : nil }
+            }
+        }
+        if let r { throw r }
+    } == .invalidUTF8Input, "invalid UTF-8 in a string value is refused, nothing written")
     let retrieve = rendered { (w) throws(OneM2MError) in
         try RequestPrimitive(operation: .retrieve, to: "cse-in/a\"b", from: nil, requestIdentifier: "r\\1", resultContent: .attributes).encode(into: &w)
     }

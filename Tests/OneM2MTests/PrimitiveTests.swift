@@ -1,5 +1,5 @@
 import Testing
-@testable import OneM2M
+@_spi(Templates) @testable import OneM2M
 
 // ACME payloads from /work/shared/peers/FINDINGS.md, verbatim.
 let acmeRegistrationRequest = #"{"op": 1, "to": "cse-in", "ty": 2, "pc": {"m2m:ae": {"rn": "smoke-f66c1e96", "api": "Nsmoke.ae1", "rr": true, "srv": ["3"], "poa": ["mqtt://127.0.0.1:1883"]}}, "fr": "Csmokef66c1e96", "rqi": "smoke-224b7645e3", "rvi": "3"}"#
@@ -110,6 +110,40 @@ func responseError(_ text: String) -> OneM2MError? {
             try w.endObject()
         }
         #expect(out == #"{"op":2,"to":"cse-in","fr":"Cae1","rqi":"d1","rvi":"3","fc":{"fu":1,"ty":[3]}}"#)
+    }
+
+    /// `writeFixedParameters` (the C API's writer) is `writeParameters` up to `ty` / `to`: the
+    /// same bytes for a primitive without `ot`, `rqet` and `rcn`, and none of those when set.
+    @Test func fixedParametersArePrefixOfWriteParameters() throws {
+        let plain = RequestPrimitive(operation: .create, to: "cse-in/ae", from: "Cae1", requestIdentifier: "q\"1",
+                                     resourceType: .contentInstance)
+        var full = plain
+        full.originatingTimestamp = 1_795_302_065_177_134
+        full.requestExpiration = .relative(milliseconds: 5000)
+        full.resultContent = .nothing
+        let fixedOut = try render { w in try w.beginObject(); try full.writeFixedParameters(into: &w); try w.endObject() }
+        let plainOut = try render { w in try w.beginObject(); try plain.writeParameters(into: &w); try w.endObject() }
+        let fullOut = try render { w in try w.beginObject(); try full.writeParameters(into: &w); try w.endObject() }
+        #expect(fixedOut == #"{"op":1,"to":"cse-in/ae","fr":"Cae1","rqi":"q\"1","rvi":"3","ty":4}"#)
+        #expect(plainOut == fixedOut)
+        #expect(fullOut == #"{"op":1,"to":"cse-in/ae","fr":"Cae1","rqi":"q\"1","rvi":"3","ty":4,"ot":"20261121T230105,177134","rqet":"5000","rcn":0}"#)
+        // The same checks as writeParameters: ty is required on CREATE.
+        let noType = RequestPrimitive(operation: .create, to: "cse-in", from: nil, requestIdentifier: "r")
+        var storage = [UInt8](repeating: 0, count: 64)
+        storage.withUnsafeMutableBytes { b in
+            var w = JSONWriter(buffer: b)
+            #expect(caught { () throws(OneM2MError) in
+                try w.beginObject(); try noType.writeFixedParameters(into: &w)
+            } == .missingParameter(.resourceType))
+        }
+        var response = ResponsePrimitive(statusCode: .created, requestIdentifier: "x", from: "Cae1", to: "/id-in")
+        let responseFixed = try render { w in try w.beginObject(); try response.writeFixedParameters(into: &w); try w.endObject() }
+        #expect(responseFixed == (try render { w in try response.encode(into: &w) }))
+        response.originatingTimestamp = 0
+        let responseFull = try render { w in try response.encode(into: &w) }
+        let responseFixedWithOT = try render { w in try w.beginObject(); try response.writeFixedParameters(into: &w); try w.endObject() }
+        #expect(responseFull == #"{"rsc":2001,"rqi":"x","rvi":"3","fr":"Cae1","to":"/id-in","ot":"19700101T000000"}"#)
+        #expect(responseFixedWithOT == #"{"rsc":2001,"rqi":"x","rvi":"3","fr":"Cae1","to":"/id-in"}"#)
     }
 
     @Test func verificationAnswerByteExact() throws {
