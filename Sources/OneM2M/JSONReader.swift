@@ -276,17 +276,18 @@ public struct JSONValue {
             if nameEnd < 0 { nameEnd = stringEnd(p, i, &escaped) }
             let matched: Bool
             #if hasFeature(Embedded)
-            // Embedded builds (size): one comparison by `==` for both cases (plain bytes are
-            // compared as they are there); the same matches as the two cases below.
-            matched = (plain || escaped)
-                && ByteString(jsonStringContents: UnsafeRawBufferPointer(rebasing: p[(i + 1)..<(nameEnd - 1)])) == name
+            // Embedded builds (size): one comparison by `==` for every case (plain bytes are
+            // compared as they are there); the same matches as the cases below.
+            matched = ByteString(jsonStringContents: UnsafeRawBufferPointer(rebasing: p[(i + 1)..<(nameEnd - 1)])) == name
             #else
-            if !escaped {
-                // Without escapes a name matches on its bytes; the quick check above already
+            if !escaped && plain {
+                // Without escapes a plain name matches on its bytes; the quick check above already
                 // compared them when it applies (`&+`: i < n and probe <= 17, no overflow).
-                matched = plain && (keyMask == 0 || i &+ probe > n)
+                matched = (keyMask == 0 || i &+ probe > n)
                     && bytesEqual(UnsafeRawBufferPointer(rebasing: p[(i + 1)..<(nameEnd - 1)]), want)
             } else {
+                // A member name with escapes, or a name that is not plain bytes (escaped JSON
+                // text, or a one-scalar literal stored inline): compared on the logical bytes.
                 matched = ByteString(jsonStringContents: UnsafeRawBufferPointer(rebasing: p[(i + 1)..<(nameEnd - 1)])) == name
             }
             #endif

@@ -284,6 +284,36 @@ let validCorpus: [String] = [
         #expect(compared > 3500)
     }
 
+    /// Names that are not plain bytes: a one-scalar literal (a `StaticString` without pointer
+    /// representation, stored inline) and escaped JSON text find unescaped member names too.
+    @Test func memberNamesGivenInlineOrEscaped() throws {
+        let doc = #"{"a": 1, "é": 2, "ab": 3, "\u0062": 4}"#
+        let other = #"{"k": "a\u0062"}"#
+        try withBytes(doc) { raw in
+            try withBytes(other) { rawOther in
+                let root = try JSONDocument(validating: raw).root
+                let a = ByteString(scalarA(StaticString.self)), e = ByteString(scalarE(StaticString.self))
+                let b = ByteString(scalarB(StaticString.self))
+                #expect(a.storedBytes == nil && e.storedBytes == nil && b.storedBytes == nil)  // inline storage
+                #expect(a == "a" && e == "é" && b == "b")
+                #expect(try root[a]?.integer() == 1)
+                #expect(try root[e]?.integer() == 2)
+                #expect(try root[b]?.integer() == 4)  // an escaped member name
+                let escapedAB = try #require(try JSONDocument(validating: rawOther).root["k"]?.text)
+                #expect(escapedAB.isJSONEscaped)
+                #expect(try root[escapedAB]?.integer() == 3)
+                #expect(root[ByteString(scalarZ(StaticString.self))] == nil)
+            }
+        }
+    }
+
+    // One-scalar `StaticString`s without pointer representation: what a unicode-scalar literal
+    // gives through a generic context (a plain `"a"` literal has a pointer).
+    private func scalarA<T: ExpressibleByUnicodeScalarLiteral>(_: T.Type) -> T { "a" }
+    private func scalarB<T: ExpressibleByUnicodeScalarLiteral>(_: T.Type) -> T { "b" }
+    private func scalarE<T: ExpressibleByUnicodeScalarLiteral>(_: T.Type) -> T { "é" }
+    private func scalarZ<T: ExpressibleByUnicodeScalarLiteral>(_: T.Type) -> T { "z" }
+
     @Test func navigation() throws {
         let text = #"{ "op" : 2, "\u006fp2": "x\"y", "arr": [10, {"k": null}, "s"], "t": true, "f": false, "n": null, "nested": {"a": {"b": -7}}, "op": 3 }"#
         try withBytes(text) { raw in
