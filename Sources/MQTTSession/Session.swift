@@ -747,7 +747,7 @@ public struct MQTTSession: ~Copyable {
             onConnected(sessionPresent: present)
             return .connected(sessionPresent: present)
         case 3:  // PUBLISH
-            let message = try checked { () throws(PacketError) in try PacketDecoder.publishFields(flags: header.flags, body) }
+            let message = try checked { () throws(PacketError) in try PacketDecoder.publishFields(flags: header.flags, body, flagsChecked: true) }
             guard state == .connected || state == .disconnecting else { throw .unexpectedPacket(type: 3) }
             return receivePublish(message)
         case 4, 5, 6, 7, 9, 11:
