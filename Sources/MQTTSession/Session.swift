@@ -278,7 +278,9 @@ public struct MQTTSession: ~Copyable {
         // A QoS 1 publication waits behind stored ones not yet sent, so order is kept; it is
         // then staged in the store and sent by `pumpReplays`.
         pumpReplays()
-        let live = state == .connected && (qos == .atMostOnce || !hasUnsentPublications)
+        // Connected, `pumpReplays` leaves `mayHaveUnsent` set only when it stopped for want of
+        // room with a publication still to send: right after it, the flag is exact (no scan).
+        let live = state == .connected && (qos == .atMostOnce || !mayHaveUnsent)
         var slot = -1
         if qos == .atLeastOnce {
             guard let s = freeOutboundSlot() else { throw .busy }
@@ -372,14 +374,6 @@ public struct MQTTSession: ~Copyable {
     // Internal helpers that read the session are `mutating` even when they change nothing: a
     // non-mutating method gets the whole session struct (over 200 bytes) as a copy on the caller's
     // stack (a memcpy per call), a mutating one only its address.
-
-    var hasUnsentPublications: Bool {
-        mutating get {
-            guard mayHaveUnsent else { return false }
-            for i in outbound.slots where outbound[i].state == .awaitingAck && outbound[i].needsSend { return true }
-            return false
-        }
-    }
 
     mutating func freeOutboundSlot() -> Int? {
         for i in outbound.slots where outbound[i].state == .free { return i }
