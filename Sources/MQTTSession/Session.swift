@@ -565,7 +565,9 @@ public struct MQTTSession: ~Copyable {
     /// `count` bytes were read into `receiveBuffer()`.
     public mutating func didReceive(_ count: Int, now: Int) {
         guard count > 0 else { return }
-        rxEnd = min(rxCount, rxEnd + count)
+        // rxEnd <= rxCount: the room left cannot overflow, and a count beyond it (a faulty
+        // transport's) is clamped rather than summed (the sum could overflow).
+        rxEnd = count < rxCount &- rxEnd ? rxEnd &+ count : rxCount
         lastReceive = now
     }
 
