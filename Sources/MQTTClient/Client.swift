@@ -125,8 +125,7 @@ public struct MQTTClient<T: Transport, Clock: MonotonicClock>: ~Copyable {
             onEvent(e)
             switch e {
             case .session(.connected(let present)):
-                backoff = reconnectPolicy.initialDelayMilliseconds
-                return present
+                return present  // `note` has reset the back-off
             case .session(.connectionFailed(let err)):
                 disconnectPending = false
                 closeTransport()
