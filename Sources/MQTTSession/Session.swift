@@ -325,10 +325,9 @@ public struct MQTTSession: ~Copyable {
             throw staging.room >= staging.maxPacket ? .packetTooLarge(needed: staging.maxPacket + 1) : .busy
         }
         let packetID = qos == .atLeastOnce ? allocatePacketID() : 0
-        // Write variable header, then the fixed header right before it, then slide it down.
+        // Write the variable header at 5 (after the worst-case fixed header), then the fixed
+        // header at 0, then slide the rest down to the fixed header's end.
         let remaining = 2 &+ topic.count &+ idLength &+ written
-        let lengthSize = remainingLengthSize(remaining)
-        let start = 4 &- lengthSize
         stage.storeBytes(of: UInt8(truncatingIfNeeded: topic.count >> 8), toByteOffset: 5, as: UInt8.self)
         stage.storeBytes(of: UInt8(truncatingIfNeeded: topic.count), toByteOffset: 6, as: UInt8.self)
         if let t = topic.baseAddress { (stage + 7).copyMemory(from: t, byteCount: topic.count) }
@@ -337,9 +336,9 @@ public struct MQTTSession: ~Copyable {
             stage.storeBytes(of: UInt8(truncatingIfNeeded: packetID >> 8), toByteOffset: p, as: UInt8.self)
             stage.storeBytes(of: UInt8(truncatingIfNeeded: packetID), toByteOffset: p &+ 1, as: UInt8.self)
         }
-        stage.storeBytes(of: 0x30 | (qos.rawValue << 1) | (retain ? 1 : 0), toByteOffset: start, as: UInt8.self)
+        stage.storeBytes(of: 0x30 | (qos.rawValue << 1) | (retain ? 1 : 0), as: UInt8.self)
         var v = remaining
-        var q = start &+ 1
+        var q = 1
         repeat {
             var digit = UInt8(truncatingIfNeeded: v & 0x7F)
             v >>= 7
@@ -347,8 +346,9 @@ public struct MQTTSession: ~Copyable {
             stage.storeBytes(of: digit, toByteOffset: q, as: UInt8.self)
             q &+= 1
         } while v > 0
-        let length = 1 &+ lengthSize &+ remaining
-        if start > 0 { stage.copyMemory(from: stage + start, byteCount: length) }
+        // `q`: the fixed header's length, 2 to 5 (no `remainingLengthSize` needed).
+        if q < 5 { (stage + q).copyMemory(from: stage + 5, byteCount: remaining) }
+        let length = q &+ remaining
         if live {
             txEnd &+= length
             statistics.packetsSent &+= 1
