@@ -516,13 +516,15 @@ public struct MQTTSession: ~Copyable {
             // A stored copy lies inside the store and fits the free transmit space: no overflow.
             let to = tx + txEnd
             to.copyMemory(from: store + Int(r.offset), byteCount: len)
-            // MQTT 4.4: a re-delivery on a resumed session carries DUP = 1.
-            let first = to.load(as: UInt8.self)
-            to.storeBytes(of: r.sentBefore ? first | 0x08 : first & ~0x08, as: UInt8.self)
+            // MQTT 4.4: a re-delivery on a resumed session carries DUP = 1 (the stored copy has
+            // DUP = 0: finishPublish wrote it so, and only this copy of it is changed).
+            if r.sentBefore {
+                to.storeBytes(of: to.load(as: UInt8.self) | 0x08, as: UInt8.self)
+                statistics.publicationsReplayed &+= 1
+            }
             txEnd &+= len
-            outbound[best].needsSend = false
-            if r.sentBefore { statistics.publicationsReplayed &+= 1 }
-            outbound[best].sentBefore = true
+            // Sent (`needsSend` cleared) and so sent before: both flags in one store.
+            outbound[best].flags = OutboundRecord.sentBeforeFlag
             statistics.packetsSent &+= 1
         }
     }
