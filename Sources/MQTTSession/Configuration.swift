@@ -138,7 +138,7 @@ struct OutboundRecord {
     var state: State = .free
     /// `needsSend` (bit 0) and `sentBefore` (bit 1), nothing else.
     var flags: UInt8 = 0
-    static let sentBeforeFlag: UInt8 = 2
+    static let needsSendFlag: UInt8 = 1, sentBeforeFlag: UInt8 = 2
 
     /// The packet must be (re)written to the transmit buffer (not yet sent on this connection).
     var needsSend: Bool {

@@ -759,7 +759,7 @@ public struct MQTTSession: ~Copyable {
             switch type {
             case 4:  // PUBACK
                 for i in outbound.slots where outbound[i].state == .awaitingAck && outbound[i].packetID == id {
-                    outbound[i] = OutboundRecord()
+                    outbound[i].state = .free  // a free record's other fields are never read
                     pumpReplays()
                     return .published(packetID: id)
                 }
@@ -803,9 +803,9 @@ public struct MQTTSession: ~Copyable {
             for i in outbound.slots where outbound[i].state == .awaitingAck {
                 switch configuration.sessionLossPolicy {
                 case .resend:
-                    outbound[i].needsSend = true
+                    // To send (`needsSend`), new to this broker session (not `sentBefore`: DUP = 0).
+                    outbound[i].flags = OutboundRecord.needsSendFlag
                     mayHaveUnsent = true
-                    outbound[i].sentBefore = false  // new to this broker session: DUP = 0
                 case .reportLost:
                     // Only what reached an earlier broker session can be a duplicate; a
                     // publication stored while disconnected is sent as promised.
