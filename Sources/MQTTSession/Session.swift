@@ -626,7 +626,7 @@ public struct MQTTSession: ~Copyable {
         }
         for i in pending.slots where pending[i].packetID != 0 && pending[i].abandoned {
             let id = pending[i].packetID
-            pending[i] = PendingAck()
+            pending[i].packetID = 0  // free: a free record's other fields are never read
             return .subscriptionAbandoned(packetID: id)
         }
         reportsPending = false
@@ -772,7 +772,7 @@ public struct MQTTSession: ~Copyable {
                 let subscribe = type == 9
                 for i in pending.slots where pending[i].packetID == id && pending[i].isSubscribe == subscribe && !pending[i].abandoned {
                     let expected = Int(pending[i].filterCount)
-                    pending[i] = PendingAck()
+                    pending[i].packetID = 0
                     if !subscribe { return .unsubscribed(packetID: id) }
                     if codes.count != expected { throw .protocolViolation(.lengthMismatch) }
                     return .subscribed(packetID: id, returnCodes: codes)
@@ -872,7 +872,7 @@ public struct MQTTSession: ~Copyable {
     }
 
     mutating func forgetQoS2(_ id: UInt16) {
-        for i in qos2.slots where qos2[i].packetID == id { qos2[i] = InboundRecord() }
+        for i in qos2.slots where qos2[i].packetID == id { qos2[i].packetID = 0 }  // free (its digest is unused)
     }
 
     @inline(never)  // two callers (connect, onConnected): one copy of its loops
