@@ -786,10 +786,9 @@ public struct MQTTSession: ~Copyable {
             if type != 13 { throw .unexpectedPacket(type: type) }
             pingOutstanding = false  // PINGRESP
             return nil
-        case 1, 8, 10:  // CONNECT, SUBSCRIBE and UNSUBSCRIBE never come from a broker.
+        default:  // 1, 8, 10: CONNECT, SUBSCRIBE and UNSUBSCRIBE never come from a broker
+            // (`fixedHeader` refused the reserved types 0 and 15).
             throw .unexpectedPacket(type: type)
-        default:
-            throw .protocolViolation(.reservedPacketType(type))
         }
         // An acknowledgement of nothing we wait for (PUBACK, SUBACK, UNSUBACK), or PUBREC/PUBCOMP.
         statistics.unknownAcknowledgements &+= 1
