@@ -60,11 +60,6 @@ struct SessionLayout {
     /// Wrapping arithmetic: for valid capacities (`isValid`: buffers of at most 2^28, 2^28 and
     /// 2^30 bytes, at most 4096 records per table) the total stays below 1.6 * 2^30, so nothing
     /// wraps even with a 32-bit `Int`; the layout of invalid capacities is never used.
-    /// Inlined: capacities are usually constants (the defaults, or an application's own), and
-    /// then the whole layout folds to constants at `arenaBytes` and in `MQTTSession.init`, as
-    /// does the `isValid` test there (out of line, each caller loaded the capacities and
-    /// called it).
-    @inline(__always)
     init(_ c: SessionCapacities) {
         var offset = 0
         func place(_ bytes: Int, align: Int) -> Int {  // `align` is a power of two
