@@ -292,7 +292,6 @@ public struct MQTTSession: ~Copyable {
         let bodyOffset = 7 &+ topic.count &+ idLength
         // The largest packet either buffer could ever hold, and what it can hold now.
         let maxPacket = qos == .atLeastOnce ? min(txCount, storeCount) : txCount
-        if live && txStart == txEnd { txStart = 0; txEnd = 0 }
         compactTransmit()
         var room = live ? txFree : txCount
         if qos == .atLeastOnce { room = min(room, largestStoreGap()) }
