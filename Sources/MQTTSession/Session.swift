@@ -877,7 +877,12 @@ public struct MQTTSession: ~Copyable {
     mutating func clearInboundHistory() {
         // `qos2` follows `history` in the arena, records of one type (`SessionLayout`): one
         // loop clears both.
-        history.baseAddress.unsafelyUnwrapped.update(repeating: InboundRecord(), count: history.count &+ qos2.count)
+        // An empty record is all zero bits (as the arena's first fill relies on): one memset,
+        // then the memory is bound to the records again.
+        let records = history.count &+ qos2.count
+        let raw = UnsafeMutableRawPointer(history.baseAddress.unsafelyUnwrapped)
+        raw.initializeMemory(as: UInt8.self, repeating: 0, count: MemoryLayout<InboundRecord>.stride &* records)
+        _ = raw.bindMemory(to: InboundRecord.self, capacity: records)
         historyNext = 0
     }
 
