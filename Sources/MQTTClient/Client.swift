@@ -90,9 +90,11 @@ public struct MQTTClient<T: Transport, Clock: MonotonicClock>: ~Copyable {
     public private(set) var isHoldingOutput = false
 
     public init(session: consuming MQTTSession, transport: T, clock: Clock, reconnectPolicy: ReconnectPolicy = ReconnectPolicy()) {
-        var seed: UInt32 = 0x9E37_79B9
-        for b in session.configuration.clientID { seed = (seed ^ UInt32(b)) &* 16_777_619 }
         self.session = session
+        // The seed from the stored session's client ID (read through `session`, the consumed
+        // parameter, it copied the whole configuration first).
+        var seed: UInt32 = 0x9E37_79B9
+        for b in self.session.configuration.clientID { seed = (seed ^ UInt32(b)) &* 16_777_619 }
         self.transport = transport
         self.clock = clock
         self.reconnectPolicy = reconnectPolicy
@@ -125,8 +127,7 @@ public struct MQTTClient<T: Transport, Clock: MonotonicClock>: ~Copyable {
             onEvent(e)
             switch e {
             case .session(.connected(let present)):
-                backoff = reconnectPolicy.initialDelayMilliseconds
-                return present
+                return present  // `note` has reset the back-off
             case .session(.connectionFailed(let err)):
                 disconnectPending = false
                 closeTransport()

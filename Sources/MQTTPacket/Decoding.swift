@@ -261,12 +261,19 @@ public enum PacketDecoder {
         return (ack == 1, rc)
     }
 
-    /// PUBLISH with these fixed-header flags.
+    /// PUBLISH with these fixed-header flags. `flagsChecked`: they come from `fixedHeader`,
+    /// which already refused QoS 3 (`checkFlags`), so the QoS bits are not tested again.
     @_spi(Session) @inline(__always)
-    public static func publishFields(flags: UInt8, _ body: UnsafeRawBufferPointer) throws(PacketError) -> PublishView {
+    public static func publishFields(flags: UInt8, _ body: UnsafeRawBufferPointer, flagsChecked: Bool = false) throws(PacketError) -> PublishView {
         let n = body.count
         let qosBits = (flags >> 1) & 0x03
-        guard let qos = QoS(rawValue: qosBits) else { throw .invalidQoS }
+        let qos: QoS
+        if flagsChecked {
+            qos = QoS(rawValue: qosBits).unsafelyUnwrapped
+        } else {
+            guard let q = QoS(rawValue: qosBits) else { throw .invalidQoS }
+            qos = q
+        }
         let dup = flags & 0x08 != 0
         if qos == .atMostOnce && dup { throw .invalidQoS }  // MQTT 3.3.1-2
         if n < 2 { throw .truncated }

@@ -2,32 +2,37 @@
 /// nothing above U+10FFFF) without U+0000, as MQTT 1.5.3 requires of every string.
 @inlinable
 public func validateMQTTString(_ bytes: UnsafeRawBufferPointer) throws(PacketError) {
+    // Plain loads from the base address (nil only when there are no bytes): the buffer
+    // pointer's subscript tested it for nil at every byte. `i` stays below `n` (a sequence is
+    // taken only when all of it lies before `n`), so the index sums cannot overflow: they wrap
+    // (`&+`), with no overflow check each.
+    guard let p = bytes.baseAddress else { return }
     var i = 0
     let n = bytes.count
     while i < n {
-        let b0 = bytes[i]
+        let b0 = p.load(fromByteOffset: i, as: UInt8.self)
         if b0 < 0x80 {
             if b0 == 0 { throw .nullCharacter }
-            i += 1
+            i &+= 1
             continue
         }
-        // Lead bytes C2...F4 (C0, C1 and F5 up only start overlong or out-of-range forms); the
-        // second byte's range narrows after E0 (overlong), ED (UTF-16 surrogates), F0 (overlong)
-        // and F4 (above U+10FFFF).
+        // Lead bytes C2...F4 (C0, C1 and F5 up only start overlong or out-of-range forms),
+        // then continuation bytes 80...BF; the second byte's range is narrower after E0
+        // (overlong), ED (UTF-16 surrogates), F0 (overlong) and F4 (above U+10FFFF). Every
+        // failure is the same error, so the checks' order does not matter.
         if b0 < 0xC2 || b0 > 0xF4 { throw .invalidUTF8 }
         let need = b0 < 0xE0 ? 1 : b0 < 0xF0 ? 2 : 3
-        let lower: UInt8 = b0 == 0xE0 ? 0xA0 : b0 == 0xF0 ? 0x90 : 0x80
-        let upper: UInt8 = b0 == 0xED ? 0x9F : b0 == 0xF4 ? 0x8F : 0xBF
-        if i + need >= n { throw .invalidUTF8 }  // sequence cut off by the end
-        let b1 = bytes[i + 1]
-        if b1 < lower || b1 > upper { throw .invalidUTF8 }
-        var k = 2
+        if need >= n &- i { throw .invalidUTF8 }  // sequence cut off by the end
+        var k = 1
         while k <= need {
-            let b = bytes[i + k]
-            if b < 0x80 || b > 0xBF { throw .invalidUTF8 }
-            k += 1
+            if p.load(fromByteOffset: i &+ k, as: UInt8.self) & 0xC0 != 0x80 { throw .invalidUTF8 }
+            k &+= 1
         }
-        i += need + 1
+        let b1 = p.load(fromByteOffset: i &+ 1, as: UInt8.self)
+        if b0 == 0xE0 && b1 < 0xA0 || b0 == 0xED && b1 > 0x9F || b0 == 0xF0 && b1 < 0x90 || b0 == 0xF4 && b1 > 0x8F {
+            throw .invalidUTF8
+        }
+        i &+= need &+ 1
     }
 }
 

@@ -131,8 +131,9 @@ struct OutboundRecord {
     var length: Int32 = 0
     var packetID: UInt16 = 0
     var state: State = .free
-    /// `needsSend` (bit 0) and `sentBefore` (bit 1).
+    /// `needsSend` (bit 0) and `sentBefore` (bit 1), nothing else.
     var flags: UInt8 = 0
+    static let needsSendFlag: UInt8 = 1, sentBeforeFlag: UInt8 = 2
 
     /// The packet must be (re)written to the transmit buffer (not yet sent on this connection).
     var needsSend: Bool {

@@ -278,7 +278,9 @@ public struct MQTTSession: ~Copyable {
         // A QoS 1 publication waits behind stored ones not yet sent, so order is kept; it is
         // then staged in the store and sent by `pumpReplays`.
         pumpReplays()
-        let live = state == .connected && (qos == .atMostOnce || !hasUnsentPublications)
+        // Connected, `pumpReplays` leaves `mayHaveUnsent` set only when it stopped for want of
+        // room with a publication still to send: right after it, the flag is exact (no scan).
+        let live = state == .connected && (qos == .atMostOnce || !mayHaveUnsent)
         var slot = -1
         if qos == .atLeastOnce {
             guard let s = freeOutboundSlot() else { throw .busy }
@@ -290,7 +292,6 @@ public struct MQTTSession: ~Copyable {
         let bodyOffset = 7 &+ topic.count &+ idLength
         // The largest packet either buffer could ever hold, and what it can hold now.
         let maxPacket = qos == .atLeastOnce ? min(txCount, storeCount) : txCount
-        if live && txStart == txEnd { txStart = 0; txEnd = 0 }
         compactTransmit()
         var room = live ? txFree : txCount
         if qos == .atLeastOnce { room = min(room, largestStoreGap()) }
@@ -323,10 +324,9 @@ public struct MQTTSession: ~Copyable {
             throw staging.room >= staging.maxPacket ? .packetTooLarge(needed: staging.maxPacket + 1) : .busy
         }
         let packetID = qos == .atLeastOnce ? allocatePacketID() : 0
-        // Write variable header, then the fixed header right before it, then slide it down.
+        // Write the variable header at 5 (after the worst-case fixed header), then the fixed
+        // header at 0, then slide the rest down to the fixed header's end.
         let remaining = 2 &+ topic.count &+ idLength &+ written
-        let lengthSize = remainingLengthSize(remaining)
-        let start = 4 &- lengthSize
         stage.storeBytes(of: UInt8(truncatingIfNeeded: topic.count >> 8), toByteOffset: 5, as: UInt8.self)
         stage.storeBytes(of: UInt8(truncatingIfNeeded: topic.count), toByteOffset: 6, as: UInt8.self)
         if let t = topic.baseAddress { (stage + 7).copyMemory(from: t, byteCount: topic.count) }
@@ -335,9 +335,9 @@ public struct MQTTSession: ~Copyable {
             stage.storeBytes(of: UInt8(truncatingIfNeeded: packetID >> 8), toByteOffset: p, as: UInt8.self)
             stage.storeBytes(of: UInt8(truncatingIfNeeded: packetID), toByteOffset: p &+ 1, as: UInt8.self)
         }
-        stage.storeBytes(of: 0x30 | (qos.rawValue << 1) | (retain ? 1 : 0), toByteOffset: start, as: UInt8.self)
+        stage.storeBytes(of: 0x30 | (qos.rawValue << 1) | (retain ? 1 : 0), as: UInt8.self)
         var v = remaining
-        var q = start &+ 1
+        var q = 1
         repeat {
             var digit = UInt8(truncatingIfNeeded: v & 0x7F)
             v >>= 7
@@ -345,8 +345,9 @@ public struct MQTTSession: ~Copyable {
             stage.storeBytes(of: digit, toByteOffset: q, as: UInt8.self)
             q &+= 1
         } while v > 0
-        let length = 1 &+ lengthSize &+ remaining
-        if start > 0 { stage.copyMemory(from: stage + start, byteCount: length) }
+        // `q`: the fixed header's length, 2 to 5 (no `remainingLengthSize` needed).
+        if q < 5 { (stage + q).copyMemory(from: stage + 5, byteCount: remaining) }
+        let length = q &+ remaining
         if live {
             txEnd &+= length
             statistics.packetsSent &+= 1
@@ -372,14 +373,6 @@ public struct MQTTSession: ~Copyable {
     // Internal helpers that read the session are `mutating` even when they change nothing: a
     // non-mutating method gets the whole session struct (over 200 bytes) as a copy on the caller's
     // stack (a memcpy per call), a mutating one only its address.
-
-    var hasUnsentPublications: Bool {
-        mutating get {
-            guard mayHaveUnsent else { return false }
-            for i in outbound.slots where outbound[i].state == .awaitingAck && outbound[i].needsSend { return true }
-            return false
-        }
-    }
 
     mutating func freeOutboundSlot() -> Int? {
         for i in outbound.slots where outbound[i].state == .free { return i }
@@ -522,13 +515,15 @@ public struct MQTTSession: ~Copyable {
             // A stored copy lies inside the store and fits the free transmit space: no overflow.
             let to = tx + txEnd
             to.copyMemory(from: store + Int(r.offset), byteCount: len)
-            // MQTT 4.4: a re-delivery on a resumed session carries DUP = 1.
-            let first = to.load(as: UInt8.self)
-            to.storeBytes(of: r.sentBefore ? first | 0x08 : first & ~0x08, as: UInt8.self)
+            // MQTT 4.4: a re-delivery on a resumed session carries DUP = 1 (the stored copy has
+            // DUP = 0: finishPublish wrote it so, and only this copy of it is changed).
+            if r.sentBefore {
+                to.storeBytes(of: to.load(as: UInt8.self) | 0x08, as: UInt8.self)
+                statistics.publicationsReplayed &+= 1
+            }
             txEnd &+= len
-            outbound[best].needsSend = false
-            if r.sentBefore { statistics.publicationsReplayed &+= 1 }
-            outbound[best].sentBefore = true
+            // Sent (`needsSend` cleared) and so sent before: both flags in one store.
+            outbound[best].flags = OutboundRecord.sentBeforeFlag
             statistics.packetsSent &+= 1
         }
     }
@@ -571,7 +566,9 @@ public struct MQTTSession: ~Copyable {
     /// `count` bytes were read into `receiveBuffer()`.
     public mutating func didReceive(_ count: Int, now: Int) {
         guard count > 0 else { return }
-        rxEnd = min(rxCount, rxEnd + count)
+        // rxEnd <= rxCount: the room left cannot overflow, and a count beyond it (a faulty
+        // transport's) is clamped rather than summed (the sum could overflow).
+        rxEnd = count < rxCount &- rxEnd ? rxEnd &+ count : rxCount
         lastReceive = now
     }
 
@@ -628,7 +625,7 @@ public struct MQTTSession: ~Copyable {
         }
         for i in pending.slots where pending[i].packetID != 0 && pending[i].abandoned {
             let id = pending[i].packetID
-            pending[i] = PendingAck()
+            pending[i].packetID = 0  // free: a free record's other fields are never read
             return .subscriptionAbandoned(packetID: id)
         }
         reportsPending = false
@@ -747,7 +744,7 @@ public struct MQTTSession: ~Copyable {
             onConnected(sessionPresent: present)
             return .connected(sessionPresent: present)
         case 3:  // PUBLISH
-            let message = try checked { () throws(PacketError) in try PacketDecoder.publishFields(flags: header.flags, body) }
+            let message = try checked { () throws(PacketError) in try PacketDecoder.publishFields(flags: header.flags, body, flagsChecked: true) }
             guard state == .connected || state == .disconnecting else { throw .unexpectedPacket(type: 3) }
             return receivePublish(message)
         case 4, 5, 6, 7, 9, 11:
@@ -761,7 +758,7 @@ public struct MQTTSession: ~Copyable {
             switch type {
             case 4:  // PUBACK
                 for i in outbound.slots where outbound[i].state == .awaitingAck && outbound[i].packetID == id {
-                    outbound[i] = OutboundRecord()
+                    outbound[i].state = .free  // a free record's other fields are never read
                     pumpReplays()
                     return .published(packetID: id)
                 }
@@ -774,7 +771,7 @@ public struct MQTTSession: ~Copyable {
                 let subscribe = type == 9
                 for i in pending.slots where pending[i].packetID == id && pending[i].isSubscribe == subscribe && !pending[i].abandoned {
                     let expected = Int(pending[i].filterCount)
-                    pending[i] = PendingAck()
+                    pending[i].packetID = 0
                     if !subscribe { return .unsubscribed(packetID: id) }
                     if codes.count != expected { throw .protocolViolation(.lengthMismatch) }
                     return .subscribed(packetID: id, returnCodes: codes)
@@ -788,10 +785,9 @@ public struct MQTTSession: ~Copyable {
             if type != 13 { throw .unexpectedPacket(type: type) }
             pingOutstanding = false  // PINGRESP
             return nil
-        case 1, 8, 10:  // CONNECT, SUBSCRIBE and UNSUBSCRIBE never come from a broker.
+        default:  // 1, 8, 10: CONNECT, SUBSCRIBE and UNSUBSCRIBE never come from a broker
+            // (`fixedHeader` refused the reserved types 0 and 15).
             throw .unexpectedPacket(type: type)
-        default:
-            throw .protocolViolation(.reservedPacketType(type))
         }
         // An acknowledgement of nothing we wait for (PUBACK, SUBACK, UNSUBACK), or PUBREC/PUBCOMP.
         statistics.unknownAcknowledgements &+= 1
@@ -805,9 +801,9 @@ public struct MQTTSession: ~Copyable {
             for i in outbound.slots where outbound[i].state == .awaitingAck {
                 switch configuration.sessionLossPolicy {
                 case .resend:
-                    outbound[i].needsSend = true
+                    // To send (`needsSend`), new to this broker session (not `sentBefore`: DUP = 0).
+                    outbound[i].flags = OutboundRecord.needsSendFlag
                     mayHaveUnsent = true
-                    outbound[i].sentBefore = false  // new to this broker session: DUP = 0
                 case .reportLost:
                     // Only what reached an earlier broker session can be a duplicate; a
                     // publication stored while disconnected is sent as promised.
@@ -874,14 +870,19 @@ public struct MQTTSession: ~Copyable {
     }
 
     mutating func forgetQoS2(_ id: UInt16) {
-        for i in qos2.slots where qos2[i].packetID == id { qos2[i] = InboundRecord() }
+        for i in qos2.slots where qos2[i].packetID == id { qos2[i].packetID = 0 }  // free (its digest is unused)
     }
 
     @inline(never)  // two callers (connect, onConnected): one copy of its loops
     mutating func clearInboundHistory() {
         // `qos2` follows `history` in the arena, records of one type (`SessionLayout`): one
         // loop clears both.
-        history.baseAddress.unsafelyUnwrapped.update(repeating: InboundRecord(), count: history.count &+ qos2.count)
+        // An empty record is all zero bits (as the arena's first fill relies on): one memset,
+        // then the memory is bound to the records again.
+        let records = history.count &+ qos2.count
+        let raw = UnsafeMutableRawPointer(history.baseAddress.unsafelyUnwrapped)
+        raw.initializeMemory(as: UInt8.self, repeating: 0, count: MemoryLayout<InboundRecord>.stride &* records)
+        _ = raw.bindMemory(to: InboundRecord.self, capacity: records)
         historyNext = 0
     }
 

@@ -971,6 +971,43 @@ struct SessionTests {
         #expect(order == [1, 2, 3, 4, late])
     }
 
+    /// The session writes PUBLISH itself (fixed header after the variable header, then slid
+    /// into place); its bytes must equal `PacketEncoder.publish`'s for every Remaining Length
+    /// size (1 to 4 bytes, each boundary on both sides), QoS 0 and 1, live and from the store.
+    @Test func publishBytesMatchTheEncoderAtEveryLengthBoundary() throws {
+        let caps = SessionCapacities(transmitBytes: 1 << 22, receiveBytes: 64, storeBytes: 1 << 22, inflight: 2)
+        var s = makeSession(config(), caps)
+        establish(&s)
+        let topic = utf8("a/b")
+        // Remaining Length = 2 + 3 + (2 for QoS 1) + payload; boundaries at 128, 16_384, 2_097_152.
+        for boundary in [0, 128, 16_384, 2_097_152] {
+            for delta in -3...2 {
+                for qos in [QoS.atMostOnce, .atLeastOnce] {
+                    let overhead = 5 + (qos == .atLeastOnce ? 2 : 0)
+                    let size = boundary + delta - overhead
+                    if size < 0 { continue }
+                    let payload = [UInt8](repeating: UInt8(truncatingIfNeeded: size), count: size)
+                    for live in [true, false] {
+                        if !live && qos == .atMostOnce { continue }
+                        if !live { s.connectionLost() }
+                        let id = try publish(&s, "a/b", payload, qos: qos, retain: size % 2 == 0)
+                        if !live { establish(&s, present: true) }
+                        var expected = [UInt8](repeating: 0, count: size + overhead + 5)
+                        let n = try topic.withUnsafeBytes { t in
+                            try payload.withUnsafeBytes { p in
+                                try expected.withUnsafeMutableBytes { out in
+                                    try PacketEncoder.publish(topic: t, payload: p, qos: qos, retain: size % 2 == 0, packetID: id, into: out)
+                                }
+                            }
+                        }
+                        #expect(sentBytes(&s) == Array(expected[0..<n]), "payload \(size), qos \(qos.rawValue), live \(live)")
+                        if qos == .atLeastOnce { #expect(feed(&s, pubackBytes(id)) == [.published(id)]) }
+                    }
+                }
+            }
+        }
+    }
+
     // MARK: Back-pressure
 
     @Test func storeFullIsBusyAndClears() throws {
