@@ -456,7 +456,10 @@ public struct MQTTClient<T: Transport, Clock: MonotonicClock>: ~Copyable {
     /// Exponential back-off with up to 25 % jitter so a fleet does not reconnect in step.
     mutating func nextBackoff() -> Int {
         let base = backoff
-        backoff = min(reconnectPolicy.maximumDelayMilliseconds, max(1, backoff * 2))
+        // Doubling saturates: any policy a caller can build (delays up to Int.max, or negative)
+        // gives a delay, never a trap.
+        let doubled = backoff.multipliedReportingOverflow(by: 2)
+        backoff = min(reconnectPolicy.maximumDelayMilliseconds, max(1, doubled.overflow ? Int.max : doubled.partialValue))
         jitterState ^= jitterState << 13
         jitterState ^= jitterState >> 17
         jitterState ^= jitterState << 5

@@ -314,6 +314,24 @@ struct ClientLoopTests {
         #expect(r >= 88 && r <= 112)
     }
 
+    /// Extreme policies (delays of Int.max, or negative ones) give a retry delay, never a trap.
+    @Test(arguments: [(Int.max, Int.max), (Int.min, Int.max), (Int.max / 2 + 1, Int.max), (Int.min, Int.min)])
+    func backOffOfExtremePoliciesDoesNotTrap(initial: Int, maximum: Int) throws {
+        let rig = Rig(start: 0)
+        var c = rig.client(reconnect: ReconnectPolicy(initialDelayMilliseconds: initial, maximumDelayMilliseconds: maximum))
+        try c.connect { _ in }
+        rig.peer.failNextReceive(.reset)
+        let events = pollEvents(&c, 10)
+        guard case .disconnected(.transport(.reset), let retry)? = events.first else {
+            Issue.record("expected a reset, got \(events)")
+            return
+        }
+        #expect(retry != -1)
+        // The next attempt's delay (the doubled one) is computed without a trap too.
+        rig.peer.failNextOpen(.refused)
+        _ = pollEvents(&c, 10)
+    }
+
     @Test func pollBeforeReconnectTimeReturnsOnTimeout() throws {
         let rig = Rig(start: 0)
         var c = rig.client(reconnect: ReconnectPolicy(initialDelayMilliseconds: 1_000, maximumDelayMilliseconds: 8_000))
