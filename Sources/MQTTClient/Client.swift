@@ -367,6 +367,11 @@ public struct MQTTClient<T: Transport, Clock: MonotonicClock>: ~Copyable {
             // 2. Hand out the next event the session has ready.
             if let event = session.nextEvent(now: clock.nowMilliseconds()) {
                 note(event)
+                // The last event of what arrived: its acknowledgements leave now, not after the
+                // application has handled it. The broker then frees the message while the
+                // application works (one write per read, so a batch still costs one). A send
+                // error here stays in the socket and ends the next call's first write.
+                if !session.hasBufferedInput { _ = writeSome() }
                 return .session(event)
             }
             if let e = writeSome() { failure = e; break loop }

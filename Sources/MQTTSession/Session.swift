@@ -122,6 +122,8 @@ public struct MQTTSession: ~Copyable {
 
     /// Whether anything waits to be written.
     public var hasPendingOutput: Bool { txEnd > txStart }
+    /// Whether received bytes wait to be parsed (part of a packet, or more packets of one read).
+    public var hasBufferedInput: Bool { rxEnd > rxStart }
 
     // MARK: - Connecting
 

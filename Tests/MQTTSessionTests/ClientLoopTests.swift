@@ -220,6 +220,23 @@ struct ClientLoopTests {
         #expect(Array(rig.broker.packets.suffix(3)) == [.puback(7), .puback(8), .publish(topic: utf8("out/b"), payload: [9], qos: 1, dup: false, retain: false, id: 1)])
     }
 
+    @Test func acknowledgementOfTheLastPacketOfAReadLeavesBeforeItIsHandledOut() throws {
+        let rig = Rig()
+        var c = rig.client()
+        try c.connect { _ in }
+        // One request in one read (a response at one request in flight): its PUBACK is written
+        // before the application sees it, so the broker need not wait for the application.
+        rig.peer.deliver(publishBytes("in/a", [1], qos: .atLeastOnce, id: 7))
+        let calls = rig.peer.log.count
+        let event = try c.nextEvent(timeoutMilliseconds: 1_000)
+        guard case .session(.message)? = event else {
+            Issue.record("expected the message, got \(String(describing: event))")
+            return
+        }
+        #expect(rig.broker.packets.last == .puback(7))
+        #expect(Array(rig.peer.log[calls...]).last == "send 4/4", "transport calls: \(Array(rig.peer.log[calls...]))")
+    }
+
     @Test func heldOutputLeavesInOneWriteWhenTheBlockEnds() throws {
         let rig = Rig()
         var c = rig.client()
