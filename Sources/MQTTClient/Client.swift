@@ -450,7 +450,7 @@ public struct MQTTClient<T: Transport, Clock: MonotonicClock>: ~Copyable {
         return retry
     }
 
-    /// The `.disconnected` event `report` left to hand out next, if any.
+    /// The `.disconnected` event `note` left to hand out next, if any.
     @inline(__always)
     mutating func takePendingDisconnect() -> ClientEvent? {
         guard disconnectPending else { return nil }

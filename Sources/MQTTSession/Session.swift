@@ -877,10 +877,9 @@ public struct MQTTSession: ~Copyable {
 
     @inline(never)  // two callers (connect, onConnected): one copy of its loops
     mutating func clearInboundHistory() {
-        // `qos2` follows `history` in the arena, records of one type (`SessionLayout`): one
-        // loop clears both.
-        // An empty record is all zero bits (as the arena's first fill relies on): one memset,
-        // then the memory is bound to the records again.
+        // `qos2` follows `history` in the arena, records of one type (`SessionLayout`), and an
+        // empty record is all zero bits (as the arena's first fill relies on): one memset
+        // clears both, then the memory is bound to the records again.
         let records = history.count &+ qos2.count
         let raw = UnsafeMutableRawPointer(history.baseAddress.unsafelyUnwrapped)
         raw.initializeMemory(as: UInt8.self, repeating: 0, count: MemoryLayout<InboundRecord>.stride &* records)

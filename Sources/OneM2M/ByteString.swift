@@ -426,8 +426,8 @@ func writeZeroPadded(_ value: Int, width: Int, _ out: UnsafeMutableRawBufferPoin
 /// Copies bytes into `out` at `offset` (the caller checked the space).
 func copyBytes(_ src: UnsafeRawBufferPointer, _ out: UnsafeMutableRawBufferPointer, _ offset: Int) {
     #if hasFeature(Embedded)
-    // Embedded builds (size): one memcpy call; the short-copy branches of `copyBytesInline`
-    // (speed) cost about 90 B of armv7 code in this one shared copy routine.
+    // Embedded builds (size): one memcpy call; the short-copy branches of `copyRaw` (speed)
+    // cost about 90 B of armv7 code in this one shared copy routine.
     guard let from = src.baseAddress, let to = out.baseAddress, !src.isEmpty else { return }
     precondition(offset >= 0 && offset + src.count <= out.count)
     (to + offset).copyMemory(from: from, byteCount: src.count)
@@ -436,55 +436,57 @@ func copyBytes(_ src: UnsafeRawBufferPointer, _ out: UnsafeMutableRawBufferPoint
     #endif
 }
 
-/// `copyBytes`, inlined: where the length is a constant (a static name) it folds to a move or two.
+#if !hasFeature(Embedded)
+/// `copyBytes`, inlined (hosts, speed): where the length is a constant (a static name) it folds
+/// to a move or two.
 @inline(__always)
 func copyBytesInline(_ src: UnsafeRawBufferPointer, _ out: UnsafeMutableRawBufferPointer, _ offset: Int) {
     guard let from = src.baseAddress, let to = out.baseAddress, !src.isEmpty else { return }
-    let n = src.count
-    #if hasFeature(Embedded)
-    precondition(offset >= 0 && offset + n <= out.count)
-    #else
-    // Hosts (speed): the same condition without the overflow-checked add (`out.count - offset`
-    // cannot overflow once `offset` >= 0). Embedded builds keep the form above: on 64-bit
-    // targets this one made the core about 120 B larger.
-    precondition(offset >= 0 && n <= out.count &- offset)
-    #endif
-    let d = to + offset
-    // Short texts (names, identifiers) in two overlapping word moves rather than a memcpy call;
-    // every load and store stays inside its buffer.
+    // The condition without an overflow-checked add (`out.count - offset` cannot overflow once
+    // `offset` >= 0).
+    precondition(offset >= 0 && src.count <= out.count &- offset)
+    copyRaw(to + offset, from, src.count)
+}
+
+/// Copies `n` bytes from `from` to `to` (hosts, speed), for callers that checked the room
+/// (`copyBytesInline`, or the writer's reserved room): short texts (names, identifiers) in two
+/// overlapping word moves rather than a memcpy call, up to 64 bytes (a template's fixed part) in
+/// overlapping 16-byte vectors on 64-bit hosts. Every load and store stays inside its buffer.
+@inline(__always)
+func copyRaw(_ to: UnsafeMutableRawPointer, _ from: UnsafeRawPointer, _ n: Int) {
     if n >= 8 && n <= 16 {
-        let a = from.loadUnaligned(as: UInt64.self), b = from.loadUnaligned(fromByteOffset: n - 8, as: UInt64.self)
-        d.storeBytes(of: a, as: UInt64.self)
-        d.storeBytes(of: b, toByteOffset: n - 8, as: UInt64.self)
+        let a = from.loadUnaligned(as: UInt64.self), b = from.loadUnaligned(fromByteOffset: n &- 8, as: UInt64.self)
+        to.storeBytes(of: a, as: UInt64.self)
+        to.storeBytes(of: b, toByteOffset: n &- 8, as: UInt64.self)
     } else if n >= 4 && n < 8 {
-        let a = from.loadUnaligned(as: UInt32.self), b = from.loadUnaligned(fromByteOffset: n - 4, as: UInt32.self)
-        d.storeBytes(of: a, as: UInt32.self)
-        d.storeBytes(of: b, toByteOffset: n - 4, as: UInt32.self)
+        let a = from.loadUnaligned(as: UInt32.self), b = from.loadUnaligned(fromByteOffset: n &- 4, as: UInt32.self)
+        to.storeBytes(of: a, as: UInt32.self)
+        to.storeBytes(of: b, toByteOffset: n &- 4, as: UInt32.self)
     } else if n < 4 {
-        d.storeBytes(of: from.load(as: UInt8.self), as: UInt8.self)
-        if n > 1 { d.storeBytes(of: from.load(fromByteOffset: n - 1, as: UInt8.self), toByteOffset: n - 1, as: UInt8.self) }
-        if n > 2 { d.storeBytes(of: from.load(fromByteOffset: 1, as: UInt8.self), toByteOffset: 1, as: UInt8.self) }
+        guard n > 0 else { return }
+        to.storeBytes(of: from.load(as: UInt8.self), as: UInt8.self)
+        if n > 1 { to.storeBytes(of: from.load(fromByteOffset: n &- 1, as: UInt8.self), toByteOffset: n &- 1, as: UInt8.self) }
+        if n > 2 { to.storeBytes(of: from.load(fromByteOffset: 1, as: UInt8.self), toByteOffset: 1, as: UInt8.self) }
     } else {
-        #if (arch(x86_64) || arch(arm64)) && !hasFeature(Embedded)
-        // 64-bit hosts (speed): up to 64 bytes (a template's fixed part) in overlapping 16-byte
-        // vector moves rather than a memcpy call.
+        #if arch(x86_64) || arch(arm64)
         if n <= 64 {
             typealias V = SIMD16<UInt8>
-            let a = from.loadUnaligned(as: V.self), b = from.loadUnaligned(fromByteOffset: n - 16, as: V.self)
+            let a = from.loadUnaligned(as: V.self), b = from.loadUnaligned(fromByteOffset: n &- 16, as: V.self)
             if n > 32 {
                 let c = from.loadUnaligned(fromByteOffset: 16, as: V.self)
-                let e = from.loadUnaligned(fromByteOffset: n - 32, as: V.self)
-                d.storeBytes(of: c, toByteOffset: 16, as: V.self)
-                d.storeBytes(of: e, toByteOffset: n - 32, as: V.self)
+                let e = from.loadUnaligned(fromByteOffset: n &- 32, as: V.self)
+                to.storeBytes(of: c, toByteOffset: 16, as: V.self)
+                to.storeBytes(of: e, toByteOffset: n &- 32, as: V.self)
             }
-            d.storeBytes(of: a, as: V.self)
-            d.storeBytes(of: b, toByteOffset: n - 16, as: V.self)
+            to.storeBytes(of: a, as: V.self)
+            to.storeBytes(of: b, toByteOffset: n &- 16, as: V.self)
             return
         }
         #endif
-        d.copyMemory(from: from, byteCount: n)
+        to.copyMemory(from: from, byteCount: n)
     }
 }
+#endif
 
 /// The bytes of a static text, for internal use (literals in this module always have pointer representation).
 @inline(__always)

@@ -889,39 +889,3 @@ public struct JSONWriter {
 func hexDigit(_ v: UInt8) -> UInt8 {
     v < 10 ? UInt8(ascii: "0") &+ v : UInt8(ascii: "a") &+ (v &- 10)
 }
-
-#if !hasFeature(Embedded)
-/// Copies `n` bytes from `from` to `to` (hosts, speed): `copyBytesInline` over base addresses
-/// for callers that have checked the room themselves (no precondition, no buffer arithmetic).
-/// Short runs in two overlapping moves, up to 64 bytes in overlapping 16-byte vectors.
-@inline(__always)
-func copyRaw(_ to: UnsafeMutableRawPointer, _ from: UnsafeRawPointer, _ n: Int) {
-    if n >= 8 && n <= 16 {
-        let a = from.loadUnaligned(as: UInt64.self), b = from.loadUnaligned(fromByteOffset: n &- 8, as: UInt64.self)
-        to.storeBytes(of: a, as: UInt64.self)
-        to.storeBytes(of: b, toByteOffset: n &- 8, as: UInt64.self)
-    } else if n >= 4 && n < 8 {
-        let a = from.loadUnaligned(as: UInt32.self), b = from.loadUnaligned(fromByteOffset: n &- 4, as: UInt32.self)
-        to.storeBytes(of: a, as: UInt32.self)
-        to.storeBytes(of: b, toByteOffset: n &- 4, as: UInt32.self)
-    } else if n < 4 {
-        guard n > 0 else { return }
-        to.storeBytes(of: from.load(as: UInt8.self), as: UInt8.self)
-        if n > 1 { to.storeBytes(of: from.load(fromByteOffset: n &- 1, as: UInt8.self), toByteOffset: n &- 1, as: UInt8.self) }
-        if n > 2 { to.storeBytes(of: from.load(fromByteOffset: 1, as: UInt8.self), toByteOffset: 1, as: UInt8.self) }
-    } else if n <= 64 {
-        typealias V = SIMD16<UInt8>
-        let a = from.loadUnaligned(as: V.self), b = from.loadUnaligned(fromByteOffset: n &- 16, as: V.self)
-        if n > 32 {
-            let c = from.loadUnaligned(fromByteOffset: 16, as: V.self)
-            let e = from.loadUnaligned(fromByteOffset: n &- 32, as: V.self)
-            to.storeBytes(of: c, toByteOffset: 16, as: V.self)
-            to.storeBytes(of: e, toByteOffset: n &- 32, as: V.self)
-        }
-        to.storeBytes(of: a, as: V.self)
-        to.storeBytes(of: b, toByteOffset: n &- 16, as: V.self)
-    } else {
-        to.copyMemory(from: from, byteCount: n)
-    }
-}
-#endif
