@@ -165,7 +165,7 @@ pair_allocs_max = {k: jp(f"allocs.{k}", "mallocCountTotal", 100) for k, _ in way
 # Instruction counts per operation (callgrind, difference between two loop lengths).
 callgrind = {}
 loop_a, loop_b = None, None
-for op in ("encode", "decode", "codable-pair"):
+for op in ("encode", "decode", "codable-pair", "embedded-pair"):
     logs = sorted(glob.glob(os.path.join(raw, f"callgrind.{op}.*.log")))
     counts = {}
     for lg in logs:
@@ -518,6 +518,18 @@ if callgrind:
         cp = callgrind["codable-pair"]["per_op"]
         w(f"- **pair**: ours {fmt(ours_pair)} instructions against {fmt(cp)} for the Codable pair: "
           f"{cp / ours_pair:.1f}x fewer (a load-independent check of the timing ratio above).")
+    if "embedded-pair" in callgrind:
+        e = callgrind["embedded-pair"]
+        tops = "; ".join(f"`{d}` {p:.0f}%" for d, p in e["top"][:5])
+        rel = ""
+        if "encode" in callgrind and "decode" in callgrind:
+            host_pair = callgrind["encode"]["per_op"] + callgrind["decode"]["per_op"]
+            rel = f", {e['per_op'] / host_pair:.1f}x the host build's {fmt(host_pair)}"
+        w(f"- **pair, Embedded build**: {fmt(e['per_op'])} instructions{rel} "
+          "([Tests/SizeProbes/JSONLoopEmbedded.swift](../Tests/SizeProbes/JSONLoopEmbedded.swift), built by "
+          "`scripts/cross.sh` for the host in Embedded mode at -Osize, as for a board). Embedded builds scan JSON "
+          "strings and compare names a byte at a time, for size (hosts use word and SSE2 scans), so this is the "
+          f"figure to scale by a board's clock and IPC. {tops}")
     w("")
 
 # -- 3
@@ -667,8 +679,8 @@ if pair_ns["ours"]:
         if validator:
             s += (f" The validator, one pass over the whole response that also notes where the primitive's parameters "
                   f"start, takes {validator:.0f}% of the decode instructions (self cost): every byte is checked (UTF-8, escapes, "
-                  "numbers), strings 16 bytes at a time in vector registers on 64-bit hosts (a machine word at a time in "
-                  "Embedded builds; on x86-64 each 16-byte test is one SSE2 byte mask, `pmovmskb`, whose bits also give "
+                  "numbers), strings 16 bytes at a time in vector registers on 64-bit hosts (a byte at a time in "
+                  "Embedded builds, for size: see the Embedded pair's count above; on x86-64 each 16-byte test is one SSE2 byte mask, `pmovmskb`, whose bits also give "
                   "where a string ends and the next member name starts), and the usual separators (`\", \"`, `\": \"`) "
                   "take short paths. The rest is reading `rsc` "
                   "and `rqi` (the other parameters are only checked for their kind; their text, and the parsed `ot`, are "

@@ -344,6 +344,17 @@ if command -v valgrind >/dev/null 2>&1; then
         valgrind --tool=callgrind --callgrind-out-file="$raw/callgrind.codable-pair.$n" "$pkg_bin/JSONLoop" codable-pair "$n" \
             >/dev/null 2>"$raw/callgrind.codable-pair.$n.log" || die "valgrind JSONLoop codable-pair failed"
     done
+    # The same pair as a board runs it: the Embedded Swift build (-Osize, byte-loop JSON scans) of
+    # Tests/SizeProbes/JSONLoopEmbedded.swift, from scripts/cross.sh's host target.
+    if ! log="$(bash scripts/cross.sh build host 2>&1)"; then
+        echo "$log" >&2
+        die "scripts/cross.sh build host failed"
+    fi
+    for n in "$cg_a" "$cg_b"; do
+        valgrind --tool=callgrind --callgrind-out-file="$raw/callgrind.embedded-pair.$n" .build-cross/host/bin/JSONLoopEmbedded "$n" \
+            >/dev/null 2>"$raw/callgrind.embedded-pair.$n.log" || die "valgrind JSONLoopEmbedded failed"
+    done
+    callgrind_annotate --auto=no "$raw/callgrind.embedded-pair.$cg_b" >"$raw/callgrind.embedded-pair.txt" 2>/dev/null || true
     info "done"
 fi
 

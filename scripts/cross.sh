@@ -13,7 +13,8 @@
 #                                        CMbedTLS; links mbedTLS statically into c-daemon; libonem2m-lto.a, the
 #                                        same as bitcode, into c-daemon-lto; libonem2m.a also into c-daemon-gcc,
 #                                        linked by the target's gcc and GNU ld) + EmbeddedRunner + EmbeddedAE +
-#                                        c-daemon + size probe, into .build-cross/<target>/
+#                                        c-daemon + size probe + JSONLoopEmbedded (make bench's JSON pair),
+#                                        into .build-cross/<target>/
 #   scripts/cross.sh test  [TARGET...]   build, then run EmbeddedRunner natively / under qemu
 #   scripts/cross.sh e2e   [TARGET...]   start mosquitto + ACME (scripts/services.sh), run EmbeddedAE,
 #                                        c-daemon, c-daemon-lto and c-daemon-gcc for each target against
@@ -223,7 +224,7 @@ build() { # $1 = target
     "$AR" rcs "$OUT/bin/libonem2m-lto.a" "$OUT"/lto/{MQTTPacket,MQTTTransport,MQTTSession,MQTTClient,PosixTransport,TLSTransport,OneM2M,OneM2MCAPI}.o "$OUT"/obj/{CPosix,CMbedTLS,COneM2M}.o
     cp Sources/COneM2M/include/onem2m.h "$OUT/bin/"
 
-    log "[$t] EmbeddedRunner, EmbeddedAE, MQTTClientProbe, c-daemon, c-daemon-lto, c-daemon-gcc"
+    log "[$t] EmbeddedRunner, EmbeddedAE, MQTTClientProbe, JSONLoopEmbedded, c-daemon, c-daemon-lto, c-daemon-gcc"
     # The Swift programs are whole-program (LTO) builds, as a Swift firmware would be built; the
     # runner is also linked from libonem2m.a's Swift object (EmbeddedRunner-native), the code C daemons get.
     [ $stale -eq 0 ] && fresh "$OUT/lto/EmbeddedRunner.o" Tests/EmbeddedRunner/*.swift || swift_obj EmbeddedRunner lto Tests/EmbeddedRunner/*.swift
@@ -234,6 +235,9 @@ build() { # $1 = target
     link_lto "$OUT/bin/EmbeddedAE" "$OUT/lto/EmbeddedAE.o" "$OUT"/lto/{MQTTPacket,MQTTTransport,MQTTSession,MQTTClient,PosixTransport,OneM2M,OneM2MClient}.o "$OUT/obj/CPosix.o"
     [ $stale -eq 0 ] && fresh "$OUT/lto/MQTTClientProbe.o" Tests/SizeProbes/MQTTClientProbe.swift || swift_obj MQTTClientProbe lto Tests/SizeProbes/MQTTClientProbe.swift
     link_lto "$OUT/bin/MQTTClientProbe" "$OUT/lto/MQTTClientProbe.o" "$OUT"/lto/{MQTTPacket,MQTTTransport,MQTTSession,MQTTClient}.o "$OUT/obj/CPosix.o"
+    # The JSON pair of `make bench` in Embedded Swift (bench.sh counts its instructions on the host).
+    [ $stale -eq 0 ] && fresh "$OUT/lto/JSONLoopEmbedded.o" Tests/SizeProbes/JSONLoopEmbedded.swift || swift_obj JSONLoopEmbedded lto Tests/SizeProbes/JSONLoopEmbedded.swift
+    link_lto "$OUT/bin/JSONLoopEmbedded" "$OUT/lto/JSONLoopEmbedded.o" "$OUT/lto/OneM2M.o"
     c_obj Examples/c-daemon/main.c "$OUT/obj/c-daemon.o"
     # mbedTLS statically (Debian's archives for the target), so the daemon runs under qemu with the
     # cross sysroot alone; on a board -lmbedtls -lmbedx509 -lmbedcrypto may be the shared libraries.
