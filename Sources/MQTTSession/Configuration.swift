@@ -60,11 +60,13 @@ struct SessionLayout {
     /// Wrapping arithmetic: for valid capacities (`isValid`: buffers of at most 2^28, 2^28 and
     /// 2^30 bytes, at most 4096 records per table) the total stays below 1.6 * 2^30, so nothing
     /// wraps even with a 32-bit `Int`; the layout of invalid capacities is never used.
-    /// Not `@inline(__always)` (f0d173d, reverted in 26a809a): inlined, `arenaBytes` became six
-    /// loads of `self` that LLVM's ARM load/store optimiser (armv7 Thumb-2, -Osize) merged into
-    /// `ldm.w r10!`, clobbering r10, the callee-saved register Swift passes `self` in, and
-    /// `MQTTSession.init` then read the capacities 24 bytes too far: a compiler miscompile,
-    /// docs/known-issues.md.
+    /// Inlined: capacities are usually constants (the defaults, or an application's own), and
+    /// then the whole layout folds to constants at `arenaBytes` and in `MQTTSession.init`, as
+    /// does the `isValid` test there. (f0d173d inlined it first; with LLVM's ARM load/store
+    /// optimiser on, armv7 `arenaBytes` then clobbered r10, `self`, and `MQTTSession.init` read
+    /// the capacities 24 bytes too far: a compiler miscompile, docs/known-issues.md. The armv7
+    /// toolset turns that pass off, and scripts/cross.sh checks every armv7 build for it.)
+    @inline(__always)
     init(_ c: SessionCapacities) {
         var offset = 0
         func place(_ bytes: Int, align: Int) -> Int {  // `align` is a power of two
