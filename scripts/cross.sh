@@ -34,9 +34,10 @@ E2E_PROGRAMS=${E2E_PROGRAMS:-EmbeddedAE c-daemon c-daemon-lto c-daemon-gcc}
 CORE="MQTTPacket MQTTTransport MQTTSession MQTTClient PosixTransport OneM2M OneM2MClient TLSTransport OneM2MCAPI"
 # Every core module is compiled twice: native objects (obj/) and LLVM bitcode (lto/,
 # `-lto=llvm-full -g`) for the Swift programs and libonem2m-lto.a, which lld links with whole-program
-# optimisation. libonem2m.a holds one native object that lld makes from the C API modules' bitcode in
-# a relocatable link (`ld.lld -r`): optimised across the modules, linkable by any C toolchain. `-g` adds only debug sections (no allocated
-# bytes); scripts/size.py reads their line tables to attribute inlined code to its module.
+# optimisation. libonem2m.a holds one native object that lld and clang make from the C API modules'
+# bitcode (capi_object): optimised as a whole program that exports only the C API, linkable by any C
+# toolchain. `-g` adds only debug sections (no allocated bytes); scripts/size.py reads their line
+# tables to attribute inlined code to its module.
 LTO_FLAGS=(-lto=llvm-full -g)
 SWIFTC=${SWIFTC:-swiftc}
 CLANG=${CLANG:-$(dirname "$(command -v "$SWIFTC")")/clang}
@@ -177,6 +178,41 @@ link_lto() { # $1 = output, $2... = objects
     "$CLANG" "${LINK_FLAGS[@]}" -fuse-ld=lld "$@" -o "$out"
 }
 
+# The Swift half of libonem2m.a: the C API modules' bitcode linked by lld as a shared object whose
+# version script exports only the C API (onem2m_*), with `--lto-emit-llvm`, so lld writes the
+# optimised module instead of a shared library: every other symbol internalised, so LTO inlines
+# single-caller functions, drops dead arguments and unused code, and propagates constants as for a
+# program. clang then compiles that bitcode to one native object with the C code's flags (-fPIC, as
+# the bitcode's PIC level; -function-sections; -disable-llvm-passes: optimised once, by lld, as in the
+# whole-program links). The modules' debug information (-g) goes through, for scripts/size.py.
+capi_object() { # $1 = native object to write, $2... = more lld options (symbols to keep)
+    local out=$1 bc=${1%.o}.bc llvm_opts=() f
+    shift
+    # LLVM options of the toolset's link (-Wl,-mllvm,X) apply to this optimisation and code
+    # generation too (armv7: -arm-load-store-opt=false, docs/known-issues.md): lld optimises, clang
+    # generates the code, so both get them.
+    for f in "${LINK_FLAGS[@]}"; do
+        [[ $f == -Wl,-mllvm,* ]] && llvm_opts+=(-mllvm "${f#-Wl,-mllvm,}")
+    done
+    printf '{\n  global: onem2m_*;\n  local: *;\n};\n' >"$OUT/obj/onem2m-capi.map"
+    "$LLD" -shared --version-script "$OUT/obj/onem2m-capi.map" "${llvm_opts[@]}" "$@" --lto-emit-llvm -o "$bc" \
+        "$OUT"/lto/{MQTTPacket,MQTTTransport,MQTTSession,MQTTClient,PosixTransport,TLSTransport,OneM2M,OneM2MCAPI}.o
+    "$CLANG" "${C_FLAGS[@]}" "${llvm_opts[@]}" -fPIC -Wno-override-module -Wno-unused-command-line-argument \
+        -Xclang -disable-llvm-passes -c "$bc" -o "$out"
+}
+
+# lld options (`-u NAME`, one a line, for a response file) keeping every symbol that object $1
+# defines weakly and the C API modules' bitcode defines strongly (external linkage, not weak or
+# linkonce). `-u` marks a symbol used by a native object, so LTO keeps it (it may stay hidden: the
+# modules' weak copies of another module's functions are hidden, and ELF merges visibilities to the
+# strictest, so a version script could not export it; a static link does not need it exported).
+runner_keep() { # $1 = object
+    local -x LC_ALL=C  # join needs sort's order
+    join <("$NM" -g --defined-only --format=posix "$1" | awk '$2 == "W" || $2 == "V" {print $1}' | sort -u) \
+         <("$NM" -g --defined-only --format=posix "$OUT"/lto/{MQTTPacket,MQTTTransport,MQTTSession,MQTTClient,PosixTransport,TLSTransport,OneM2M,OneM2MCAPI}.o 2>/dev/null \
+              | awk 'NF >= 2 && $2 ~ /^[TDRB]$/ {print $1}' | sort -u) | sed 's/.*/-u "&"/'
+}
+
 # True when $1 exists and is newer than every other argument (and the toolset and this script).
 fresh() {
     local out=$1 f; shift
@@ -211,17 +247,14 @@ build() { # $1 = target
     ln -sfn /usr/include/mbedtls "$OUT/xinc/mbedtls"
     "$CLANG" "${C_FLAGS[@]}" -I "$OUT/xinc" -I Sources/CMbedTLS/include -c Sources/CMbedTLS/cmbedtls.c -o "$OUT/obj/CMbedTLS.o"
     # The C API as one static library: everything a C daemon links except libc and mbedTLS. The Swift
-    # part is one native object from a relocatable LTO link of the modules' bitcode: the optimiser sees
-    # the modules together (cross-module inlining, one copy of each specialisation), which made the C
-    # daemon's armv7 core 708 B smaller than archiving the per-module objects. A relocatable link keeps
-    # every global symbol, so nothing is internalised: c-daemon-lto below is smaller still.
+    # part is one native object made from the modules' bitcode by an LTO link that exports only the C
+    # API (capi_object): optimised across the modules and internalised, as a whole program would be.
+    # (A relocatable link, `ld.lld -r`, which this replaced, keeps every global symbol, so nothing was
+    # internalised: the C daemon's armv7 core was 2.5 KB bigger than c-daemon-lto's.) Its only global
+    # symbols are the onem2m_* functions (and the Embedded runtime's weak, llvm.used
+    # _swift_exceptionPersonality); the C shims need nothing from it.
     rm -f "$OUT/bin/libonem2m.a"
-    # LLVM options of the toolset's link (-Wl,-mllvm,X) apply to this link's code generation too.
-    local llvm_opts=() f
-    for f in "${LINK_FLAGS[@]}"; do
-        [[ $f == -Wl,-mllvm,* ]] && llvm_opts+=(-mllvm "${f#-Wl,-mllvm,}")
-    done
-    "$LLD" -r "${llvm_opts[@]}" -o "$OUT/obj/onem2m-swift.o" "$OUT"/lto/{MQTTPacket,MQTTTransport,MQTTSession,MQTTClient,PosixTransport,TLSTransport,OneM2M,OneM2MCAPI}.o
+    capi_object "$OUT/obj/onem2m-swift.o"
     "$AR" rcs "$OUT/bin/libonem2m.a" "$OUT"/obj/{onem2m-swift,CPosix,CMbedTLS,COneM2M}.o
     # The same as bitcode, for C daemons linked by clang with lld: the link then optimises the
     # library and the daemon's calls into it as one program (C objects stay native).
@@ -231,11 +264,20 @@ build() { # $1 = target
 
     log "[$t] EmbeddedRunner, EmbeddedAE, MQTTClientProbe, JSONLoopEmbedded, c-daemon, c-daemon-lto, c-daemon-gcc"
     # The Swift programs are whole-program (LTO) builds, as a Swift firmware would be built; the
-    # runner is also linked from libonem2m.a's Swift object (EmbeddedRunner-native), the code C daemons get.
+    # runner is also linked natively (EmbeddedRunner-native) from an object made as libonem2m.a's is.
     [ $stale -eq 0 ] && fresh "$OUT/lto/EmbeddedRunner.o" Tests/EmbeddedRunner/*.swift || swift_obj EmbeddedRunner lto Tests/EmbeddedRunner/*.swift
     link_lto "$OUT/bin/EmbeddedRunner" "$OUT/lto/EmbeddedRunner.o" "$OUT"/lto/{MQTTPacket,MQTTTransport,MQTTSession,MQTTClient,OneM2M}.o
     [ $stale -eq 0 ] && fresh "$OUT/obj/EmbeddedRunner.o" Tests/EmbeddedRunner/*.swift || swift_obj EmbeddedRunner obj Tests/EmbeddedRunner/*.swift
-    link "$OUT/bin/EmbeddedRunner-native" "$OUT/obj/EmbeddedRunner.o" "$OUT/obj/onem2m-swift.o"
+    # libonem2m.a's object keeps only the C API, so the native runner gets its own object from the
+    # same bitcode by the same steps (capi_object), keeping also the core functions the runner takes
+    # from the library: the runner's object holds a weak copy of every core function it uses (Embedded
+    # Swift), and the library's strong definitions replace those copies at link time, as they did when
+    # libonem2m.a's object kept every symbol (~184 on armv7). So the runner checks the native code of
+    # those functions as this pipeline compiles them; C daemons get them inlined or specialised into
+    # the onem2m_* functions instead, which the end-to-end runs (scripts/cross.sh e2e, c-example.sh) check.
+    runner_keep "$OUT/obj/EmbeddedRunner.o" >"$OUT/obj/onem2m-runner.rsp"
+    capi_object "$OUT/obj/onem2m-swift-runner.o" @"$OUT/obj/onem2m-runner.rsp"
+    link "$OUT/bin/EmbeddedRunner-native" "$OUT/obj/EmbeddedRunner.o" "$OUT/obj/onem2m-swift-runner.o"
     [ $stale -eq 0 ] && fresh "$OUT/lto/EmbeddedAE.o" Examples/EmbeddedAE/main.swift || swift_obj EmbeddedAE lto Examples/EmbeddedAE/main.swift
     link_lto "$OUT/bin/EmbeddedAE" "$OUT/lto/EmbeddedAE.o" "$OUT"/lto/{MQTTPacket,MQTTTransport,MQTTSession,MQTTClient,PosixTransport,OneM2M,OneM2MClient}.o "$OUT/obj/CPosix.o"
     [ $stale -eq 0 ] && fresh "$OUT/lto/MQTTClientProbe.o" Tests/SizeProbes/MQTTClientProbe.swift || swift_obj MQTTClientProbe lto Tests/SizeProbes/MQTTClientProbe.swift
