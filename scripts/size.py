@@ -323,8 +323,9 @@ def markdown(result, out, targets, budget_path, command):
               "build in `scripts/cross.sh`). The Swift programs (`MQTTClientProbe`, `EmbeddedAE`) are "
               "whole-program builds: every Swift module compiled to LLVM bitcode (`-lto=llvm-full`) and "
               "optimised as one program by lld, as a Swift firmware would be built. `c-daemon` links "
-              "`libonem2m.a`, which holds native code (one object, made by lld from the modules' bitcode in a "
-              "relocatable LTO link; any C toolchain, gcc and GNU ld included, can link it), so its row is the code every C daemon gets; `c-daemon-lto` is the same daemon linked by "
+              "`libonem2m.a`, which holds native code (one object, made from the modules' bitcode by an lld LTO "
+              "link that exports only the C API, so the rest is internalised as in a whole program, then compiled "
+              "by clang; any C toolchain, gcc and GNU ld included, can link it), so its row is the code every C daemon gets; `c-daemon-lto` is the same daemon linked by "
               "clang with lld against `libonem2m-lto.a`, the library as bitcode, which the link optimises "
               "together with the daemon's calls into it (the C code itself stays native). What survives the linker is split per module by symbol "
               "(`scripts/size.py`): a function belongs to the module its mangled name starts with, so "
@@ -520,6 +521,13 @@ PROPOSALS = """### Done so far, and what would shrink it further
 
 Applied (armv7, measured with `make size-check` before and after each):
 
+- **2026-11-23: `libonem2m.a` internalised.** Core in the C daemon 27,116 -> 24,424 B (aarch64
+  40,192 -> 34,932 B, x86_64 38,884 -> 35,725 B), now level with the LTO C daemon (24,596 B). lld links
+  the C API modules' bitcode as a shared object whose version script exports only `onem2m_*`, with
+  `--lto-emit-llvm`, and clang compiles the optimised, internalised module to the native object
+  (`-disable-llvm-passes`; the `-g` line tables go through). The relocatable link it replaces had to
+  keep every symbol global, so LTO could not inline single-caller functions, drop dead arguments or
+  propagate constants across them.
 - **Session 10: three size rounds and a relocatable-LTO C library.** MQTT layers 8,378 -> 7,428 B,
   core in the Swift AE 28,410 -> 25,680 B, in the C daemon 32,608 -> 28,454 B, in the LTO C daemon
   29,110 -> 25,850 B. The MQTT session sends CONNECT through an SPI encoder without a Will (the
@@ -679,7 +687,8 @@ core then, because a relocatable link keeps every symbol global, so nothing is i
 (adopted in session 10, when it gave -708 B: 32,608 -> 31,900 B); lld's `--lto-O1` (larger than the default `--lto-O2`, which equals `--lto-O3` here). Session 7: the C
 API's Swift modules compiled as one module (an amalgamation, so the SIL optimiser sees them whole):
 the C daemon's text 451,584 -> 451,592 B, no gain; the whole-program gain comes from LLVM
-internalising symbols, which a library for C toolchains cannot do.
+internalising symbols, which a relocatable link cannot do (the library has done it since 2026-11-23,
+with an LTO link exporting only the C API, above).
 
 Not done:
 
