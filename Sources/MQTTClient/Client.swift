@@ -277,15 +277,21 @@ public struct MQTTClient<T: Transport, Clock: MonotonicClock>: ~Copyable {
     /// a `.disconnected` to report next). Out of line, as `lose`: `nextEvent` and
     /// `nextBufferedEvent` (inlined into its callers) share it; they wrap the event themselves
     /// (returning it from here copied the whole event once more).
-    @inline(never)
+    @inline(__always)
     mutating func note(_ event: SessionEvent) {
         if case .connectionFailed(let err) = event {
-            pendingError = .session(err)
-            pendingRetry = lose()
-            disconnectPending = true
+            fail(err)
         } else if case .connected = event {
             backoff = reconnectPolicy.initialDelayMilliseconds
         }
+    }
+
+    /// `note`'s failure half, out of line.
+    @inline(never)
+    mutating func fail(_ err: SessionError) {
+        pendingError = .session(err)
+        pendingRetry = lose()
+        disconnectPending = true
     }
 
     /// Runs `body` with output held: what it publishes (or subscribes) is queued and leaves in
