@@ -475,6 +475,10 @@ public struct MQTTClient<T: Transport, Clock: MonotonicClock>: ~Copyable {
         jitterState ^= jitterState >> 17
         jitterState ^= jitterState << 5
         let spread = max(1, base / 4)
-        return base - spread / 2 + Int(jitterState % UInt32(clamping: spread))
+        // `base - spread / 2` cannot overflow (`spread` is 1 for a base below 4, else at most a
+        // quarter of it); adding the jitter could for a base near `Int.max`: it saturates there.
+        let low = base &- spread / 2
+        let jitter = Int(jitterState % UInt32(clamping: spread))
+        return low > Int.max &- jitter ? Int.max : low &+ jitter
     }
 }

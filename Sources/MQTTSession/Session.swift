@@ -688,7 +688,9 @@ public struct MQTTSession: ~Copyable {
                 compactTransmit()
                 if txFree < 4 { return nil }
             }
-            let body = UnsafeRawBufferPointer(rebasing: available[header.headerLength..<header.packetLength])
+            // Plain pointer arithmetic: a range `headerLength..<packetLength` was tested for
+            // `lower <= upper` (a trap), which `packetLength = headerLength + remainingLength` holds.
+            let body = UnsafeRawBufferPointer(start: rx + (rxStart &+ header.headerLength), count: header.remainingLength)
             rxStart &+= header.packetLength  // the whole packet is buffered
             statistics.packetsReceived &+= 1
             if let e = try handle(header, body) { return e }
