@@ -343,9 +343,8 @@ public struct TopicSubscription: Sendable, Equatable {
 
     @inlinable
     func withBytes<R, E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
-        let r: Result<R, E> = filter.withUnsafeBytes { b in
-            do throws(E) { return .success(try body(b)) } catch { return .failure(error) }
-        }
-        return try r.get()
+        // Through the array's span, whose `withUnsafeBytes` throws the closure's error type (the
+        // array's own rethrows an untyped one: the error went through a `Result`).
+        try filter.span.withUnsafeBytes(body)
     }
 }
