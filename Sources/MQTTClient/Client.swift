@@ -274,9 +274,10 @@ public struct MQTTClient<T: Transport, Clock: MonotonicClock>: ~Copyable {
     }
 
     /// What a session event changes in the client (a failure closes the connection and leaves
-    /// a `.disconnected` to report next). Out of line, as `lose`: `nextEvent` and
-    /// `nextBufferedEvent` (inlined into its callers) share it; they wrap the event themselves
-    /// (returning it from here copied the whole event once more).
+    /// a `.disconnected` to report next). Inlined: `nextEvent` and `nextBufferedEvent` switch on
+    /// the event where it lies (an out-of-line `note` took it by address, so each copied it to a
+    /// temporary first); the failure half, `fail`, is out of line and shared. They wrap the event
+    /// themselves.
     @inline(__always)
     mutating func note(_ event: SessionEvent) {
         if case .connectionFailed(let err) = event {
@@ -474,10 +475,13 @@ public struct MQTTClient<T: Transport, Clock: MonotonicClock>: ~Copyable {
         jitterState ^= jitterState << 13
         jitterState ^= jitterState >> 17
         jitterState ^= jitterState << 5
-        let spread = max(1, base / 4)
+        // A quarter of the base, at least 1. Shifts, not divisions: the same values (`spread`
+        // is 1 for any base below 4, negative ones included, and positive, so halving it by a
+        // shift rounds as `/ 2` does), without the signed division's rounding fix-up.
+        let spread = max(1, base >> 2)
         // `base - spread / 2` cannot overflow (`spread` is 1 for a base below 4, else at most a
         // quarter of it); adding the jitter could for a base near `Int.max`: it saturates there.
-        let low = base &- spread / 2
+        let low = base &- (spread >> 1)
         let jitter = Int(jitterState % UInt32(clamping: spread))
         return low > Int.max &- jitter ? Int.max : low &+ jitter
     }
