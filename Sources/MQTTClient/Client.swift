@@ -230,10 +230,10 @@ public struct MQTTClient<T: Transport, Clock: MonotonicClock>: ~Copyable {
             switch e {
             case .session(.subscribed(let pid, let codes)) where pid == id: return Array(codes)
             case .session(.subscriptionAbandoned(let pid)) where pid == id: throw .notConnected
-            case .disconnected(let err, _):
+            default:
+                // One call of `onEvent` (it is inlined: each call site is a copy of it).
                 onEvent(e)
-                throw err
-            default: onEvent(e)
+                if case .disconnected(let err, _) = e { throw err }
             }
         }
     }
@@ -259,9 +259,12 @@ public struct MQTTClient<T: Transport, Clock: MonotonicClock>: ~Copyable {
     /// call), and acknowledgements they cause stay queued: they leave with the next publish or
     /// at the start of the next `poll`, so an answer and the next request share one write.
     public mutating func poll(timeoutMilliseconds: Int, _ handler: (ClientEvent) -> Void) throws(ClientError) {
-        guard let first = try nextEvent(timeoutMilliseconds: timeoutMilliseconds) else { return }
-        handler(first)
-        while let e = nextBufferedEvent() { handler(e) }
+        // One call of `handler` (inlined with it, a second call site was a second copy of it).
+        var next = try nextEvent(timeoutMilliseconds: timeoutMilliseconds)
+        while let e = next {
+            handler(e)
+            next = nextBufferedEvent()
+        }
     }
 
     /// The next event from bytes already received (or a report already due), without any I/O:
