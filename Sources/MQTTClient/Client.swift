@@ -230,10 +230,10 @@ public struct MQTTClient<T: Transport, Clock: MonotonicClock>: ~Copyable {
             switch e {
             case .session(.subscribed(let pid, let codes)) where pid == id: return Array(codes)
             case .session(.subscriptionAbandoned(let pid)) where pid == id: throw .notConnected
-            case .disconnected(let err, _):
+            default:
+                // One call of `onEvent` (it is inlined: each call site is a copy of it).
                 onEvent(e)
-                throw err
-            default: onEvent(e)
+                if case .disconnected(let err, _) = e { throw err }
             }
         }
     }
@@ -259,9 +259,12 @@ public struct MQTTClient<T: Transport, Clock: MonotonicClock>: ~Copyable {
     /// call), and acknowledgements they cause stay queued: they leave with the next publish or
     /// at the start of the next `poll`, so an answer and the next request share one write.
     public mutating func poll(timeoutMilliseconds: Int, _ handler: (ClientEvent) -> Void) throws(ClientError) {
-        guard let first = try nextEvent(timeoutMilliseconds: timeoutMilliseconds) else { return }
-        handler(first)
-        while let e = nextBufferedEvent() { handler(e) }
+        // One call of `handler` (inlined with it, a second call site was a second copy of it).
+        var next = try nextEvent(timeoutMilliseconds: timeoutMilliseconds)
+        while let e = next {
+            handler(e)
+            next = nextBufferedEvent()
+        }
     }
 
     /// The next event from bytes already received (or a report already due), without any I/O:
@@ -274,18 +277,25 @@ public struct MQTTClient<T: Transport, Clock: MonotonicClock>: ~Copyable {
     }
 
     /// What a session event changes in the client (a failure closes the connection and leaves
-    /// a `.disconnected` to report next). Out of line, as `lose`: `nextEvent` and
-    /// `nextBufferedEvent` (inlined into its callers) share it; they wrap the event themselves
-    /// (returning it from here copied the whole event once more).
-    @inline(never)
+    /// a `.disconnected` to report next). Inlined: `nextEvent` and `nextBufferedEvent` switch on
+    /// the event where it lies (an out-of-line `note` took it by address, so each copied it to a
+    /// temporary first); the failure half, `fail`, is out of line and shared. They wrap the event
+    /// themselves.
+    @inline(__always)
     mutating func note(_ event: SessionEvent) {
         if case .connectionFailed(let err) = event {
-            pendingError = .session(err)
-            pendingRetry = lose()
-            disconnectPending = true
+            fail(err)
         } else if case .connected = event {
             backoff = reconnectPolicy.initialDelayMilliseconds
         }
+    }
+
+    /// `note`'s failure half, out of line.
+    @inline(never)
+    mutating func fail(_ err: SessionError) {
+        pendingError = .session(err)
+        pendingRetry = lose()
+        disconnectPending = true
     }
 
     /// Runs `body` with output held: what it publishes (or subscribes) is queued and leaves in
@@ -468,7 +478,14 @@ public struct MQTTClient<T: Transport, Clock: MonotonicClock>: ~Copyable {
         jitterState ^= jitterState << 13
         jitterState ^= jitterState >> 17
         jitterState ^= jitterState << 5
-        let spread = max(1, base / 4)
-        return base - spread / 2 + Int(jitterState % UInt32(clamping: spread))
+        // A quarter of the base, at least 1. Shifts, not divisions: the same values (`spread`
+        // is 1 for any base below 4, negative ones included, and positive, so halving it by a
+        // shift rounds as `/ 2` does), without the signed division's rounding fix-up.
+        let spread = max(1, base >> 2)
+        // `base - spread / 2` cannot overflow (`spread` is 1 for a base below 4, else at most a
+        // quarter of it); adding the jitter could for a base near `Int.max`: it saturates there.
+        let low = base &- (spread >> 1)
+        let jitter = Int(jitterState % UInt32(clamping: spread))
+        return low > Int.max &- jitter ? Int.max : low &+ jitter
     }
 }

@@ -288,8 +288,10 @@ public enum PacketDecoder {
             id = try packetIdentifier(body, at: at)
             at &+= 2
         }
+        // `at <= n` (checked above) and `n >= 2`, so the base is not nil: a plain pointer sum, not
+        // a range (whose `lower <= upper` test could trap).
         return PublishView(
-            topic: topic, payload: UnsafeRawBufferPointer(rebasing: body[at..<n]), qos: qos, dup: dup,
+            topic: topic, payload: UnsafeRawBufferPointer(start: body.baseAddress.unsafelyUnwrapped + at, count: n &- at), qos: qos, dup: dup,
             retain: flags & 1 != 0, packetID: id)
     }
 

@@ -83,6 +83,27 @@ public struct ConnectOptions {
     }
 }
 
+/// A CONNECT field's bytes in either form the encoder takes: a view (`ConnectOptions`) or a byte
+/// array (the session's configuration, read in place).
+protocol ConnectField {
+    var count: Int { get }
+    func withFieldBytes<R, E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R
+}
+
+extension UnsafeRawBufferPointer: ConnectField {
+    @inline(__always)
+    func withFieldBytes<R, E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R { try body(self) }
+}
+
+extension Array: ConnectField where Element == UInt8 {
+    /// Through the array's span: its `withUnsafeBytes` throws the closure's error type (the
+    /// array's own rethrows an untyped one).
+    @inline(__always)
+    func withFieldBytes<R, E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
+        try span.withUnsafeBytes(body)
+    }
+}
+
 /// Encoders for every MQTT 3.1.1 packet. Each writes one whole packet at the start of `buffer`
 /// and returns its length, or throws without promising anything about the buffer's contents.
 public enum PacketEncoder {
@@ -108,12 +129,14 @@ public enum PacketEncoder {
             willRetain: o.willRetain, into: buffer)
     }
 
-    /// CONNECT without a Will, as a session sends it (SPI: `MQTTSession.connect`). The Will's
-    /// code is left out of the session's copy of the encoder.
+    /// CONNECT without a Will, as a session sends it (SPI: `MQTTSession.connect`), from the
+    /// configuration's byte arrays: the encoder reads each in place, where the session wrapped
+    /// the call in a closure per array and passed views. The Will's code is left out of the
+    /// session's copy of the encoder.
     @_spi(Session)
     public static func connect(
-        clientID: UnsafeRawBufferPointer, cleanSession: Bool, keepAliveSeconds: UInt16, userName: UnsafeRawBufferPointer?,
-        password: UnsafeRawBufferPointer?, into buffer: UnsafeMutableRawBufferPointer
+        clientID: [UInt8], cleanSession: Bool, keepAliveSeconds: UInt16, userName: [UInt8]?,
+        password: [UInt8]?, into buffer: UnsafeMutableRawBufferPointer
     ) throws(PacketError) -> Int {
         try connect(
             clientID: clientID, cleanSession: cleanSession, keepAliveSeconds: keepAliveSeconds, userName: userName,
@@ -121,13 +144,14 @@ public enum PacketEncoder {
     }
 
     /// Both forms of CONNECT: inlined into each, so the one without a Will drops its code.
+    /// Generic over the fields' form (views or arrays), specialised for each.
     @inline(__always)
-    static func connect(
-        clientID: UnsafeRawBufferPointer, cleanSession: Bool, keepAliveSeconds: UInt16, userName: UnsafeRawBufferPointer?,
-        password: UnsafeRawBufferPointer?, willTopic: UnsafeRawBufferPointer?, willMessage: UnsafeRawBufferPointer?,
+    static func connect<F: ConnectField>(
+        clientID: F, cleanSession: Bool, keepAliveSeconds: UInt16, userName: F?,
+        password: F?, willTopic: UnsafeRawBufferPointer?, willMessage: UnsafeRawBufferPointer?,
         willQoS: QoS, willRetain: Bool, into buffer: UnsafeMutableRawBufferPointer
     ) throws(PacketError) -> Int {
-        try checkString(clientID)
+        try clientID.withFieldBytes { (b) throws(PacketError) in try checkString(b) }
         // Every field is checked to be at most 0xFFFF bytes before it is counted, so the sum
         // stays below 2^19 and wraps-free (`&+`: no overflow checks).
         var remaining = 12 &+ clientID.count
@@ -141,7 +165,7 @@ public enum PacketEncoder {
             flags |= 0x04 | (willQoS.rawValue << 3) | (willRetain ? 0x20 : 0)
         }
         if let u = userName {
-            try checkString(u)
+            try u.withFieldBytes { (b) throws(PacketError) in try checkString(b) }
             remaining &+= 2 &+ u.count
             flags |= 0x80
         }
@@ -161,13 +185,13 @@ public enum PacketEncoder {
         w.byte(4)  // protocol level 4 = MQTT 3.1.1
         w.byte(flags)
         w.uint16(keepAliveSeconds)
-        w.lengthPrefixed(clientID)
+        clientID.withFieldBytes { w.lengthPrefixed($0) }
         if let t = willTopic {
             w.lengthPrefixed(t)
             w.lengthPrefixed(willMessage ?? UnsafeRawBufferPointer(start: nil, count: 0))
         }
-        if let u = userName { w.lengthPrefixed(u) }
-        if let p = password { w.lengthPrefixed(p) }
+        if let u = userName { u.withFieldBytes { w.lengthPrefixed($0) } }
+        if let p = password { p.withFieldBytes { w.lengthPrefixed($0) } }
         return w.count
     }
 
@@ -319,9 +343,8 @@ public struct TopicSubscription: Sendable, Equatable {
 
     @inlinable
     func withBytes<R, E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
-        let r: Result<R, E> = filter.withUnsafeBytes { b in
-            do throws(E) { return .success(try body(b)) } catch { return .failure(error) }
-        }
-        return try r.get()
+        // Through the array's span, whose `withUnsafeBytes` throws the closure's error type (the
+        // array's own rethrows an untyped one: the error went through a `Result`).
+        try filter.span.withUnsafeBytes(body)
     }
 }

@@ -137,12 +137,9 @@ public struct MQTTSession: ~Copyable {
         let n: Int
         let out = UnsafeMutableRawBufferPointer(start: tx, count: txCount)
         do {
-            let keepAlive = configuration.keepAliveSeconds
-            n = try withConnectFields { (id, user, pass) throws(PacketError) -> Int in
-                try PacketEncoder.connect(
-                    clientID: id, cleanSession: clean, keepAliveSeconds: keepAlive, userName: user,
-                    password: pass, into: out)
-            }
+            n = try PacketEncoder.connect(
+                clientID: configuration.clientID, cleanSession: clean, keepAliveSeconds: configuration.keepAliveSeconds,
+                userName: configuration.userName, password: configuration.password, into: out)
         } catch {
             if case .bufferTooSmall(let needed) = error { throw .packetTooLarge(needed: needed) }
             throw .invalidArgument(error)
@@ -159,18 +156,6 @@ public struct MQTTSession: ~Copyable {
         lastSend = now
         lastReceive = now
         pingOutstanding = false
-    }
-
-    /// `mutating` only so that `self` is passed by address (non-mutating, `connect` copied the
-    /// whole session first).
-    private mutating func withConnectFields<R>(
-        _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer?, UnsafeRawBufferPointer?) throws(PacketError) -> R
-    ) throws(PacketError) -> R {
-        try withOptionalBytes(configuration.userName) { (user) throws(PacketError) -> R in
-            try withOptionalBytes(configuration.password) { (pass) throws(PacketError) -> R in
-                try withBytes(configuration.clientID) { (id) throws(PacketError) -> R in try body(id, user, pass) }
-            }
-        }
     }
 
     /// Queues DISCONNECT; after it is written (`pendingOutput` empty) close the transport and
@@ -688,7 +673,9 @@ public struct MQTTSession: ~Copyable {
                 compactTransmit()
                 if txFree < 4 { return nil }
             }
-            let body = UnsafeRawBufferPointer(rebasing: available[header.headerLength..<header.packetLength])
+            // Plain pointer arithmetic: a range `headerLength..<packetLength` was tested for
+            // `lower <= upper` (a trap), which `packetLength = headerLength + remainingLength` holds.
+            let body = UnsafeRawBufferPointer(start: rx + (rxStart &+ header.headerLength), count: header.remainingLength)
             rxStart &+= header.packetLength  // the whole packet is buffered
             statistics.packetsReceived &+= 1
             if let e = try handle(header, body) { return e }
@@ -940,20 +927,6 @@ func checked<T>(_ decode: () throws(PacketError) -> T) throws(SessionError) -> T
 /// Wrap-safe ordering of publication sequence numbers.
 @inline(__always)
 func precedes(_ a: UInt32, _ b: UInt32) -> Bool { Int32(bitPattern: a &- b) < 0 }
-
-@inline(__always)
-func withBytes<R, E: Error>(_ a: [UInt8], _ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
-    let r: Result<R, E> = a.withUnsafeBytes { b in
-        do throws(E) { return .success(try body(b)) } catch { return .failure(error) }
-    }
-    return try r.get()
-}
-
-@inline(__always)
-func withOptionalBytes<R, E: Error>(_ a: [UInt8]?, _ body: (UnsafeRawBufferPointer?) throws(E) -> R) throws(E) -> R {
-    guard let a else { return try body(nil) }
-    return try withBytes(a) { (b) throws(E) -> R in try body(b) }
-}
 
 extension UnsafeMutableBufferPointer {
     /// The indices `0 ..< count` as a plain counted loop: `indices` (a `Range`) tested the count

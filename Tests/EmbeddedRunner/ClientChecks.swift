@@ -120,6 +120,34 @@ func clientChecks(_ c: inout Checks) {
     c.expect(!client.isConnected && !broker.open, "disconnect closes the transport")
 }
 
+/// A back-off near Int.max saturates when its jitter is added instead of overflowing: 32 client
+/// IDs, so 32 jitter seeds; on 32-bit targets about half of them trapped before (a 64-bit `Int`
+/// leaves room: the jitter is at most a UInt32).
+func backoffChecks(_ c: inout Checks) {
+    c.group = "client back-off"
+    var all = true
+    for k in 0..<32 {
+        let broker = MemoryBroker()
+        let session: MQTTSession
+        do throws(SessionError) {
+            session = try MQTTSession(configuration: SessionConfiguration(clientID: [0x62, 0x41 + UInt8(k)]), capacities: smallCaps)
+        } catch { c.expect(false, "session"); return }
+        var client = MQTTClient(
+            session: session, transport: MemoryTransport(broker: broker), clock: TickClock(ticks: Ticks()),
+            reconnectPolicy: ReconnectPolicy(initialDelayMilliseconds: Int.max, maximumDelayMilliseconds: Int.max))
+        do throws(ClientError) { _ = try client.connect(timeoutMilliseconds: 1_000) { _ in } } catch { all = false }
+        // The next read fails: the connection is lost and a retry delay computed.
+        broker.open = false
+        broker.toClient = [0]
+        var retry = 0
+        do throws(ClientError) {
+            if case .disconnected(_, let r)? = try client.nextEvent(timeoutMilliseconds: 10) { retry = r }
+        } catch {}
+        if retry < Int.max - Int.max / 8 { all = false }
+    }
+    c.expect(all, "a retry delay near Int.max saturates (32 seeds)")
+}
+
 /// A literal's bytes as a raw view (literals live for the whole run).
 func bytesView(_ s: StaticString) -> UnsafeRawBufferPointer {
     UnsafeRawBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount)

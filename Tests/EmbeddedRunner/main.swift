@@ -10,6 +10,7 @@ func main(_ argc: Int32, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar
     sessionChecks(&c)
     clockWrapChecks(&c)
     clientChecks(&c)
+    backoffChecks(&c)
     oneM2MChecks(&c)
     print("session arena (default capacities): \(SessionCapacities().arenaBytes) bytes")
     print("\(c.passed) passed, \(c.failed) failed")

@@ -349,6 +349,25 @@ struct ClientLoopTests {
         _ = pollEvents(&c, 10)
     }
 
+    /// A base delay near Int.max: its jitter saturates at Int.max instead of overflowing. The
+    /// jitter depends on the client ID's seed. On 32-bit targets about half of 32 IDs drew one
+    /// past the overflow and trapped (EmbeddedRunner's back-off check runs this there); with a
+    /// 64-bit Int the jitter, at most a UInt32, leaves room, so this pins the result.
+    @Test func backOffJitterSaturatesNearIntMax() throws {
+        for k in 0..<32 {
+            let rig = Rig(start: 0)
+            var c = rig.client(config("A::ae\(k)"), reconnect: ReconnectPolicy(initialDelayMilliseconds: Int.max, maximumDelayMilliseconds: Int.max))
+            try c.connect { _ in }
+            rig.peer.failNextReceive(.reset)
+            let events = pollEvents(&c, 10)
+            guard case .disconnected(.transport(.reset), let retry)? = events.first else {
+                Issue.record("expected a reset, got \(events)")
+                return
+            }
+            #expect(retry >= Int.max - Int.max / 8)
+        }
+    }
+
     @Test func pollBeforeReconnectTimeReturnsOnTimeout() throws {
         let rig = Rig(start: 0)
         var c = rig.client(reconnect: ReconnectPolicy(initialDelayMilliseconds: 1_000, maximumDelayMilliseconds: 8_000))
