@@ -593,10 +593,9 @@ public struct OneM2MClient<T: Transport, Clock: MonotonicClock, Wall: WallClock>
 
 @inline(__always)
 func withBytes<R, E: Error>(_ a: [UInt8], _ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
-    let r: Result<R, E> = a.withUnsafeBytes { b in
-        do throws(E) { return .success(try body(b)) } catch { return .failure(error) }
-    }
-    return try r.get()
+    // Through the array's span, whose `withUnsafeBytes` throws the closure's error type (the
+    // array's own rethrows an untyped one: the error went through a `Result`).
+    try a.span.withUnsafeBytes(body)
 }
 
 /// The earlier of two deadlines (`a` nil: none), by their difference: clock readings wrap on
