@@ -336,13 +336,7 @@ struct ClientLoopTests {
     func backOffOfExtremePoliciesDoesNotTrap(initial: Int, maximum: Int) throws {
         let rig = Rig(start: 0)
         var c = rig.client(reconnect: ReconnectPolicy(initialDelayMilliseconds: initial, maximumDelayMilliseconds: maximum))
-        try c.connect { _ in }
-        rig.peer.failNextReceive(.reset)
-        let events = pollEvents(&c, 10)
-        guard case .disconnected(.transport(.reset), let retry)? = events.first else {
-            Issue.record("expected a reset, got \(events)")
-            return
-        }
+        guard let retry = try retryAfterReset(rig, &c) else { return }
         #expect(retry != -1)
         // The next attempt's delay (the doubled one) is computed without a trap too.
         rig.peer.failNextOpen(.refused)
@@ -357,15 +351,22 @@ struct ClientLoopTests {
         for k in 0..<32 {
             let rig = Rig(start: 0)
             var c = rig.client(config("A::ae\(k)"), reconnect: ReconnectPolicy(initialDelayMilliseconds: Int.max, maximumDelayMilliseconds: Int.max))
-            try c.connect { _ in }
-            rig.peer.failNextReceive(.reset)
-            let events = pollEvents(&c, 10)
-            guard case .disconnected(.transport(.reset), let retry)? = events.first else {
-                Issue.record("expected a reset, got \(events)")
-                return
-            }
+            guard let retry = try retryAfterReset(rig, &c) else { return }
             #expect(retry >= Int.max - Int.max / 8)
         }
+    }
+
+    /// Connects, makes the next receive fail with a reset, and returns the retry delay of the
+    /// disconnection event that follows (nil, with an issue recorded, if none came).
+    private func retryAfterReset(_ rig: Rig, _ c: inout TestClient) throws -> Int? {
+        try c.connect { _ in }
+        rig.peer.failNextReceive(.reset)
+        let events = pollEvents(&c, 10)
+        guard case .disconnected(.transport(.reset), let retry)? = events.first else {
+            Issue.record("expected a reset, got \(events)")
+            return nil
+        }
+        return retry
     }
 
     @Test func pollBeforeReconnectTimeReturnsOnTimeout() throws {
