@@ -178,6 +178,15 @@ link_lto() { # $1 = output, $2... = objects
     "$CLANG" "${LINK_FLAGS[@]}" -fuse-ld=lld "$@" -o "$out"
 }
 
+# The bitcode of the modules in the C API library (libonem2m.a, libonem2m-lto.a), for $OUT.
+capi_bitcode() {
+    local m
+    CAPI_BITCODE=()
+    for m in MQTTPacket MQTTTransport MQTTSession MQTTClient PosixTransport TLSTransport OneM2M OneM2MCAPI; do
+        CAPI_BITCODE+=("$OUT/lto/$m.o")
+    done
+}
+
 # The Swift half of libonem2m.a: the C API modules' bitcode linked by lld as a shared object whose
 # version script exports only the C API (onem2m_*), with `--lto-emit-llvm`, so lld writes the
 # optimised module instead of a shared library: every other symbol internalised, so LTO inlines
@@ -196,7 +205,7 @@ capi_object() { # $1 = native object to write, $2... = more lld options (symbols
     done
     printf '{\n  global: onem2m_*;\n  local: *;\n};\n' >"$OUT/obj/onem2m-capi.map"
     "$LLD" -shared --version-script "$OUT/obj/onem2m-capi.map" "${llvm_opts[@]}" "$@" --lto-emit-llvm -o "$bc" \
-        "$OUT"/lto/{MQTTPacket,MQTTTransport,MQTTSession,MQTTClient,PosixTransport,TLSTransport,OneM2M,OneM2MCAPI}.o
+        "${CAPI_BITCODE[@]}"
     "$CLANG" "${C_FLAGS[@]}" "${llvm_opts[@]}" -fPIC -Wno-override-module -Wno-unused-command-line-argument \
         -Xclang -disable-llvm-passes -c "$bc" -o "$out"
 }
@@ -209,7 +218,7 @@ capi_object() { # $1 = native object to write, $2... = more lld options (symbols
 runner_keep() { # $1 = object
     local -x LC_ALL=C  # join needs sort's order
     join <("$NM" -g --defined-only --format=posix "$1" | awk '$2 == "W" || $2 == "V" {print $1}' | sort -u) \
-         <("$NM" -g --defined-only --format=posix "$OUT"/lto/{MQTTPacket,MQTTTransport,MQTTSession,MQTTClient,PosixTransport,TLSTransport,OneM2M,OneM2MCAPI}.o 2>/dev/null \
+         <("$NM" -g --defined-only --format=posix "${CAPI_BITCODE[@]}" 2>/dev/null \
               | awk 'NF >= 2 && $2 ~ /^[TDRB]$/ {print $1}' | sort -u) | sed 's/.*/-u "&"/'
 }
 
@@ -254,12 +263,13 @@ build() { # $1 = target
     # symbols are the onem2m_* functions (and the Embedded runtime's weak, llvm.used
     # _swift_exceptionPersonality); the C shims need nothing from it.
     rm -f "$OUT/bin/libonem2m.a"
+    capi_bitcode
     capi_object "$OUT/obj/onem2m-swift.o"
     "$AR" rcs "$OUT/bin/libonem2m.a" "$OUT"/obj/{onem2m-swift,CPosix,CMbedTLS,COneM2M}.o
     # The same as bitcode, for C daemons linked by clang with lld: the link then optimises the
     # library and the daemon's calls into it as one program (C objects stay native).
     rm -f "$OUT/bin/libonem2m-lto.a"
-    "$AR" rcs "$OUT/bin/libonem2m-lto.a" "$OUT"/lto/{MQTTPacket,MQTTTransport,MQTTSession,MQTTClient,PosixTransport,TLSTransport,OneM2M,OneM2MCAPI}.o "$OUT"/obj/{CPosix,CMbedTLS,COneM2M}.o
+    "$AR" rcs "$OUT/bin/libonem2m-lto.a" "${CAPI_BITCODE[@]}" "$OUT"/obj/{CPosix,CMbedTLS,COneM2M}.o
     cp Sources/COneM2M/include/onem2m.h "$OUT/bin/"
 
     log "[$t] EmbeddedRunner, EmbeddedAE, MQTTClientProbe, JSONLoopEmbedded, c-daemon, c-daemon-lto, c-daemon-gcc"

@@ -353,9 +353,7 @@ func connectAndRun<T: Transport, J: ClientJob>(_ client: inout CLIClient<T>, _ j
 
 /// Runs `body` with the UTF-8 bytes of `s` as a `ByteString`.
 func withByteString<R, E: Error>(_ s: String, _ body: (ByteString) throws(E) -> R) throws(E) -> R {
-    let bytes = Array(s.utf8)
-    let r: Result<R, E> = bytes.withUnsafeBytes { b in
-        do throws(E) { return .success(try body(ByteString(b))) } catch { return .failure(error) }
-    }
-    return try r.get()
+    // Through the array's span, whose `withUnsafeBytes` throws the closure's error type (as
+    // OneM2MClient's `withBytes` does).
+    try Array(s.utf8).span.withUnsafeBytes { (b) throws(E) -> R in try body(ByteString(b)) }
 }
